@@ -12,17 +12,21 @@ from .errors import DuplicateNameError, PluginError, UnknownNameError
 class ExportSpec:
     """How one component of a task exports to ONNX.
 
-    ``build(pipeline)`` returns the ``torch.nn.Module`` to export; ``inputs`` maps input names to
-    per-sample shapes (C, H, W) at the pipeline's resolution; ``outputs`` lists output names.
-    ``min_opset`` is 16 for anything using ``grid_sample``.
+    ``build(pipeline)`` returns the ``torch.nn.Module`` to export (its ``forward`` takes the inputs
+    positionally, in the order of ``example_inputs``); ``example_inputs(pipeline, batch)`` returns an
+    ordered ``{input name: tensor}`` dict at the pipeline's resolution; ``outputs`` names the outputs
+    (the first one is the main image output). ``min_opset`` is 16 for anything using ``grid_sample``.
+    ``normalisation`` is copied into the export manifest so runtimes can pre/post-process.
     """
 
     name: str
     build: Callable[[Any], Any]
-    inputs: dict[str, tuple[int, ...]]
+    example_inputs: Callable[[Any, int], dict[str, Any]]
     outputs: tuple[str, ...]
     min_opset: int = 16
-    normalisation: str = "rgb, float32, NCHW, [-1, 1]"
+    normalisation: dict[str, Any] = field(
+        default_factory=lambda: {"color": "RGB", "layout": "NCHW", "dtype": "float32", "range": [-1.0, 1.0]}
+    )
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class TaskSpec:
     outputs: tuple[str, ...] = ()
     exportable: tuple[ExportSpec, ...] = ()
     tags: tuple[str, ...] = ()
+    #: ``example_inputs(pipeline, batch) -> {kwarg: tensor}`` for ``pipeline(**inputs)``: used by
+    #: ``tryon bench`` to time the whole pipeline (pre-processing included). Optional.
+    example_inputs: Callable[[Any, int], dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import errors, io
 from ._version import __version__
 from .errors import InputError, TryonError
 from .hookspecs import hookimpl

@@ -84,9 +84,12 @@ def _open_pil(x: Any, name: str, limit: int) -> Image.Image:
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
             raise ImageSizeError(name, f"at most {limit} pixels", "a decompression bomb", str(exc).split(".")[0]) from None
+        fmt = _sniff(src)
+        if fmt:
+            raise UnreadableImageError(name, f"a complete {fmt} image", f"corrupt or truncated {fmt} data") from None
         raise UnreadableImageError(name, "a PNG/JPEG/WebP/BMP/TIFF image", "bytes no decoder recognises") from None
     except OSError as exc:
-        raise UnreadableImageError(name, "a readable image", f"an error opening it ({exc})") from None
+        raise UnreadableImageError(name, "a complete image", f"corrupt or truncated data ({exc})") from None
     w, h = img.size
     if w == 0 or h == 0:
         raise ImageSizeError(name, "a non-empty image", f"{w}×{h} pixels")
@@ -99,6 +102,21 @@ def _open_pil(x: Any, name: str, limit: int) -> Image.Image:
     except OSError as exc:  # truncated / corrupt data
         raise UnreadableImageError(name, "a complete image", f"corrupt or truncated data ({exc})") from None
     return img
+
+
+_MAGIC = ((b"\x89PNG", "PNG"), (b"\xff\xd8", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def _sniff(src: Any) -> str | None:
+    """Name the format from its signature, to tell 'truncated PNG' from 'not an image'."""
+    if isinstance(src, _io.BytesIO):
+        head = src.getvalue()[:12]
+    else:
+        with open(src, "rb") as fh:
+            head = fh.read(12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((fmt for magic, fmt in _MAGIC if head.startswith(magic)), None)
 
 
 def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
@@ -255,7 +273,7 @@ def to_tensor(rgb: np.ndarray):
     """``H×W×3`` uint8 → ``1×3×H×W`` float32 in [-1, 1]."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+    return torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
 
 
 def to_uint8(t) -> np.ndarray:

@@ -1,0 +1,21 @@
+"""Shared fixtures. Tests never download anything and keep images small (64×48 for try-on)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture
+def fresh_manager(monkeypatch):
+    """A plugin manager with no entry points loaded; restored to a normal one afterwards."""
+    from tryon import plugins
+
+    monkeypatch.setenv("TRYON_DISABLE_PLUGIN_AUTOLOAD", "1")
+    manager = plugins.reset_manager(autoload=False)
+    yield manager
+    monkeypatch.delenv("TRYON_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    plugins.reset_manager()

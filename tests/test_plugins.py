@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +21,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def installed_plugins(tmp_path_factory) -> Path:
     """pip-install the example and broken plugin distributions into a private target directory."""
     target = tmp_path_factory.mktemp("site")
+    src = tmp_path_factory.mktemp("src")
     for name in ("example_plugin", "broken_plugin"):
+        shutil.copytree(FIXTURES / name, src / name)  # build outside the source tree
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-             "--disable-pip-version-check", "--no-index", "--target", str(target), str(FIXTURES / name)],
+             "--disable-pip-version-check", "--no-index", "--target", str(target), str(src / name)],
             check=True,
             capture_output=True,
         )

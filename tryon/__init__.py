@@ -20,7 +20,7 @@ from ._version import __version__
 from .errors import InputError, TryonError
 from .hookspecs import hookimpl
 from .pipeline import Pipeline
-from .registry import ExportSpec, TaskSpec
+from .registry import ExportSpec, TaskSpec, lazy
 
 __all__ = [
     "__version__",
@@ -28,6 +28,7 @@ __all__ = [
     "Pipeline",
     "TaskSpec",
     "ExportSpec",
+    "lazy",
     "TryonError",
     "InputError",
     "list_tasks",

@@ -141,3 +141,26 @@ class TaskRegistry(Registry[TaskSpec]):
 
     def specs(self) -> list[TaskSpec]:
         return [e.obj for e in self]
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """A callable standing for ``"package.module:attribute"``, imported on first call.
+
+    Plugins use it for ``TaskSpec.factory`` and ``ExportSpec`` callables so that registering tasks
+    (``tryon tasks``) never imports torch or model code.
+    """
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise PluginError(f"lazy target must be 'module:attribute', got {target!r}")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = f"lazy({target})"
+    call.target = target  # type: ignore[attr-defined]
+    return call

@@ -1,0 +1,166 @@
+"""U-Net building blocks of the WUTON generator and geometric matcher (000 §4.3.3.1, App. E).
+
+* :class:`ConvEncoder` — five times [3x3 conv, 4x4 stride-2 conv], each followed by a normalisation and
+  ReLU, depths (16, 32, 64, 128, 256); returns the feature map of every scale (1/2 ... 1/32). The same
+  encoder serves the feature extractors F1/F2 of the geometric matcher (batch norm) and the siamese
+  encoders E1/E2 of the generator (instance norm).
+* :class:`UNetDecoder` — the symmetric decoder: five times [3x3 conv, 4x4 stride-2 transposed conv];
+  after each transposed conv the skip of that scale is concatenated; final conv + tanh.
+
+Odd sizes (e.g. 48 → 24 → 12 → 6 → 3 → 1) are handled by giving each transposed convolution the exact
+``output_size`` of the skip it meets, so any H x W >= 32 x 32 round-trips to H x W.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["ConvEncoder", "UNetDecoder", "make_norm"]
+
+_NORMS = ("batch", "instance", "none")
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """``"batch"`` → BatchNorm2d, ``"instance"`` → InstanceNorm2d(affine=True) (exports as ONNX
+    InstanceNormalization, deps.md §4), ``"none"`` → Identity."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm: expected one of {_NORMS}, got {kind!r}")
+
+
+def _conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int, padding: int, norm: str) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=norm == "none"),
+        make_norm(norm, c_out),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class ConvEncoder(nn.Module):
+    """Five-scale convolutional encoder (000 App. E, "Convolutional geometric matcher" / "Siamese U-net").
+
+    Level ``i``: ``3x3 conv (stride 1) → norm → ReLU → 4x4 conv (stride 2) → norm → ReLU`` with
+    ``depths[i]`` channels; level ``i`` outputs scale ``1 / 2^(i+1)``.
+
+    Args:
+        in_channels: input channels (3 for an RGB image in [-1, 1]).
+        depths: channels per scale, (16, 32, 64, 128, 256) in 000 App. E.
+        norm: ``"batch"`` (geometric matcher) or ``"instance"`` (generator), or ``"none"``.
+    """
+
+    def __init__(self, in_channels: int = 3, depths: Sequence[int] = (16, 32, 64, 128, 256), norm: str = "batch") -> None:
+        super().__init__()
+        depths = tuple(int(d) for d in depths)
+        if not depths:
+            raise ValueError("depths: expected at least one scale")
+        levels = []
+        c = in_channels
+        for d in depths:
+            levels.append(nn.Sequential(*_conv_norm_relu(c, d, 3, 1, 1, norm), *_conv_norm_relu(d, d, 4, 2, 1, norm)))
+            c = d
+        self.levels = nn.ModuleList(levels)
+        self.in_channels = in_channels
+        self.out_channels: tuple[int, ...] = depths
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        """``B x C x H x W`` → list of ``len(depths)`` maps, fine to coarse (``B x depths[i] x H/2^(i+1) x W/2^(i+1)``)."""
+        features = []
+        for level in self.levels:
+            x = level(x)
+            features.append(x)
+        return features
+
+
+class _UpLevel(nn.Module):
+    """``3x3 conv → norm → ReLU → 4x4 stride-2 transposed conv → norm → ReLU`` to an exact output size."""
+
+    def __init__(self, c_in: int, c_out: int, norm: str) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(*_conv_norm_relu(c_in, c_out, 3, 1, 1, norm))
+        self.up = nn.ConvTranspose2d(c_out, c_out, 4, 2, 1, bias=norm == "none")
+        self.post = nn.Sequential(make_norm(norm, c_out), nn.ReLU(inplace=True))
+
+    def forward(self, x: Tensor, size: Sequence[int]) -> Tensor:
+        # output_size picks output_padding in {0, 1}: 2n or 2n + 1, matching floor-halved encoder sizes
+        return self.post(self.up(self.conv(x), output_size=[int(size[0]), int(size[1])]))
+
+
+_ACTIVATIONS = ("tanh", "sigmoid", "none")
+
+
+class UNetDecoder(nn.Module):
+    """Symmetric U-Net decoder with skip concatenation (000 §4.3.3.1, App. E).
+
+    ``forward(features)`` takes the encoder maps fine to coarse (``features[i]`` at scale ``1/2^(i+1)`` with
+    ``skip_channels[i]`` channels). Starting from the coarsest map, each level does ``conv → deconv`` to the
+    next finer scale and concatenates that scale's skip; the last level goes to full resolution, then a
+    3x3 conv + ``tanh``. For the siamese generator pass the concatenated (warped garment + person) maps and
+    ``skip_channels = 2 * depths``.
+
+    Args:
+        skip_channels: channels of each encoder map, fine to coarse.
+        out_channels: output channels (3 for an image).
+        norm: normalisation of the decoder (instance norm in 000 App. E).
+        depths: channels produced by the level that *arrives* at scale ``1/2^i`` (i = 0 full resolution ...),
+            fine to coarse; default ``(skip[0], skip[0], skip[1], ..., skip[-2])`` (symmetric to the encoder).
+        final_activation: ``"tanh"`` (images in [-1, 1]), ``"sigmoid"`` or ``"none"``.
+    """
+
+    def __init__(
+        self,
+        skip_channels: Sequence[int] = (16, 32, 64, 128, 256),
+        out_channels: int = 3,
+        norm: str = "instance",
+        depths: Sequence[int] | None = None,
+        final_activation: str = "tanh",
+    ) -> None:
+        super().__init__()
+        skips = tuple(int(c) for c in skip_channels)
+        if not skips:
+            raise ValueError("skip_channels: expected at least one scale")
+        depths = tuple(int(d) for d in depths) if depths is not None else (skips[0], *skips[:-1])
+        if len(depths) != len(skips):
+            raise ValueError(f"depths: expected {len(skips)} values (one per scale), got {len(depths)}")
+        if final_activation not in _ACTIVATIONS:
+            raise ValueError(f"final_activation: expected one of {_ACTIVATIONS}, got {final_activation!r}")
+        levels = []
+        c = skips[-1]
+        for i in reversed(range(len(skips))):  # level arriving at scale 1/2^i
+            levels.append(_UpLevel(c, depths[i], norm))
+            c = depths[i] + (skips[i - 1] if i > 0 else 0)
+        self.levels = nn.ModuleList(levels)
+        self.final = nn.Conv2d(c, out_channels, 3, 1, 1)
+        self.final_activation = final_activation
+        self.skip_channels = skips
+        self.out_channels = out_channels
+
+    def forward(self, features: Sequence[Tensor], out_size: Sequence[int] | None = None) -> Tensor:
+        """Decode encoder ``features`` (fine to coarse) to ``B x out_channels x H x W``.
+
+        ``out_size`` is the full-resolution size (default: twice the finest feature map).
+        """
+        n = len(self.skip_channels)
+        if len(features) != n:
+            raise ValueError(f"features: expected {n} maps (fine to coarse), got {len(features)}")
+        x = features[-1]
+        for k, level in enumerate(self.levels):
+            i = n - 1 - k
+            if i > 0:
+                skip = features[i - 1]
+                x = torch.cat([level(x, skip.shape[-2:]), skip], dim=1)
+            else:
+                size = out_size if out_size is not None else (2 * x.shape[-2], 2 * x.shape[-1])
+                x = level(x, size)
+        x = self.final(x)
+        if self.final_activation == "tanh":
+            return torch.tanh(x)
+        if self.final_activation == "sigmoid":
+            return torch.sigmoid(x)
+        return x

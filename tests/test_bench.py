@@ -1,0 +1,126 @@
+"""tryon.bench: harness, bench.json schema, CLI (tiny iteration counts; no speed target is asserted)."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+import tryon
+import tryon.plugins
+from tryon.bench import run_bench, summarise, time_fn, validate_bench_json
+from tryon.cli import main
+from tryon.errors import TryonError
+
+
+def _load_tiny():
+    spec = importlib.util.spec_from_file_location("_tiny_task_defs_bench", Path(__file__).with_name("test_export.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+tiny = _load_tiny()
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    tiny.register_tiny_tasks()
+    yield
+    tryon.plugins.reset_manager()
+
+
+@pytest.fixture(scope="module")
+def bench(tasks, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    result = run_bench("tiny-tryon", sizes=[(32, 24), (48, 32)], batches=(1, 2),
+                       backends=("torch", "torch-pipeline", "ort-cpu", "ort-cuda", "ort-int8"),
+                       iters=3, warmup=1, threads=1, compare="tiny-wide", out_dir=out, device="cpu")
+    return out, result
+
+
+def test_bench_json_schema_and_numbers(bench):
+    import onnxruntime as ort
+
+    out, result = bench
+    on_disk = json.loads((out / "bench.json").read_text())
+    assert validate_bench_json(on_disk) is True
+    assert on_disk["schema_version"] == 1
+    rows = on_disk["results"]
+    main_rows = [r for r in rows if r["role"] == "main"]
+    # 2 sizes x 2 batches x {torch, torch-pipeline, ort-cpu}; the compare task: 2 x 2 whole-pipeline rows
+    assert len(main_rows) == 12 and len(rows) == 16
+    assert {(r["backend"], r["batch"], tuple(r["size"])) for r in main_rows} == {
+        (b, n, s) for b in ("torch", "torch-pipeline", "ort-cpu") for n in (1, 2) for s in ((32, 24), (48, 32))}
+    for r in rows:
+        assert r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
+        assert r["fps"] == pytest.approx(r["batch"] * 1000.0 / r["mean_ms"], rel=1e-3)
+        assert r["iters"] == 3 and r["peak_mem_mb"] > 0
+    assert all(r["providers"] == ["CPUExecutionProvider"] for r in rows if r["backend"] == "ort-cpu")
+    assert all(r["ort_intra_op_threads"] == 1 for r in rows if r["backend"] == "ort-cpu")
+    skipped = {s["backend"]: s["reason"] for s in on_disk["skipped"]}
+    assert "int8" in skipped["ort-int8"]
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        assert "CUDAExecutionProvider" in skipped["ort-cuda"]
+    env = on_disk["environment"]
+    assert env["machine"]["logical_cores"] >= 1 and env["machine"]["cpu"]
+    assert env["threads"] == {"torch": 1, "ort_intra_op": 1}
+    assert {"torch", "onnxruntime", "tryon"} <= set(env["versions"])
+    # ratios: ORT vs eager torch per size/batch, and the whole-pipeline comparison with the other task
+    assert len(on_disk["ratios"]["vs_torch"]) == 4
+    cmp = on_disk["ratios"]["compare"]
+    assert len(cmp) == 4 and all(c["other"] == "tiny-wide" and c["speedup"] > 0 for c in cmp)
+    mine = {(r["batch"], tuple(r["size"])): r for r in main_rows if r["backend"] == "torch-pipeline"}
+    theirs = {(r["batch"], tuple(r["size"])): r for r in rows if r["role"] == "compare"}
+    c0 = cmp[0]
+    key = (c0["batch"], tuple(c0["size"]))
+    assert c0["speedup"] == pytest.approx(theirs[key]["mean_ms"] / mine[key]["mean_ms"], rel=1e-3)
+    md = (out / "bench.md").read_text()
+    assert "| task | backend | batch |" in md and "tiny-wide" in md and "Skipped" in md
+
+
+def test_validate_rejects_broken_json(bench):
+    _, good = bench
+    validate_bench_json(good)
+    cases = []
+    bad = copy.deepcopy(good); bad["results"][0]["p50_ms"] = bad["results"][0]["p99_ms"] + 1; cases.append((bad, "p50"))
+    bad = copy.deepcopy(good); bad["results"][0]["fps"] *= 2; cases.append((bad, "fps"))
+    bad = copy.deepcopy(good); del bad["schema_version"]; cases.append((bad, "schema_version"))
+    bad = copy.deepcopy(good); del bad["results"][1]["providers"]; cases.append((bad, "providers"))
+    bad = copy.deepcopy(good); bad["results"][0]["backend"] = "tensorflow"; cases.append((bad, "backend"))
+    bad = copy.deepcopy(good); del bad["environment"]["machine"]["cpu"]; cases.append((bad, "cpu"))
+    bad = copy.deepcopy(good); bad["ratios"] = []; cases.append((bad, "ratios"))
+    for obj, word in cases:
+        with pytest.raises(TryonError, match=word):
+            validate_bench_json(obj)
+
+
+def test_time_fn_and_summarise():
+    calls = []
+    times = time_fn(lambda: calls.append(1), warmup=2, iters=5, sync=lambda: calls.append(0))
+    assert len(times) == 5 and calls.count(1) == 7 and all(t >= 0 for t in times)
+    s = summarise([1.0, 2.0, 3.0, 4.0, 100.0], batch=4)
+    assert s["p50_ms"] == 3.0 and s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"] <= 100.0
+    assert s["mean_ms"] == 22.0 and s["fps"] == pytest.approx(4 * 1000 / 22.0, rel=1e-6)
+    assert s["p95_ms"] == pytest.approx(80.8) and s["p99_ms"] == pytest.approx(96.16)
+
+
+def test_bench_cli_with_int8_export(tasks, tmp_path, capsys):
+    exp = tmp_path / "exp"
+    assert main(["export", "tiny-tryon", "--size", "32x24", "--out", str(exp), "--int8"]) == 0
+    out = tmp_path / "b"
+    assert main(["bench", "tiny-tryon", "--sizes", "32x24", "--batches", "1,2", "--iters", "2", "--warmup", "0",
+                 "--backends", "ort-cpu,ort-int8", "--export", str(exp), "--threads", "1", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "ort-int8" in text and "bench.json" in text
+    data = json.loads((out / "bench.json").read_text())
+    validate_bench_json(data)
+    assert {(r["backend"], r["model"], r["batch"]) for r in data["results"]} == {
+        ("ort-cpu", "fp32", 1), ("ort-cpu", "fp32", 2), ("ort-int8", "int8", 1), ("ort-int8", "int8", 2)}
+    with pytest.raises(SystemExit) as info:  # argparse rejects an unknown backend before anything runs
+        main(["bench", "tiny-tryon", "--backends", "torch,tensorflow"])
+    assert info.value.code == 2
+    assert "unknown backend(s) ['tensorflow']" in capsys.readouterr().err

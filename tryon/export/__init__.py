@@ -1,0 +1,24 @@
+"""ONNX export of task components (DESIGN "Export"): :func:`export_onnx`, :func:`quantize_int8`.
+
+Import-light: ``import tryon.export`` does not import torch or onnx (the CLI imports this package to
+register its verbs); the functions load :mod:`tryon.export.onnx` on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["export_onnx", "quantize_int8", "convert_fp16", "default_export_dir"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("export_onnx", "quantize_int8", "convert_fp16"):
+        from . import onnx as _impl
+
+        return getattr(_impl, name)
+    raise AttributeError(f"module 'tryon.export' has no attribute {name!r}")
+
+
+def default_export_dir(task: str, component: str | None = None, n_components: int = 1, root: str = "exports") -> str:
+    """``exports/<task>`` (or ``exports/<task>-<component>`` when the task exports several components)."""
+    return f"{root}/{task}" if n_components <= 1 or not component else f"{root}/{task}-{component}"

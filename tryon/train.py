@@ -1,0 +1,862 @@
+"""The training loop every plugin uses: seeded, resumable, logged, DDP-ready (DESIGN "train.py").
+
+The loop itself is task-agnostic: a plugin supplies its modules, optimisers, dataset and a ``step_fn`` that
+does one optimisation step (for WUTON: discriminator update then generator update with Adam β=(0.5, 0.999),
+batch size 8, 000 App. E.1; for the GANs of 004 §3.3: n critic steps per generator step). The Trainer adds:
+
+* **Seeding** — python ``random``, numpy and torch are seeded from ``config.seed`` (+ rank under DDP, so
+  dropout / augmentation noise differ between ranks). The data order comes from :class:`SeededSampler`:
+  a permutation of the dataset that depends only on ``(seed, epoch)``, split between ranks like
+  ``torch.utils.data.DistributedSampler`` (padded to a multiple of the world size, rank ``r`` takes
+  ``perm[r::world_size]``).
+* **Logging** — every ``log_every`` steps (and at the last step) the mean of each loss over the steps since
+  the previous row goes to ``out_dir/metrics.csv`` (``step, wall_time, <losses>``; flushed per row), to
+  TensorBoard (``out_dir/tensorboard``; skipped with one logged note if tensorboard is not importable — it
+  is not a core dependency) and to a tqdm progress bar on the main process. Under DDP the means are averaged
+  over ranks.
+* **Checkpoints** — every ``ckpt_every`` steps and at the end: ``out_dir/checkpoints/step_XXXXXXXX.pt`` with
+  module and optimiser state dicts, the AMP scaler, step, epoch and position in the epoch, the RNG states
+  of every rank (torch CPU, CUDA when used, numpy, python ``random``), the config and the logging
+  accumulators. Everything is plain tensors / lists / numbers / strings, so the file loads with
+  ``torch.load(path, weights_only=True)`` (no pickle). Files are written to a temp file in the same folder,
+  fsynced and renamed (``os.replace``); the ``latest`` pointer file is then replaced the same way, and only
+  the last ``keep_last`` checkpoints are kept. A half-written file therefore never carries a checkpoint
+  name; a checkpoint that fails to load anyway is skipped (with a warning) in favour of the previous one.
+* **Resume** — ``fit(resume=True)`` restores everything from the newest loadable checkpoint and continues
+  at the next step with the data iterator positioned exactly where it was (same epoch, same batch);
+  ``metrics.csv`` rows past the checkpoint are dropped and TensorBoard events past it are purged. With
+  ``num_workers=0`` a resumed run is bit-identical to an uninterrupted one (same thread count assumed).
+  With worker processes, worker-side randomness is seeded from ``(seed, epoch, rank, start position)``:
+  reproducible from run to run, but a resumed epoch's augmentations can differ from an uninterrupted one.
+* **DDP** — under ``torchrun`` (``WORLD_SIZE > 1``) the process group is initialised (gloo on CPU, nccl on
+  CUDA), modules with trainable parameters are wrapped in ``DistributedDataParallel`` (buffers are not
+  broadcast by default: GAN discriminators with batch norm are called several times per step, see
+  ``ddp_broadcast_buffers``), only rank 0 writes logs and checkpoints (with barriers around the writes) and
+  the process group is destroyed at the end of ``fit`` if the Trainer created it.
+* **AMP** — only on CUDA (``amp=True`` on CPU logs a note and trains in fp32). With AMP, ``step_fn`` should
+  use ``trainer.autocast()``, ``trainer.backward(loss)`` and ``trainer.optimizer_step(name)`` (which
+  unscale, clip to ``grad_clip`` and step through the GradScaler); without AMP these are plain calls.
+
+Step numbering: ``trainer.step`` counts completed steps. Inside ``step_fn`` it is the number of steps done
+before the current one (0 on the first call); in callbacks, logs and checkpoint names it is the number
+just completed (``step_00000010.pt`` holds the state after 10 steps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import inspect
+import io
+import logging
+import math
+import os
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .errors import DatasetError, InputError, TryonError, WeightsError
+
+log = logging.getLogger("tryon.train")
+
+CKPT_FORMAT = "tryon.train/1"
+_CKPT_RE = re.compile(r"^step_(\d{8,})\.pt$")
+_RESERVED_COLUMNS = ("step", "wall_time")
+
+
+# ------------------------------------------------------------------------------------------------
+# configuration and result
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of the loop (the model's own ones belong to the plugin).
+
+    ``lr`` is recorded (checkpoints, logs) but not applied: the plugin builds its optimisers.
+    ``keep_last <= 0`` keeps every checkpoint. ``drop_last`` drops the incomplete last batch of an epoch
+    (unless the dataset is smaller than one batch per rank).
+    """
+
+    out_dir: str
+    max_steps: int
+    batch_size: int = 8
+    seed: int = 0
+    lr: float | None = None
+    log_every: int = 10
+    ckpt_every: int = 100
+    keep_last: int = 3
+    num_workers: int = 0
+    device: Any = None
+    amp: bool = False
+    grad_clip: float | None = None
+    # additions beyond the contract (all optional)
+    amp_dtype: str = "float16"  # "float16" (with a GradScaler) or "bfloat16" (no scaler)
+    drop_last: bool = True
+    progress: bool = True
+    tensorboard: bool = True
+    deterministic: bool = False  # torch.use_deterministic_algorithms(warn_only=True) + cudnn flags
+    pin_memory: bool | None = None  # None: when training on CUDA
+    ddp_broadcast_buffers: bool = False
+    ddp_find_unused_parameters: bool = False
+
+    def __post_init__(self) -> None:
+        if int(self.max_steps) < 0:
+            raise InputError("TrainConfig.max_steps", ">= 0", str(self.max_steps))
+        for name in ("batch_size", "log_every", "ckpt_every"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"TrainConfig.{name}", ">= 1", str(getattr(self, name)))
+        if self.amp_dtype not in ("float16", "bfloat16"):
+            raise InputError("TrainConfig.amp_dtype", "'float16' or 'bfloat16'", repr(self.amp_dtype))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-/``weights_only``-safe dict (devices and paths become strings)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
+        return out
+
+
+@dataclass
+class TrainResult:
+    """What ``fit`` returns. ``steps``: the step reached (completed steps, checkpoint included);
+    ``history``: the rows logged by this call (dicts with ``step``, ``wall_time`` and the loss means);
+    ``last``: the losses of the last step run by this call; ``resumed_from``: checkpoint step or None."""
+
+    steps: int
+    history: list[dict[str, float]]
+    out_dir: str
+    last: dict[str, float] = field(default_factory=dict)
+    resumed_from: int | None = None
+    steps_run: int = 0
+    elapsed: float = 0.0
+    checkpoint: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------
+# data order
+# ------------------------------------------------------------------------------------------------
+class SeededSampler:
+    """Deterministic, rank-split data order: ``indices(epoch)`` depends only on (seed, epoch, rank, world).
+
+    The epoch permutation is drawn by numpy's PCG64 from ``SeedSequence([seed, epoch])`` (so seeds and
+    epochs never alias, unlike ``seed + epoch``), padded by wrapping to a multiple of ``world_size`` and
+    split ``perm[rank::world_size]`` like ``torch.utils.data.DistributedSampler``. Consecutive batches of
+    the ranks therefore cover consecutive slices of the permutation.
+    """
+
+    def __init__(self, n: int, seed: int = 0, rank: int = 0, world_size: int = 1, shuffle: bool = True):
+        self.n, self.seed, self.rank, self.world_size, self.shuffle = int(n), int(seed), int(rank), int(world_size), shuffle
+
+    def permutation(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, int(epoch)])))
+        return rng.permutation(self.n)
+
+    def indices(self, epoch: int) -> list[int]:
+        perm = self.permutation(epoch)
+        total = math.ceil(self.n / self.world_size) * self.world_size
+        if total > self.n:
+            perm = np.concatenate([perm, np.resize(perm, total - self.n)])
+        return [int(i) for i in perm[self.rank::self.world_size]]
+
+    def batches(self, epoch: int, batch_size: int, drop_last: bool = True) -> list[list[int]]:
+        idx = self.indices(epoch)
+        if drop_last and len(idx) >= batch_size:
+            idx = idx[: len(idx) // batch_size * batch_size]
+        return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.world_size)
+
+
+class _ListBatchSampler:
+    def __init__(self, batches: Sequence[Sequence[int]]):
+        self._batches = batches
+
+    def __iter__(self) -> Iterator[Sequence[int]]:
+        return iter(self._batches)
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+
+def _mix_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# RNG state <-> weights_only-safe structures
+# ------------------------------------------------------------------------------------------------
+def rng_state(cuda: bool = False) -> dict[str, Any]:
+    """All global RNG states as tensors / lists / numbers (loadable with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, pstate, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if cuda and torch.cuda.is_available() else None,
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": int(version), "state": torch.tensor(pstate, dtype=torch.int64),
+                   "gauss": None if gauss is None else float(gauss)},
+    }
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`rng_state`."""
+    torch.set_rng_state(state["torch"].cpu())
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        cuda = state["cuda"]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+        else:
+            torch.cuda.set_rng_state(cuda[torch.cuda.current_device() % len(cuda)].cpu())
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), int(n["pos"]), int(n["has_gauss"]),
+                         float(n["cached_gaussian"])))
+    p = state["python"]
+    random.setstate((int(p["version"]), tuple(int(v) for v in p["state"].tolist()), p["gauss"]))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python ``random``, numpy's global RNG and torch (CPU and every CUDA device)."""
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    torch.manual_seed(int(seed))
+
+
+# ------------------------------------------------------------------------------------------------
+# atomic files
+# ------------------------------------------------------------------------------------------------
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, write: Callable[[Any], None]) -> Path:
+    """Call ``write(fileobj)`` on a temp file next to ``path``, fsync it, then ``os.replace`` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def save_checkpoint_file(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
+    """``torch.save`` written atomically (temp file in the same folder, fsync, rename)."""
+    return atomic_write_bytes(path, lambda f: torch.save(dict(state), f))
+
+
+def load_checkpoint_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a trainer checkpoint with ``weights_only=True`` on CPU; raises :class:`WeightsError` if unusable."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, bad pickle opcode, ...
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise WeightsError(f"checkpoint {path}: cannot be read ({type(e).__name__}: {first})") from e
+    if not isinstance(state, dict) or state.get("format") != CKPT_FORMAT or "step" not in state:
+        raise WeightsError(f"checkpoint {path}: not a {CKPT_FORMAT} checkpoint")
+    return state
+
+
+def checkpoint_files(ckpt_dir: str | os.PathLike) -> list[Path]:
+    """``step_*.pt`` files in ``ckpt_dir`` sorted by step (oldest first); [] if the folder is missing."""
+    d = Path(ckpt_dir)
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := _CKPT_RE.match(p.name)) and p.is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def find_checkpoint(ckpt_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]] | None:
+    """The checkpoint to resume from: the one named by ``latest`` if it loads, else the newest that loads."""
+    d = Path(ckpt_dir)
+    files = checkpoint_files(d)
+    order: list[Path] = []
+    latest = d / "latest"
+    if latest.is_file():
+        name = latest.read_text(encoding="utf-8").strip()
+        if _CKPT_RE.match(name) and (d / name).is_file():
+            order.append(d / name)
+        else:
+            log.warning("checkpoint pointer %s names %r, which is not there: looking for others", latest, name)
+    order += [p for p in reversed(files) if p not in order]
+    for p in order:
+        try:
+            return p, load_checkpoint_file(p)
+        except WeightsError as e:
+            log.warning("%s; trying an older checkpoint", e)
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# the trainer
+# ------------------------------------------------------------------------------------------------
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+class Trainer:
+    """Runs ``step_fn(trainer, batch) -> dict[str, float]`` for ``config.max_steps`` steps (see module doc).
+
+    Attributes: ``config``, ``modules`` (DDP-wrapped when distributed), ``optimizers``, ``dataset``,
+    ``device``, ``step``, ``epoch``, ``rank``, ``local_rank``, ``world_size``, ``is_main``, ``distributed``,
+    ``out_dir``, ``ckpt_dir``, ``amp`` (True only on CUDA), ``scaler`` (GradScaler or None).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        modules: Mapping[str, nn.Module],
+        optimizers: Mapping[str, torch.optim.Optimizer],
+        dataset: Any,
+        step_fn: Callable[["Trainer", Any], Mapping[str, Any]],
+        collate_fn: Callable[[list], Any] | None = None,
+    ):
+        self.config = config
+        self.dataset = dataset
+        self.step_fn = step_fn
+        self.collate_fn = collate_fn
+        self.optimizers: dict[str, torch.optim.Optimizer] = dict(optimizers)
+        self.out_dir = Path(config.out_dir)
+        self.ckpt_dir = self.out_dir / "checkpoints"
+        self.step = 0
+        self.epoch = 0
+        self._pos = 0  # batches of the current epoch already consumed (per rank)
+        self._callbacks: list[tuple[int, Callable[["Trainer"], Any], bool]] = []
+        self._raw: dict[str, nn.Module] = dict(modules)
+
+        # --- distributed set-up
+        self.world_size = _env_int("WORLD_SIZE", 1)
+        self.rank = _env_int("RANK", 0)
+        self.local_rank = _env_int("LOCAL_RANK", 0)
+        self.distributed = self.world_size > 1
+        self._owns_group = False
+        self.device = self._pick_device(config.device)
+        if self.distributed:
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            if not dist.is_initialized():
+                dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
+                self._owns_group = True
+            self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        self.is_main = self.rank == 0
+
+        # --- AMP
+        self.amp = bool(config.amp) and self.device.type == "cuda"
+        if config.amp and not self.amp:
+            log.info("amp=True ignored: automatic mixed precision is only used on CUDA (device %s)", self.device)
+        self._amp_dtype = torch.float16 if config.amp_dtype == "float16" else torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp and self._amp_dtype == torch.float16 else None
+        self._scaler_stepped = False
+        self._unscaled: set[int] = set()
+
+        if config.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+
+        # --- modules on the device, DDP-wrapped when they have something to train
+        for m in self._raw.values():
+            m.to(self.device)
+        self.modules: dict[str, nn.Module] = {}
+        for name, m in self._raw.items():
+            if self.distributed and any(p.requires_grad for p in m.parameters()):
+                from torch.nn.parallel import DistributedDataParallel as DDP
+
+                # torch >= 2.14 renamed broadcast_buffers (forward sync) to forward_sync_buffers; buffers
+                # are synced from rank 0 at wrap time either way (the new name) or only if asked (the old one)
+                sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP.__init__).parameters
+                        else "broadcast_buffers")
+                self.modules[name] = DDP(
+                    m, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                    find_unused_parameters=config.ddp_find_unused_parameters,
+                    **{sync: config.ddp_broadcast_buffers},
+                )
+            else:
+                self.modules[name] = m
+
+        try:
+            n = len(dataset)
+        except TypeError as e:
+            raise DatasetError("dataset", "a map-style dataset with __len__ and __getitem__", type(dataset).__name__) from e
+        if n == 0:
+            raise DatasetError("dataset", "at least one item", "an empty dataset")
+        self.sampler = SeededSampler(n, seed=config.seed, rank=self.rank, world_size=self.world_size)
+        self._loader_iter: Iterator[Any] | None = None
+        self._csv_fields: list[str] | None = None
+        self._tb: Any = None
+        self._acc: dict[str, list[float]] = {}  # key -> [sum, count] since the last logged row
+        self._elapsed0 = 0.0
+        self._t0 = time.perf_counter()
+        self._last_ckpt_step: int | None = None
+        self._last_ckpt_path: str | None = None
+        self.history: list[dict[str, float]] = []
+
+    # ---------------------------------------------------------------- public helpers
+    def add_callback(self, every: int, fn: Callable[["Trainer"], Any], main_only: bool = False) -> None:
+        """Call ``fn(trainer)`` after every ``every``-th step (after logging and checkpointing).
+
+        Callbacks run with the RNG states saved and restored around them, so sampling or evaluating in a
+        callback never changes the training trajectory. ``main_only`` restricts them to rank 0 (keep it
+        False if ``fn`` does collective operations).
+        """
+        if int(every) < 1:
+            raise TryonError(f"add_callback: every must be >= 1, got {every}")
+        self._callbacks.append((int(every), fn, bool(main_only)))
+
+    def unwrap(self, name: str) -> nn.Module:
+        """The module ``name`` without its DistributedDataParallel wrapper."""
+        m = self.modules[name]
+        return m.module if isinstance(m, nn.parallel.DistributedDataParallel) else m
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """``torch.autocast`` on CUDA when ``amp`` is on, else a no-op context."""
+        if self.amp:
+            return torch.autocast(device_type="cuda", dtype=self._amp_dtype)
+        return contextlib.nullcontext()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """``loss.backward()``, through the GradScaler when AMP (float16) is on."""
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def clip(self, params: Any, optimizer: torch.optim.Optimizer | str | None = None) -> float | None:
+        """Clip the gradient norm of ``params`` to ``config.grad_clip`` (no-op returning None if unset).
+
+        With AMP, pass the ``optimizer`` owning ``params`` so the gradients are unscaled first.
+        Returns the total norm before clipping.
+        """
+        if self.config.grad_clip is None:
+            return None
+        if self.scaler is not None and optimizer is not None:
+            opt = self.optimizers[optimizer] if isinstance(optimizer, str) else optimizer
+            if id(opt) not in self._unscaled:
+                self.scaler.unscale_(opt)
+                self._unscaled.add(id(opt))
+        norm = torch.nn.utils.clip_grad_norm_(params, float(self.config.grad_clip))
+        return float(norm)
+
+    def optimizer_step(self, optimizer: torch.optim.Optimizer | str, clip: bool = True) -> None:
+        """Clip (if ``grad_clip``) and step ``optimizer``, through the GradScaler when AMP is on."""
+        opt = self.optimizers[optimizer] if isinstance(optimizer, str) else optimizer
+        if clip and self.config.grad_clip is not None:
+            params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            self.clip(params, opt)
+        if self.scaler is not None:
+            self.scaler.step(opt)
+            self._scaler_stepped = True
+        else:
+            opt.step()
+
+    # ---------------------------------------------------------------- set-up helpers
+    def _pick_device(self, device: Any) -> torch.device:
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dev = torch.device(device)
+        if dev.type == "cuda":
+            if not torch.cuda.is_available():
+                raise TryonError(f"TrainConfig.device: {device!r} asked for, but CUDA is not available")
+            if dev.index is None:
+                dev = torch.device("cuda", self.local_rank if self.distributed else torch.cuda.current_device())
+        return dev
+
+    def _barrier(self) -> None:
+        if self.distributed and dist.is_initialized():
+            if self.device.type == "cuda":
+                dist.barrier(device_ids=[self.device.index])
+            else:
+                dist.barrier()
+
+    def _batches_of(self, epoch: int) -> list[list[int]]:
+        return self.sampler.batches(epoch, self.config.batch_size, self.config.drop_last)
+
+    def _make_iter(self) -> Iterator[Any]:
+        from torch.utils.data import DataLoader, default_collate
+
+        batches = self._batches_of(self.epoch)[self._pos:]
+        # An explicit generator: creating a DataLoader iterator otherwise draws its base seed from the
+        # global torch RNG, which would make a resumed run (iterator created mid-epoch) diverge.
+        gen = torch.Generator().manual_seed(_mix_seed(self.config.seed, self.epoch, self.rank, self._pos))
+        pin = self.config.pin_memory if self.config.pin_memory is not None else self.device.type == "cuda"
+        loader = DataLoader(
+            self.dataset, batch_sampler=_ListBatchSampler(batches), num_workers=int(self.config.num_workers),
+            collate_fn=self.collate_fn or default_collate, pin_memory=bool(pin), generator=gen,
+        )
+        return iter(loader)
+
+    def _next_batch(self) -> Any:
+        for _ in range(3):
+            if self._loader_iter is None:
+                if self._pos >= len(self._batches_of(self.epoch)):
+                    self.epoch, self._pos = self.epoch + 1, 0
+                self._loader_iter = self._make_iter()
+            try:
+                batch = next(self._loader_iter)
+            except StopIteration:
+                self._loader_iter = None
+                self.epoch, self._pos = self.epoch + 1, 0
+                continue
+            self._pos += 1
+            return batch
+        raise DatasetError("dataset", "at least one batch per epoch", f"{len(self.dataset)} items")
+
+    # ---------------------------------------------------------------- logging
+    def _open_logs(self, resumed_step: int | None) -> None:
+        if not self.is_main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        csv_path = self.out_dir / "metrics.csv"
+        self._csv_fields = None
+        if csv_path.is_file():
+            keep = resumed_step if resumed_step is not None else 0
+            fieldnames, rows = _read_csv(csv_path)
+            kept = [r for r in rows if _row_step(r) is not None and _row_step(r) <= keep]
+            if fieldnames and kept:
+                self._csv_fields = fieldnames
+                if len(kept) != len(rows):
+                    log.info("metrics.csv: dropping %d row(s) logged after step %d", len(rows) - len(kept), keep)
+                    _write_csv_atomic(csv_path, fieldnames, kept)
+            else:
+                if rows:
+                    log.info("metrics.csv: starting a fresh log (no checkpoint covers its %d row(s))", len(rows))
+                csv_path.unlink()
+        self._tb = None
+        if self.config.tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except Exception as e:  # tensorboard is an optional dependency
+                log.info("TensorBoard logging skipped: tensorboard is not importable (%s); metrics.csv still written", e)
+            else:
+                # purge_step hides events a killed run logged after the checkpoint we resume from
+                self._tb = SummaryWriter(log_dir=str(self.out_dir / "tensorboard"), purge_step=(resumed_step or 0) + 1)
+
+    def _accumulate(self, losses: Mapping[str, float]) -> None:
+        for k, v in losses.items():
+            acc = self._acc.setdefault(k, [0.0, 0.0])
+            acc[0] += v
+            acc[1] += 1.0
+
+    def _reduce_means(self) -> dict[str, float]:
+        keys = sorted(self._acc)
+        if self.distributed:
+            # every rank must report the same loss names (step_fn contract under DDP)
+            t = torch.tensor([[self._acc[k][0], self._acc[k][1]] for k in keys], dtype=torch.float64,
+                             device=self.device if self.device.type == "cuda" else "cpu").reshape(-1, 2)
+            dist.all_reduce(t)
+            return {k: float(t[i, 0] / t[i, 1]) if t[i, 1] > 0 else float("nan") for i, k in enumerate(keys)}
+        return {k: self._acc[k][0] / self._acc[k][1] for k in keys if self._acc[k][1] > 0}
+
+    def _log_row(self) -> None:
+        means = self._reduce_means()
+        self._acc = {}
+        if not self.is_main:
+            return
+        row = {"step": self.step, "wall_time": round(self.elapsed, 3), **means}
+        self.history.append(dict(row))
+        self._write_csv_row(row)
+        if self._tb is not None:
+            for k, v in means.items():
+                self._tb.add_scalar(k, v, self.step)
+            self._tb.flush()
+
+    def _write_csv_row(self, row: Mapping[str, Any]) -> None:
+        path = self.out_dir / "metrics.csv"
+        keys = [k for k in row if k not in _RESERVED_COLUMNS]
+        if self._csv_fields is None:
+            self._csv_fields = list(_RESERVED_COLUMNS) + keys
+            with open(path, "w", newline="", encoding="utf-8") as f:
+                csv.writer(f).writerow(self._csv_fields)
+        elif any(k not in self._csv_fields for k in keys):
+            # a loss appeared that the header lacks: rewrite the file with the wider header
+            fieldnames, rows = _read_csv(path)
+            self._csv_fields = list(fieldnames or self._csv_fields) + [k for k in keys if k not in (fieldnames or self._csv_fields)]
+            _write_csv_atomic(path, self._csv_fields, rows)
+        with open(path, "a", newline="", encoding="utf-8") as f:
+            csv.DictWriter(f, fieldnames=self._csv_fields, restval="").writerow({k: _fmt(v) for k, v in row.items()})
+            f.flush()  # a killed process must not lose (or half-write) logged rows
+
+    @property
+    def elapsed(self) -> float:
+        """Training wall time in seconds, accumulated over resumed runs."""
+        return self._elapsed0 + (time.perf_counter() - self._t0)
+
+    # ---------------------------------------------------------------- checkpoints
+    def _gather_rng(self) -> list[dict[str, Any]]:
+        mine = rng_state(cuda=self.device.type == "cuda")
+        if not self.distributed:
+            return [mine]
+        if self.device.type == "cuda":  # all_gather_object moves tensors through the current device
+            mine = {**mine, "cuda": [s.cpu() for s in mine["cuda"]] if mine["cuda"] is not None else None}
+        out: list[Any] = [None] * self.world_size
+        dist.all_gather_object(out, mine)
+        return out
+
+    def state_dict(self, rng: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Everything a resume needs (tensors, lists, numbers, strings only)."""
+        return {
+            "format": CKPT_FORMAT,
+            "step": int(self.step),
+            "epoch": int(self.epoch),
+            "pos": int(self._pos),
+            "world_size": int(self.world_size),
+            "batch_size": int(self.config.batch_size),
+            "modules": {k: self.unwrap(k).state_dict() for k in self.modules},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": rng if rng is not None else [rng_state(cuda=self.device.type == "cuda")],
+            "log_acc": {k: [float(v[0]), float(v[1])] for k, v in self._acc.items()},
+            "elapsed": float(self.elapsed),
+            "config": self.config.to_dict(),
+            "torch_version": str(torch.__version__),
+        }
+
+    def save_checkpoint(self) -> Path | None:
+        """Write ``checkpoints/step_XXXXXXXX.pt`` and point ``latest`` at it (collective under DDP)."""
+        self._barrier()
+        rng = self._gather_rng()
+        path = self.ckpt_dir / f"step_{self.step:08d}.pt"
+        if self.is_main:
+            save_checkpoint_file(self.state_dict(rng), path)
+            atomic_write_text(self.ckpt_dir / "latest", path.name + "\n")
+            self._prune()
+        self._barrier()
+        self._last_ckpt_step, self._last_ckpt_path = self.step, str(path)
+        return path
+
+    def _prune(self) -> None:
+        keep = int(self.config.keep_last)
+        if keep <= 0:
+            return
+        for p in checkpoint_files(self.ckpt_dir)[:-keep]:
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+    def _clean_temp_files(self) -> None:
+        if self.is_main and self.ckpt_dir.is_dir():
+            for p in self.ckpt_dir.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+    def load_state_dict(self, state: Mapping[str, Any], source: str = "checkpoint") -> None:
+        """Restore a :meth:`state_dict` (modules, optimisers, scaler, position, RNG, log accumulators)."""
+        missing = set(self.modules) - set(state["modules"])
+        if missing:
+            raise WeightsError(f"{source}: no state for module(s) {sorted(missing)} (has {sorted(state['modules'])})")
+        for name in self.modules:
+            try:
+                self.unwrap(name).load_state_dict(state["modules"][name])
+            except RuntimeError as e:
+                raise WeightsError(f"{source}: module {name!r} does not match: {e}") from e
+        for name, opt in self.optimizers.items():
+            if name not in state["optimizers"]:
+                raise WeightsError(f"{source}: no state for optimizer {name!r}")
+            opt.load_state_dict(state["optimizers"][name])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        self.epoch, self._pos = int(state["epoch"]), int(state["pos"])
+        old_world, old_bs = int(state.get("world_size", 1)), int(state.get("batch_size", self.config.batch_size))
+        if (old_world, old_bs) != (self.world_size, self.config.batch_size):
+            consumed = self._pos * old_bs * old_world
+            self._pos = consumed // (self.config.batch_size * self.world_size)
+            log.warning("%s: saved with world size %d x batch %d, resuming with %d x %d: data position "
+                        "approximated (%d samples into epoch %d)", source, old_world, old_bs, self.world_size,
+                        self.config.batch_size, consumed, self.epoch)
+        rngs = state.get("rng") or []
+        if self.rank < len(rngs) and old_world == self.world_size:
+            set_rng_state(rngs[self.rank])
+        else:
+            seed_everything(_mix_seed(self.config.seed, self.rank, self.step))
+            log.warning("%s: no RNG state for rank %d: reseeded", source, self.rank)
+        self._acc = {k: [float(v[0]), float(v[1])] for k, v in (state.get("log_acc") or {}).items()}
+        self._elapsed0 = float(state.get("elapsed", 0.0))
+        self._loader_iter = None
+
+    # ---------------------------------------------------------------- the loop
+    def fit(self, resume: bool = True) -> TrainResult:
+        """Train up to ``config.max_steps`` (resuming from the newest checkpoint if ``resume``)."""
+        cfg = self.config
+        seed_everything(cfg.seed + self.rank)
+        self.step, self.epoch, self._pos, self._acc, self._elapsed0 = 0, 0, 0, {}, 0.0
+        self._loader_iter, self.history = None, []
+        self._last_ckpt_step = self._last_ckpt_path = None
+        resumed_from: int | None = None
+        pbar = None
+        try:
+            self._clean_temp_files()
+            found = find_checkpoint(self.ckpt_dir) if resume else None
+            if self.distributed:  # every rank must resume from the same checkpoint
+                chosen = [int(found[1]["step"]) if found else -1]
+                mine = chosen[0]
+                dist.broadcast_object_list(chosen, src=0)
+                if chosen[0] != mine:
+                    raise WeightsError(f"rank {self.rank} found checkpoint step {mine}, rank 0 step {chosen[0]}: "
+                                       f"is {self.ckpt_dir} on a file system shared by all ranks?")
+            if found is not None:
+                path, state = found
+                self.load_state_dict(state, source=str(path))
+                resumed_from = self.step
+                self._last_ckpt_step, self._last_ckpt_path = self.step, str(path)
+                if self.is_main:
+                    log.info("resuming from %s (step %d, epoch %d, batch %d)", path, self.step, self.epoch, self._pos)
+            elif not resume and checkpoint_files(self.ckpt_dir) and self.is_main:
+                aside = self.ckpt_dir.with_name(f"checkpoints.old-{time.strftime('%Y%m%d-%H%M%S')}")
+                log.warning("resume=False: moving the existing checkpoints to %s", aside)
+                os.replace(self.ckpt_dir, aside)
+            self._barrier()
+            self._open_logs(resumed_from)
+            start = self.step
+            self._t0 = time.perf_counter()
+            if self.is_main and cfg.progress and cfg.max_steps > start:
+                from tqdm.auto import tqdm
+
+                pbar = tqdm(total=cfg.max_steps, initial=start, desc=f"train {self.out_dir.name}", unit="step",
+                            dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
+            last: dict[str, float] = {}
+            while self.step < cfg.max_steps:
+                batch = self._next_batch()
+                self._scaler_stepped = False
+                self._unscaled.clear()
+                out = self.step_fn(self, batch)
+                if self.scaler is not None and self._scaler_stepped:
+                    self.scaler.update()
+                self.step += 1
+                last = {str(k): _to_float(k, v) for k, v in (out or {}).items()}
+                self._accumulate(last)
+                final = self.step == cfg.max_steps
+                if self.step % cfg.log_every == 0 or final:
+                    self._log_row()
+                    if pbar is not None and self.history:
+                        pbar.set_postfix({k: f"{v:.4g}" for k, v in self.history[-1].items() if k not in _RESERVED_COLUMNS}, refresh=False)
+                if self.step % cfg.ckpt_every == 0 or final:
+                    self.save_checkpoint()
+                if pbar is not None:
+                    pbar.update(1)
+                self._run_callbacks()
+            return TrainResult(
+                steps=self.step, history=list(self.history), out_dir=str(self.out_dir), last=last,
+                resumed_from=resumed_from, steps_run=self.step - start, elapsed=self.elapsed,
+                checkpoint=self._last_ckpt_path,
+            )
+        finally:
+            if pbar is not None:
+                pbar.close()
+            if self._tb is not None:
+                self._tb.close()
+                self._tb = None
+            self._loader_iter = None
+            if self._owns_group and dist.is_initialized():
+                dist.destroy_process_group()
+                self._owns_group = False
+
+    def _run_callbacks(self) -> None:
+        due = [(fn, main_only) for every, fn, main_only in self._callbacks if self.step % every == 0]
+        if not due:
+            return
+        saved = rng_state(cuda=self.device.type == "cuda")
+        try:
+            for fn, main_only in due:
+                if self.is_main or not main_only:
+                    fn(self)
+        finally:
+            set_rng_state(saved)
+
+
+# ------------------------------------------------------------------------------------------------
+# small helpers
+# ------------------------------------------------------------------------------------------------
+def _to_float(key: Any, v: Any) -> float:
+    try:
+        return float(v.detach().float().item()) if isinstance(v, torch.Tensor) else float(v)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TryonError(f"step_fn returned {key!r} = {type(v).__name__}: expected a number or a 1-element tensor") from e
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def _row_step(row: Mapping[str, str]) -> int | None:
+    try:
+        return int(float(row.get("step", "")))
+    except (TypeError, ValueError):
+        return None
+
+
+def _read_csv(path: Path) -> tuple[list[str] | None, list[dict[str, str]]]:
+    """Header and complete rows (a last line cut short by a kill is dropped)."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines = lines[:-1]
+    reader = csv.DictReader(io.StringIO("".join(lines)))
+    rows = [r for r in reader if None not in r and all(v is not None for v in r.values())]
+    return (list(reader.fieldnames) if reader.fieldnames else None), rows
+
+
+def _write_csv_atomic(path: Path, fieldnames: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fieldnames), restval="", extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_metrics(path: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
+    """``metrics.csv`` → ``{loss: [(step, value), ...]}`` (empty cells skipped)."""
+    fieldnames, rows = _read_csv(Path(path))
+    out: dict[str, list[tuple[int, float]]] = {k: [] for k in (fieldnames or []) if k not in _RESERVED_COLUMNS}
+    for r in rows:
+        s = _row_step(r)
+        if s is None:
+            continue
+        for k in out:
+            v = r.get(k)
+            if v not in (None, ""):
+                with contextlib.suppress(ValueError):
+                    out[k].append((s, float(v)))
+    return out
+
+
+__all__ = [
+    "TrainConfig", "TrainResult", "Trainer", "SeededSampler", "seed_everything", "rng_state", "set_rng_state",
+    "find_checkpoint", "checkpoint_files", "load_checkpoint_file", "save_checkpoint_file", "read_metrics",
+    "atomic_write_text", "CKPT_FORMAT",
+]

@@ -1,0 +1,204 @@
+"""S-WUTON distillation (000 §4.3.3.3, eq. 4.3.7–4.3.10): losses, teacher cache, λ_adv ablation, one run."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from tryon.errors import TryonError
+from tryon.losses import PerceptualLoss
+from tryon_wuton.models import WUTON, build_discriminator
+from tryon_wuton.pipelines import WutonTeacherPipeline
+from tryon_wuton.student import StudentConfig, StudentStep, TeacherTargets, student_losses
+from tryon_wuton.teacher import ADAM_BETAS, UnpairedDataset, discriminator_loss, open_split
+
+SIZE = (64, 48)
+
+
+class TinyFeatures(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(123)
+        self.a = nn.Conv2d(3, 8, 3, 2, 1)
+        self.b = nn.Conv2d(8, 16, 3, 2, 1)
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        f1 = torch.relu(self.a(x))
+        return [f1, torch.relu(self.b(f1))]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> str:
+    from tryon_wuton.data.synth import generate
+
+    root = tmp_path_factory.mktemp("synth") / "data"
+    generate(root, 24, size=SIZE, seed=1, progress=False)
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def batch(data_dir: str) -> dict:
+    from torch.utils.data import DataLoader
+
+    ds = UnpairedDataset(open_split(data_dir, "train", SIZE), pairs_per_person=1, seed=0)
+    return next(iter(DataLoader(ds, batch_size=4, shuffle=False)))
+
+
+def _teacher(seed: int = 0) -> WutonTeacherPipeline:
+    """A teacher whose matcher predicts a non-zero θ (a fresh one predicts θ = 0, the identity)."""
+    torch.manual_seed(seed)
+    pipe = WutonTeacherPipeline(size=SIZE)
+    with torch.no_grad():
+        pipe.generator.matcher.regressor.fc.bias.copy_(torch.randn(50) * 0.3)
+    return pipe.eval()
+
+
+def _trainer(lambda_adv: float, seed: int = 0, lr: float = 1e-3) -> types.SimpleNamespace:
+    torch.manual_seed(seed)
+    S = WUTON(size=SIZE)
+    modules = {"student": S}
+    opts = {"student": torch.optim.Adam(S.parameters(), lr=lr, betas=ADAM_BETAS)}
+    if lambda_adv > 0:
+        D = build_discriminator(base=16)
+        modules["discriminator"] = D
+        opts["discriminator"] = torch.optim.Adam(D.parameters(), lr=lr, betas=ADAM_BETAS)
+    return types.SimpleNamespace(modules=modules, optimizers=opts, device="cpu", step=0)
+
+
+def test_distillation_steps_lower_warp_l1_and_perceptual(batch: dict) -> None:
+    """A randomly initialised student on one fixed batch (lr 3e-3 so that θ visibly moves in 15 steps)."""
+    teacher = _teacher()
+    targets = TeacherTargets(teacher, use_parser=False)
+    tr = _trainer(1.0, lr=3e-3)
+    step = StudentStep(StudentConfig(lambda_adv=1.0), PerceptualLoss(TinyFeatures()), targets)
+    hist = [step(tr, batch) for _ in range(15)]
+    for key in ("warp", "l1", "perceptual"):
+        v = [h[key] for h in hist]
+        assert np.mean(v[-3:]) < 0.9 * np.mean(v[:3]), (key, v)
+    assert {"adv", "d", "gp"} <= set(hist[0])
+    # the teacher is frozen: its weights never move
+    assert all(not p.requires_grad for p in teacher.generator.parameters())
+
+
+def test_targets_are_the_teacher_outputs_on_the_agnostic_person(batch: dict) -> None:
+    from tryon_wuton.teacher import make_agnostic
+
+    teacher = _teacher(1)
+    person, garment_b, parse = batch["person"], batch["garment_b"], batch["parse"]
+    img, theta = TeacherTargets(teacher, use_parser=False)(person, garment_b, parse)
+    with torch.no_grad():
+        ref_img, ref_theta = teacher.generator(make_agnostic(person, parse), garment_b)
+    assert torch.allclose(img, ref_img) and torch.allclose(theta, ref_theta)
+    assert float(theta.abs().max()) > 0
+    # with the teacher's own parser h(p_a) the agnostic person (hence the targets) differ
+    img_h, _ = TeacherTargets(teacher, use_parser=True)(person, garment_b, parse)
+    assert not torch.allclose(img_h, img)
+
+
+def test_student_warp_loss_is_eq_4_3_7(batch: dict) -> None:
+    teacher = _teacher(2)
+    S = WUTON(size=SIZE)
+    person, garment_b = batch["person"], batch["garment_b"]
+    img_t, theta_t = TeacherTargets(teacher, use_parser=False)(person, garment_b, batch["parse"])
+    losses = student_losses(S, None, PerceptualLoss(TinyFeatures()), person, garment_b, img_t, theta_t, StudentConfig(lambda_adv=0))
+    with torch.no_grad():
+        phi = S(person, garment_b)[1]
+        expected = (S.warp_garment(garment_b, phi) - S.warp_garment(garment_b, theta_t)).abs().mean()
+    assert float(losses["warp"]) == pytest.approx(float(expected), rel=1e-5)
+    assert "adv" not in losses
+
+
+def test_teacher_cache_written_atomically_and_reused(batch: dict, tmp_path) -> None:
+    teacher = _teacher(3)
+    cache = tmp_path / "cache"
+    t1 = TeacherTargets(teacher, cache_dir=cache, use_parser=False, teacher_id="t3")
+    idx, gidx = batch["index"].tolist(), batch["garment_index"].tolist()
+    a_img, a_theta = t1(batch["person"], batch["garment_b"], batch["parse"], idx, gidx)
+    files = sorted(p.name for p in cache.glob("*.safetensors"))
+    assert files == sorted(f"{i:06d}_{g:06d}.safetensors" for i, g in zip(idx, gidx))
+    assert not list(cache.glob(".*tmp*"))  # no temp file left behind
+    assert (t1.hits, t1.misses) == (0, 4)
+    # a new process (fresh object) reads the entries instead of running the teacher
+    t2 = TeacherTargets(teacher, cache_dir=cache, use_parser=False, teacher_id="t3")
+    t2.compute = None  # would raise if called
+    b_img, b_theta = t2(batch["person"], batch["garment_b"], batch["parse"], idx, gidx)
+    assert (t2.hits, t2.misses) == (4, 0)
+    assert torch.equal(a_img, b_img) and torch.equal(a_theta, b_theta)
+    # a partially filled cache (interrupted run) only computes what is missing
+    (cache / files[0]).unlink()
+    t3 = TeacherTargets(teacher, cache_dir=cache, use_parser=False, teacher_id="t3")
+    c_img, _ = t3(batch["person"], batch["garment_b"], batch["parse"], idx, gidx)
+    assert (t3.hits, t3.misses) == (3, 1)
+    assert torch.allclose(c_img, a_img, atol=1e-3)  # recomputed alone (not in a batch of 4), stored in float16
+    with pytest.raises(TryonError):  # another teacher must not reuse these targets
+        TeacherTargets(teacher, cache_dir=cache, use_parser=False, teacher_id="other")
+
+
+def test_lambda_adv_zero_is_the_plain_teacher_student_ablation(batch: dict) -> None:
+    teacher = _teacher(4)
+    targets = TeacherTargets(teacher, use_parser=False)
+    tr = _trainer(0.0)
+    assert "discriminator" not in tr.modules
+    step = StudentStep(StudentConfig(lambda_adv=0.0), PerceptualLoss(TinyFeatures()), targets)
+    logs = step(tr, batch)
+    assert "adv" not in logs and "d" not in logs
+    assert logs["total"] == pytest.approx(logs["warp"] + logs["l1"] + logs["perceptual"], rel=1e-5)
+
+
+def test_adversarial_loss_uses_real_persons_and_student_outputs(batch: dict) -> None:
+    """The student's adversarial G loss goes down when only it is optimised against a fixed critic."""
+    teacher = _teacher(5)
+    img_t, theta_t = TeacherTargets(teacher, use_parser=False)(batch["person"], batch["garment_b"], batch["parse"])
+    tr = _trainer(1.0, seed=5)
+    S, D = tr.modules["student"], tr.modules["discriminator"]
+    with torch.no_grad():
+        fake = S(batch["person"], batch["garment_b"])[0]
+    for _ in range(12):  # critic steps first, so that the critic separates real and fake
+        tr.optimizers["discriminator"].zero_grad()
+        discriminator_loss(D, batch["person"], fake, 10.0)["d_total"].backward()
+        tr.optimizers["discriminator"].step()
+    D.eval()  # then frozen: only the student moves
+    cfg = StudentConfig(lambda_warp=0, lambda_perceptual=0, lambda_l1=0, lambda_adv=1.0)
+    perc = PerceptualLoss(TinyFeatures())
+    hist = []
+    for _ in range(12):
+        tr.optimizers["student"].zero_grad()
+        losses = student_losses(S, D, perc, batch["person"], batch["garment_b"], img_t, theta_t, cfg)
+        losses["total"].backward()
+        tr.optimizers["student"].step()
+        hist.append(float(losses["adv"].detach()))
+    assert np.mean(hist[-3:]) < 0.85 * np.mean(hist[:3]), hist
+
+
+def test_distill_student_run(data_dir: str, tmp_path) -> None:
+    pytest.importorskip("tryon.train")
+    from tryon_wuton.pipelines import WutonStudentPipeline, save_pipeline_into
+    from tryon_wuton.student import distill_student
+
+    teacher_dir = save_pipeline_into(_teacher(6), tmp_path / "teacher")
+    out, cache = tmp_path / "student", tmp_path / "cache"
+    s = distill_student(teacher_dir, data_dir, out, steps=2, batch_size=2, cache_teacher=cache, device="cpu",
+                        log_every=1, ckpt_every=100, pairs_per_person=1)
+    assert s["steps"] == 2 and s["teacher_cache"]["misses"] == 4
+    assert len(list(cache.glob("*.safetensors"))) == 4
+    manifest = json.loads((out / "config.json").read_text())
+    assert manifest["task"] == "wuton-student" and manifest["components"] == ["generator"]
+    training = manifest["config"]["training"]
+    assert training["init_from_teacher"] is True and training["lambda_adv"] == 1.0
+    assert training["teacher_parse_source"].startswith("dataset parse maps")
+    student = WutonStudentPipeline.from_pretrained(out)
+    assert student.size == SIZE
+    # the student starts from the teacher's generator (our choice, --no-init-from-teacher to opt out)
+    out0 = tmp_path / "student0"
+    distill_student(teacher_dir, data_dir, out0, steps=0, batch_size=2, device="cpu", pairs_per_person=1, lambda_adv=0)
+    s0 = WutonStudentPipeline.from_pretrained(out0)
+    t = WutonTeacherPipeline.from_pretrained(teacher_dir)
+    for (k, a), (_, b) in zip(s0.generator.state_dict().items(), t.generator.state_dict().items()):
+        assert torch.equal(a, b), k

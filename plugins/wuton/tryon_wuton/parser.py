@@ -180,7 +180,7 @@ def parser_step(trainer: Any, batch: dict[str, Any]) -> dict[str, float]:
     opt.step()
     with torch.no_grad():
         acc = (logits.argmax(1) == target).float().mean()
-    return {"ce": float(loss), "pixel_acc": float(acc)}
+    return {"ce": float(loss.detach()), "pixel_acc": float(acc)}
 
 
 def train_parser(
@@ -241,7 +241,8 @@ def train_parser(
         "test_pixel_accuracy": scores["pixel_accuracy"] if scores else None,
         "test_miou": scores["miou"] if scores else None,
     }
-    save_pipeline_into(pipe, out)
+    if trainer.is_main:  # under torchrun only rank 0 writes the pipeline
+        save_pipeline_into(pipe, out)
     summary = {"steps": int(result.steps), "out_dir": str(out), "test": scores}
     _write_json(out / "parser_eval.json", summary)
     return summary

@@ -348,7 +348,8 @@ def distill_student(
         training={**training, "steps_done": int(result.steps), "teacher_cache_hits": targets.hits, "teacher_cache_misses": targets.misses},
     )
     pipe.generator = S.cpu().eval()
-    save_pipeline_into(pipe, out)
+    if trainer.is_main:  # under torchrun only rank 0 writes the pipeline
+        save_pipeline_into(pipe, out)
     last = dict(result.last) or (result.history[-1] if result.history else {})
     return {"steps": int(result.steps), "out_dir": str(out), "perceptual_features": perceptual_desc,
             "teacher_cache": {"hits": targets.hits, "misses": targets.misses}, "last": last}

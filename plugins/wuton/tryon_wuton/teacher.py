@@ -431,7 +431,8 @@ def train_teacher(
     else:
         log.warning("no --parser: the saved wuton-teacher pipeline has an untrained parser "
                     "(pass agnostic=... at inference or retrain with --parser RUN)")
-    save_pipeline_into(pipe, out)
+    if trainer.is_main:  # under torchrun only rank 0 writes the pipeline
+        save_pipeline_into(pipe, out)
     last = dict(result.last) or (result.history[-1] if result.history else {})
     return {"steps": int(result.steps), "out_dir": str(out), "perceptual_features": perceptual_desc, "last": last}
 

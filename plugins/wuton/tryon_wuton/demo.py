@@ -1,0 +1,211 @@
+"""``tryon demo``: the whole try-on job end to end on built-in synthetic data (what ``make demo`` runs).
+
+generate data → train parser → train T-WUTON → distil S-WUTON (λadv = 1 and the λadv = 0 ablation of
+000 Table 4.5) → evaluate (unpaired ground truth, injected parser errors) → export the student to ONNX
+(parity checked) → benchmark (student ORT / torch vs the teacher pipeline) → ``report.html``.
+
+Every stage writes into its own folder under ``--out`` and is skipped when its result already exists,
+so an interrupted demo resumes where it stopped (training stages also resume from their checkpoints).
+The default budget fits in about 15 minutes on 2 CPU cores: the models are the full App. E
+architecture at the full 256×192 resolution, trained for few steps — the point is the pipeline, not
+quality (quality runs: docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger("tryon_wuton.demo")
+
+BUDGETS: dict[str, dict[str, int]] = {
+    # samples, parser steps, teacher steps, student steps (each of the two), eval pairs, bench iters
+    "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4},
+    "default": {"n": 1000, "parser": 150, "teacher": 250, "student": 120, "eval": 96, "bench": 30, "batch": 8},
+    "long": {"n": 2400, "parser": 600, "teacher": 1500, "student": 800, "eval": 240, "bench": 60, "batch": 8},
+}
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    p.add_argument("--size", default="256x192", help="model resolution HxW (default 256x192)")
+    p.add_argument("--budget", choices=sorted(BUDGETS), default="default", help="how long to train (default ~15 min on 2 cores)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vgg-weights", default=None, help="local VGG19 weights for the perceptual loss (optional)")
+    p.add_argument("--skip-bench", action="store_true", help="skip the FPS benchmark stage")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .commands import parse_size
+
+    summary = run_demo(Path(args.out), size=parse_size(args.size), budget=args.budget, seed=args.seed,
+                       vgg_weights=args.vgg_weights, bench=not args.skip_bench)
+    print(f"\nreport: {summary['report']}")
+    return 0
+
+
+def register_cli(app: Any) -> None:
+    app.add_command("demo", help="run the try-on job end to end on synthetic data and write a report",
+                    configure=_configure, run=_run)
+
+
+class _Stages:
+    """Runs named stages with timing, skipping those whose marker file exists."""
+
+    def __init__(self, out: Path, console: Any):
+        self.out, self.console, self.times = out, console, {}
+        self.state_path = out / "demo_state.json"
+        self.state = json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        if name in self.state.get("done", {}):
+            self.console.print(f"[dim]✓ {name}: done earlier, skipped[/]")
+            self.times[name] = self.state["done"][name]["seconds"]
+            return self.state["done"][name].get("result")
+        self.console.rule(f"[bold]{name}")
+        t0 = time.perf_counter()
+        result = fn()
+        dt = time.perf_counter() - t0
+        self.times[name] = dt
+        self.state.setdefault("done", {})[name] = {"seconds": dt, "result": result}
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=2, default=str))
+        tmp.replace(self.state_path)
+        self.console.print(f"[green]✓ {name}[/] in {dt:.1f} s")
+        return result
+
+
+def run_demo(out: Path, *, size: tuple[int, int] = (256, 192), budget: str = "default", seed: int = 0,
+             vgg_weights: str | None = None, bench: bool = True) -> dict[str, Any]:
+    from rich.console import Console
+
+    console = Console()
+    b = BUDGETS[budget]
+    out.mkdir(parents=True, exist_ok=True)
+    data, parser_run, teacher_run = out / "data", out / "parser", out / "teacher"
+    student_run, student0_run = out / "student", out / "student_noadv"
+    st = _Stages(out, console)
+    t_start = time.perf_counter()
+    common = {"size": size, "seed": seed, "log_every": 5, "ckpt_every": 50}
+
+    def synth() -> dict:
+        from .data.synth import generate
+
+        if data.exists():
+            return json.loads((data / "synth_meta.json").read_text())
+        return generate(data, b["n"], size=size, seed=seed, test_fraction=0.1)
+
+    def parser() -> dict:
+        from .parser import train_parser
+
+        return train_parser(data, parser_run, steps=b["parser"], batch_size=b["batch"], **common)
+
+    def teacher() -> dict:
+        from .teacher import train_teacher
+
+        return train_teacher(data, teacher_run, parser_run=parser_run, steps=b["teacher"], batch_size=b["batch"],
+                             vgg_weights=vgg_weights, **common)
+
+    def student(lam: float, run: Path) -> Callable[[], dict]:
+        def go() -> dict:
+            from .student import distill_student
+
+            return distill_student(teacher_run, data, run, steps=b["student"], batch_size=b["batch"], lambda_adv=lam,
+                                   vgg_weights=vgg_weights, cache_teacher=out / "teacher_cache",
+                                   **{k: v for k, v in common.items() if k != "size"})
+        return go
+
+    def evaluate() -> dict:
+        from .evaluate import evaluate_tryon
+
+        res = evaluate_tryon(data, out / "eval", teacher=teacher_run,
+                             students={"S-WUTON": student_run, "S-WUTON λadv=0": student0_run},
+                             max_pairs=b["eval"], seed=seed)
+        return {"table": res["table"]}
+
+    def export() -> dict:
+        import tryon
+        from tryon.export import export_onnx
+
+        pipe = tryon.load("wuton-student", weights=student_run, device="cpu")
+        spec = next(e for e in tryon.get_task("wuton-student").exportable if e.name == "student")
+        manifest = export_onnx(pipe, spec, out / "export" / "wuton-student", opset=17)
+        return {"parity": manifest.get("parity"), "path": str(out / "export" / "wuton-student")}
+
+    def benchmark() -> dict:
+        from tryon.bench import run_bench
+
+        res = run_bench("wuton-student", weights=str(student_run), sizes=[size], batches=[1],
+                        backends=["torch", "ort-cpu"], iters=b["bench"], warmup=3, compare="wuton-teacher",
+                        compare_weights=str(teacher_run), out_dir=out / "bench",
+                        export_dir=out / "export" / "wuton-student")
+        return {"results": res.get("results"), "ratios": res.get("ratios")}
+
+    st.run("1/7 synthetic data", synth)
+    st.run("2/7 human parser", parser)
+    st.run("3/7 teacher T-WUTON", teacher)
+    st.run("4/7 student S-WUTON (λadv=1)", student(1.0, student_run))
+    st.run("4b/7 student S-WUTON (λadv=0, ablation)", student(0.0, student0_run))
+    st.run("5/7 evaluation", evaluate)
+    st.run("6/7 ONNX export", export)
+    if bench:
+        st.run("7/7 benchmark", benchmark)
+    report = write_report(out, st.times)
+    total = time.perf_counter() - t_start
+    console.print(f"[bold green]demo finished[/] in {total / 60:.1f} min (this run); report: {report}")
+    return {"report": str(report), "times": st.times}
+
+
+def write_report(out: Path, times: dict[str, float]) -> Path:
+    """``out/report.html``: image grids, loss curves, metric and FPS tables."""
+    from tryon.report import Report
+
+    rep = Report(out, title="tryon demo — WUTON virtual try-on on synthetic data")
+    rep.add_text(
+        "Teacher T-WUTON (parser-masked person), student S-WUTON (plain person, no parser), and the student "
+        "without adversarial loss (λadv = 0, 000 Table 4.5), trained for a few minutes on CPU on procedurally "
+        "generated people and garments. Unpaired ground truth exists because the generator can render any "
+        "person in any garment. proxy-* metrics use a small feature network trained on the data at hand, "
+        "not Inception/LPIPS: they rank models here and are not comparable to published numbers."
+    )
+    ev = out / "eval" / "eval.json"
+    if ev.is_file():
+        res = json.loads(ev.read_text())
+        cols = ["condition", "model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1", "accessory-l1"]
+        rep.add_table("Unpaired try-on quality (synthetic ground truth; ↑ ssim, ↓ others)", cols,
+                      [[row[c] for c in cols] for row in res["table"]])
+        for g in res.get("grids", []):
+            rep.add_text(f"![{g['condition']}](eval/{g['path']})\n\nGrid, parse condition **{g['condition']}**: "
+                         + " | ".join(g["columns"]))
+    for name in ("parser", "teacher", "student", "student_noadv"):
+        csv = out / name / "metrics.csv"
+        if csv.is_file():
+            rep.add_curves(f"training losses — {name}", csv)
+    bj = out / "bench" / "bench.json"
+    if bj.is_file():
+        b = json.loads(bj.read_text())
+        cols = ["task", "backend", "batch", "size", "p50_ms", "p95_ms", "fps"]
+        rep.add_table("Speed (this machine)", cols, [[r.get(c) for c in cols] for r in b.get("results", [])])
+        if b.get("ratios"):
+            rep.add_table("Speed ratios", ["ratio", "value"], [[k, v] for k, v in b["ratios"].items()])
+    ex = out / "export" / "wuton-student" / "manifest.json"
+    if ex.is_file():
+        m = json.loads(ex.read_text())
+        rep.add_table("ONNX export parity (max abs error vs PyTorch)", ["check", "value"],
+                      [[k, v] for k, v in _flatten(m.get("parity", {})).items()])
+    rep.add_table("Stage times (s)", ["stage", "seconds"], [[k, round(v, 1)] for k, v in times.items()])
+    return rep.write()
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix or "value": d}
+    flat: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        flat.update(_flatten(v, key) if isinstance(v, dict) else {key: v})
+    return flat

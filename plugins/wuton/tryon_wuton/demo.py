@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 log = logging.getLogger("tryon_wuton.demo")
 
+SPEED_SIZE = (256, 192)
 BUDGETS: dict[str, dict[str, int]] = {
     # samples, parser steps, teacher steps, student steps (each of the two), eval pairs, bench iters
     "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4},
@@ -32,7 +33,8 @@ BUDGETS: dict[str, dict[str, int]] = {
 
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--size", default="256x192", help="model resolution HxW (default 256x192)")
+    p.add_argument("--size", default="128x96", help="training resolution HxW (default 128x96; speed is also "
+                   "measured at 256x192 with random weights)")
     p.add_argument("--budget", choices=sorted(BUDGETS), default="default", help="how long to train (default ~15 min on 2 cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vgg-weights", default=None, help="local VGG19 weights for the perceptual loss (optional)")
@@ -79,7 +81,7 @@ class _Stages:
         return result
 
 
-def run_demo(out: Path, *, size: tuple[int, int] = (256, 192), budget: str = "default", seed: int = 0,
+def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "default", seed: int = 0,
              vgg_weights: str | None = None, bench: bool = True) -> dict[str, Any]:
     from rich.console import Console
 
@@ -137,13 +139,22 @@ def run_demo(out: Path, *, size: tuple[int, int] = (256, 192), budget: str = "de
         return {"parity": manifest.get("parity"), "path": str(out / "export" / "wuton-student")}
 
     def benchmark() -> dict:
+        import tryon
         from tryon.bench import run_bench
 
         res = run_bench("wuton-student", weights=str(student_run), sizes=[size], batches=[1],
                         backends=["torch", "ort-cpu"], iters=b["bench"], warmup=3, compare="wuton-teacher",
                         compare_weights=str(teacher_run), out_dir=out / "bench",
                         export_dir=out / "export" / "wuton-student")
-        return {"results": res.get("results"), "ratios": res.get("ratios")}
+        from .speed import teacher_breakdown
+
+        teacher_pipe = tryon.load("wuton-teacher", weights=teacher_run, device="cpu")
+        bd = teacher_breakdown(teacher_pipe, batch=1, iters=b["bench"], warmup=3)
+        (out / "bench" / "teacher_breakdown.json").write_text(json.dumps(bd, indent=2) + "\n")
+        if tuple(size) != SPEED_SIZE:  # the seeds' resolution: speed does not depend on the weights
+            run_bench("wuton-student", weights=None, sizes=[SPEED_SIZE], batches=[1], backends=["torch", "ort-cpu"],
+                      iters=b["bench"], warmup=3, out_dir=out / "bench-256x192")
+        return {"results": res.get("results"), "ratios": res.get("ratios"), "teacher_breakdown": bd}
 
     st.run("1/7 synthetic data", synth)
     st.run("2/7 human parser", parser)
@@ -185,13 +196,19 @@ def write_report(out: Path, times: dict[str, float]) -> Path:
         csv = out / name / "metrics.csv"
         if csv.is_file():
             rep.add_curves(f"training losses — {name}", csv)
-    bj = out / "bench" / "bench.json"
-    if bj.is_file():
-        b = json.loads(bj.read_text())
-        cols = ["task", "backend", "batch", "size", "p50_ms", "p95_ms", "fps"]
-        rep.add_table("Speed (this machine)", cols, [[r.get(c) for c in cols] for r in b.get("results", [])])
-        if b.get("ratios"):
-            rep.add_table("Speed ratios", ["ratio", "value"], [[k, v] for k, v in b["ratios"].items()])
+    cols = ["task", "backend", "batch", "size", "p50_ms", "p95_ms", "fps"]
+    for folder, what in (("bench", "trained models"), ("bench-256x192", "random weights at 256×192")):
+        bj = out / folder / "bench.json"
+        if bj.is_file():
+            b = json.loads(bj.read_text())
+            rep.add_table(f"Speed on this machine — {what}", cols, [[r.get(c) for c in cols] for r in b.get("results", [])])
+            for c in (b.get("ratios") or {}).get("compare", []):
+                rep.add_text(f"Whole pipeline, student vs teacher, B={c['batch']}: student ×{c['speedup']:.2f} faster.")
+    bd_path = out / "bench" / "teacher_breakdown.json"
+    if bd_path.is_file():
+        bd = json.loads(bd_path.read_text())
+        rep.add_table("Teacher pipeline breakdown (torch, B=1, p50 ms)", ["stage", "ms"],
+                      [*[[k, v] for k, v in bd["p50_ms"].items()], ["parser share", bd["parser_share"]]])
     ex = out / "export" / "wuton-student" / "manifest.json"
     if ex.is_file():
         m = json.loads(ex.read_text())

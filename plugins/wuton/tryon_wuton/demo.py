@@ -26,7 +26,7 @@ SPEED_SIZE = (256, 192)
 BUDGETS: dict[str, dict[str, int]] = {
     # samples, parser steps, teacher steps, student steps (each of the two), eval pairs, bench iters
     "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4},
-    "default": {"n": 1000, "parser": 150, "teacher": 250, "student": 120, "eval": 96, "bench": 30, "batch": 8},
+    "default": {"n": 1000, "parser": 100, "teacher": 150, "student": 80, "eval": 96, "bench": 20, "batch": 8},
     "long": {"n": 2400, "parser": 600, "teacher": 1500, "student": 800, "eval": 240, "bench": 60, "batch": 8},
 }
 

@@ -31,6 +31,7 @@ CORE_VERB_MODULES = (
     "tryon.metrics.cli",
     "tryon.export.cli",
     "tryon.bench",
+    "tryon.serve",
 )
 
 

@@ -170,3 +170,20 @@ def test_core_imports_no_plugin_and_no_torch():
 
 def test_plugin_error_type():
     assert issubclass(DuplicateNameError, PluginError)
+
+
+def test_size_option_parser_shared_by_every_verb():
+    import argparse
+
+    from tryon.cli import parse_size, parse_sizes
+
+    assert parse_size("256x192") == (256, 192)
+    assert parse_size(" 64×48 ") == (64, 48)
+    assert parse_sizes("256x192, 512x384") == [(256, 192), (512, 384)]
+    for bad in ("256", "256x192x3", "ax b", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected HxW"):
+            parse_size(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match=">= 32"):
+        parse_size("16x16", minimum=32)
+    with pytest.raises(argparse.ArgumentTypeError, match=">= 8"):
+        parse_sizes("256x192,4x4")

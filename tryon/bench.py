@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .cli import parse_sizes
 from .errors import TryonError
 
 SCHEMA_VERSION = 1
@@ -531,18 +532,6 @@ def print_table(result: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------------
 # CLI
 # ------------------------------------------------------------------------------------------------
-def _sizes(text: str) -> list[tuple[int, int]]:
-    out = []
-    for part in str(text).split(","):
-        dims = part.strip().lower().replace("×", "x").split("x")
-        try:
-            h, w = (int(d) for d in dims)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected sizes like 256x192,512x384, got {text!r}") from None
-        if h < 8 or w < 8:
-            raise argparse.ArgumentTypeError(f"sizes must be at least 8x8, got {part!r}")
-        out.append((h, w))
-    return out
 
 
 def _ints(text: str) -> list[int]:
@@ -566,7 +555,7 @@ def _names(text: str) -> list[str]:
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("task", help="task to benchmark (see `tryon tasks`)")
     p.add_argument("--weights", default=None, help="weights folder (default: random weights — speed only)")
-    p.add_argument("--sizes", type=_sizes, default=None, help="resolutions HxW, comma-separated (default: the pipeline's)")
+    p.add_argument("--sizes", type=parse_sizes, default=None, help="resolutions HxW, comma-separated (default: the pipeline's)")
     p.add_argument("--batches", type=_ints, default=[1, 4, 16], help="batch sizes (default 1,4,16)")
     p.add_argument("--backends", type=_names, default=list(BACKENDS), help=f"comma-separated among {','.join(BACKENDS)} (default all)")
     p.add_argument("--iters", type=int, default=20, help="timed runs per row (default 20)")

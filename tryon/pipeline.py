@@ -15,11 +15,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ._fs import atomic_directory
 from ._version import __version__
 from .errors import WeightsError
 
@@ -92,9 +91,7 @@ class Pipeline:
         from safetensors.torch import save_file
 
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        try:
+        with atomic_directory(directory) as tmp:
             comps = self.components()
             for name, module in comps.items():
                 state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
@@ -110,16 +107,6 @@ class Pipeline:
                 "components": sorted(comps),
             }
             (tmp / CONFIG_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-            if directory.exists():
-                old = directory.with_name(f".{directory.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(directory, old)
-                os.replace(tmp, directory)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, directory)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return directory
 
     @staticmethod

@@ -20,21 +20,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..cli import parse_size
 from ..errors import InputError, TryonError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 _OWN_OPTIONS = {"model", "out", "pairs", "input", "providers", "precision", "threads", "batch_size", "all_outputs", "debug", "help"}
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    parts = str(text).lower().replace("×", "x").split("x")
-    try:
-        h, w = (int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW like 256x192, got {text!r}") from None
-    if h < 8 or w < 8:
-        raise argparse.ArgumentTypeError(f"expected H, W >= 8, got {text!r}")
-    return h, w
 
 
 def _named_path(text: str) -> tuple[str, str]:
@@ -52,7 +42,7 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None, help="weights folder (default: random weights, for speed work only)")
     p.add_argument("--component", default=None, help="exportable component (default: the task's first)")
     p.add_argument("--out", default=None, help="export folder (default exports/<task>)")
-    p.add_argument("--size", type=_parse_size, default=None, help="model resolution HxW passed to the pipeline as size=")
+    p.add_argument("--size", type=parse_size, default=None, help="model resolution HxW passed to the pipeline as size=")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17; raised to the component's minimum)")
     p.add_argument("--exporter", choices=("auto", "dynamo", "torchscript"), default="auto",
                    help="auto = dynamo, TorchScript if dynamo fails (default)")

@@ -28,9 +28,7 @@ import io
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -39,6 +37,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .._fs import atomic_directory
 from .._version import __version__
 from ..errors import TryonError
 from ..runtime import (
@@ -171,17 +170,6 @@ def _outputs_tuple(out: Any, names: Sequence[str]) -> list[Any]:
     if isinstance(out, (tuple, list)):
         return list(out)
     return [out]
-
-
-def _atomic_replace_dir(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -553,14 +541,8 @@ def export_onnx(
         raise TryonError(f"parity batches must be positive integers, got {batches}")
     opset_req = max(int(opset), int(spec.min_opset))
     out = Path(out_dir)
-    created_parent = not out.parent.exists()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the final folder gets the usual permissions
     where = f"{task or '?'}/{spec.name}"
-    try:
+    with atomic_directory(out) as tmp:
         module = spec.build(pipeline)
         if not isinstance(module, torch.nn.Module):
             raise TryonError(f"{where}: ExportSpec.build returned {type(module).__name__}, expected a torch.nn.Module")
@@ -700,16 +682,7 @@ def export_onnx(
             manifest.update(_json_safe(extra))
         write_manifest(tmp, manifest)
         (tmp / CARD_NAME).write_text(model_card(manifest))
-        _atomic_replace_dir(tmp, out)
-        return manifest
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created_parent:
-            with contextlib.suppress(OSError):
-                out.parent.rmdir()
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
 
 
 # ------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..cli import parse_size
 from .protocol import FID_METHODS, FID_RESIZE_MODES, LPIPS_NETS, RESIZE_FILTERS, SSIM_CHANNELS, SSIM_PADDING, preset_names
 
 EPILOG = """\
@@ -28,14 +29,6 @@ examples:
 """
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW (e.g. 256x192), got {text!r}") from None
-    return h, w
-
-
 def _configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
@@ -47,7 +40,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", metavar="LIST", help="comma-separated metric names (default: automatic)")
     p.add_argument("--features", metavar="SPEC", help="inception:PATH | proxy:PATH | proxy:train (train a proxy on --real now)")
     p.add_argument("--protocol", choices=preset_names(), default="tryon", help="preset protocol (default: tryon)")
-    p.add_argument("--size", type=_size, metavar="HxW", help="evaluation resolution (default: protocol's, else the generated images')")
+    p.add_argument("--size", type=parse_size, metavar="HxW", help="evaluation resolution (default: protocol's, else the generated images')")
     p.add_argument("--resize", choices=RESIZE_FILTERS, help="PIL filter to reach --size")
     p.add_argument("--fid-resize", choices=FID_RESIZE_MODES, help="how images reach 299x299 for Inception")
     p.add_argument("--fid-method", choices=FID_METHODS, help="trace of the matrix square root: eigh (default) or sqrtm (pytorch-fid)")

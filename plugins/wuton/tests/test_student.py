@@ -15,40 +15,9 @@ from tryon.losses import PerceptualLoss
 from tryon_wuton.models import WUTON, build_discriminator
 from tryon_wuton.pipelines import WutonTeacherPipeline
 from tryon_wuton.student import StudentConfig, StudentStep, TeacherTargets, student_losses
-from tryon_wuton.teacher import ADAM_BETAS, UnpairedDataset, discriminator_loss, open_split
+from tryon_wuton.teacher import ADAM_BETAS, discriminator_loss
 
 SIZE = (64, 48)
-
-
-class TinyFeatures(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(123)
-        self.a = nn.Conv2d(3, 8, 3, 2, 1)
-        self.b = nn.Conv2d(8, 16, 3, 2, 1)
-        for p in self.parameters():
-            p.requires_grad_(False)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        f1 = torch.relu(self.a(x))
-        return [f1, torch.relu(self.b(f1))]
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> str:
-    from tryon_wuton.data.synth import generate
-
-    root = tmp_path_factory.mktemp("synth") / "data"
-    generate(root, 24, size=SIZE, seed=1, progress=False)
-    return str(root)
-
-
-@pytest.fixture(scope="module")
-def batch(data_dir: str) -> dict:
-    from torch.utils.data import DataLoader
-
-    ds = UnpairedDataset(open_split(data_dir, "train", SIZE), pairs_per_person=1, seed=0)
-    return next(iter(DataLoader(ds, batch_size=4, shuffle=False)))
 
 
 def _teacher(seed: int = 0) -> WutonTeacherPipeline:
@@ -72,12 +41,12 @@ def _trainer(lambda_adv: float, seed: int = 0, lr: float = 1e-3) -> types.Simple
     return types.SimpleNamespace(modules=modules, optimizers=opts, device="cpu", step=0)
 
 
-def test_distillation_steps_lower_warp_l1_and_perceptual(batch: dict) -> None:
+def test_distillation_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_features: nn.Module) -> None:
     """A randomly initialised student on one fixed batch (lr 3e-3 so that θ visibly moves in 15 steps)."""
     teacher = _teacher()
     targets = TeacherTargets(teacher, use_parser=False)
     tr = _trainer(1.0, lr=3e-3)
-    step = StudentStep(StudentConfig(lambda_adv=1.0), PerceptualLoss(TinyFeatures()), targets)
+    step = StudentStep(StudentConfig(lambda_adv=1.0), PerceptualLoss(tiny_features), targets)
     hist = [step(tr, batch) for _ in range(15)]
     for key in ("warp", "l1", "perceptual"):
         v = [h[key] for h in hist]
@@ -102,12 +71,12 @@ def test_targets_are_the_teacher_outputs_on_the_agnostic_person(batch: dict) -> 
     assert not torch.allclose(img_h, img)
 
 
-def test_student_warp_loss_is_eq_4_3_7(batch: dict) -> None:
+def test_student_warp_loss_is_eq_4_3_7(batch: dict, tiny_features: nn.Module) -> None:
     teacher = _teacher(2)
     S = WUTON(size=SIZE)
     person, garment_b = batch["person"], batch["garment_b"]
     img_t, theta_t = TeacherTargets(teacher, use_parser=False)(person, garment_b, batch["parse"])
-    losses = student_losses(S, None, PerceptualLoss(TinyFeatures()), person, garment_b, img_t, theta_t, StudentConfig(lambda_adv=0))
+    losses = student_losses(S, None, PerceptualLoss(tiny_features), person, garment_b, img_t, theta_t, StudentConfig(lambda_adv=0))
     with torch.no_grad():
         phi = S(person, garment_b)[1]
         expected = (S.warp_garment(garment_b, phi) - S.warp_garment(garment_b, theta_t)).abs().mean()
@@ -141,18 +110,18 @@ def test_teacher_cache_written_atomically_and_reused(batch: dict, tmp_path) -> N
         TeacherTargets(teacher, cache_dir=cache, use_parser=False, teacher_id="other")
 
 
-def test_lambda_adv_zero_is_the_plain_teacher_student_ablation(batch: dict) -> None:
+def test_lambda_adv_zero_is_the_plain_teacher_student_ablation(batch: dict, tiny_features: nn.Module) -> None:
     teacher = _teacher(4)
     targets = TeacherTargets(teacher, use_parser=False)
     tr = _trainer(0.0)
     assert "discriminator" not in tr.modules
-    step = StudentStep(StudentConfig(lambda_adv=0.0), PerceptualLoss(TinyFeatures()), targets)
+    step = StudentStep(StudentConfig(lambda_adv=0.0), PerceptualLoss(tiny_features), targets)
     logs = step(tr, batch)
     assert "adv" not in logs and "d" not in logs
     assert logs["total"] == pytest.approx(logs["warp"] + logs["l1"] + logs["perceptual"], rel=1e-5)
 
 
-def test_adversarial_loss_uses_real_persons_and_student_outputs(batch: dict) -> None:
+def test_adversarial_loss_uses_real_persons_and_student_outputs(batch: dict, tiny_features: nn.Module) -> None:
     """The student's adversarial G loss goes down when only it is optimised against a fixed critic."""
     teacher = _teacher(5)
     img_t, theta_t = TeacherTargets(teacher, use_parser=False)(batch["person"], batch["garment_b"], batch["parse"])
@@ -166,7 +135,7 @@ def test_adversarial_loss_uses_real_persons_and_student_outputs(batch: dict) -> 
         tr.optimizers["discriminator"].step()
     D.eval()  # then frozen: only the student moves
     cfg = StudentConfig(lambda_warp=0, lambda_perceptual=0, lambda_l1=0, lambda_adv=1.0)
-    perc = PerceptualLoss(TinyFeatures())
+    perc = PerceptualLoss(tiny_features)
     hist = []
     for _ in range(12):
         tr.optimizers["student"].zero_grad()

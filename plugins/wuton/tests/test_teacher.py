@@ -29,39 +29,6 @@ from tryon_wuton.teacher import (
 SIZE = (64, 48)
 
 
-class TinyFeatures(nn.Module):
-    """A small frozen multi-scale extractor standing in for VGG in the fast tests."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(123)
-        self.a = nn.Conv2d(3, 8, 3, 2, 1)
-        self.b = nn.Conv2d(8, 16, 3, 2, 1)
-        for p in self.parameters():
-            p.requires_grad_(False)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        f1 = torch.relu(self.a(x))
-        return [f1, torch.relu(self.b(f1))]
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> str:
-    from tryon_wuton.data.synth import generate
-
-    root = tmp_path_factory.mktemp("synth") / "data"
-    generate(root, 24, size=SIZE, seed=0, progress=False)
-    return str(root)
-
-
-@pytest.fixture(scope="module")
-def batch(data_dir: str) -> dict:
-    from torch.utils.data import DataLoader
-
-    ds = UnpairedDataset(open_split(data_dir, "train", SIZE), pairs_per_person=1, seed=0)
-    return next(iter(DataLoader(ds, batch_size=4, shuffle=False)))
-
-
 def _trainer(adv: str, lr: float = TEACHER_LR, seed: int = 0) -> types.SimpleNamespace:
     torch.manual_seed(seed)
     G = WUTON(size=SIZE)
@@ -113,13 +80,13 @@ def test_unpaired_dataset_is_a_deterministic_derangement(data_dir: str) -> None:
     assert item["index"] == 2 and item["garment_index"] == int(a.partners[1][2])
 
 
-def _run(trainer, batch, cfg, steps) -> list[dict]:
-    step = TeacherStep(cfg, PerceptualLoss(TinyFeatures()))
+def _run(trainer, batch, cfg, steps, features: nn.Module) -> list[dict]:
+    step = TeacherStep(cfg, PerceptualLoss(features))
     return [step(trainer, batch) for _ in range(steps)]
 
 
-def test_training_steps_lower_warp_l1_and_perceptual(batch: dict) -> None:
-    hist = _run(_trainer("unpaired"), batch, TeacherConfig(adv="unpaired"), 15)
+def test_training_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_features: nn.Module) -> None:
+    hist = _run(_trainer("unpaired"), batch, TeacherConfig(adv="unpaired"), 15, tiny_features)
     for key in ("warp", "l1", "perceptual"):
         v = [h[key] for h in hist]
         first, last = float(np.mean(v[:3])), float(np.mean(v[-3:]))
@@ -128,7 +95,7 @@ def test_training_steps_lower_warp_l1_and_perceptual(batch: dict) -> None:
     assert all(np.isfinite(h["total"]) for h in hist)
 
 
-def test_adversarial_terms_descend(batch: dict) -> None:
+def test_adversarial_terms_descend(batch: dict, tiny_features: nn.Module) -> None:
     """D steps (G fixed) lower the relativistic D loss; G steps (D fixed) lower the G adversarial loss."""
     tr = _trainer("unpaired", seed=1)
     G, D = tr.modules["generator"], tr.modules["discriminator"]
@@ -146,7 +113,7 @@ def test_adversarial_terms_descend(batch: dict) -> None:
     assert np.mean(d_hist[-3:]) < 0.85 * np.mean(d_hist[:3]), d_hist
     D.eval()  # frozen critic: only G moves
     only_adv = TeacherConfig(adv="unpaired", lambda_warp=0, lambda_l1=0, lambda_perceptual=0)
-    perc = PerceptualLoss(TinyFeatures())
+    perc = PerceptualLoss(tiny_features)
     g_hist = []
     for _ in range(12):
         tr.optimizers["generator"].zero_grad()
@@ -162,12 +129,12 @@ def _matcher_grad(G: WUTON) -> float:
 
 
 @pytest.mark.parametrize("end_to_end", [True, False])
-def test_end_to_end_switch_routes_matcher_gradients(batch: dict, end_to_end: bool) -> None:
+def test_end_to_end_switch_routes_matcher_gradients(batch: dict, end_to_end: bool, tiny_features: nn.Module) -> None:
     tr = _trainer("unpaired", seed=2)
     G, D = tr.modules["generator"], tr.modules["discriminator"]
     cfg = TeacherConfig(adv="unpaired", end_to_end=end_to_end)
     t = batch_tensors(batch, "cpu")
-    perc = PerceptualLoss(TinyFeatures())
+    perc = PerceptualLoss(tiny_features)
     losses = generator_losses(G, D, perc, t, cfg)
     (losses["l1"] + losses["perceptual"] + losses["adv"]).backward(retain_graph=True)
     image_grad = _matcher_grad(G)
@@ -181,10 +148,10 @@ def test_end_to_end_switch_routes_matcher_gradients(batch: dict, end_to_end: boo
         assert image_grad == 0.0  # matcher trained by L_warp only
 
 
-def test_adv_switch_paired_unpaired_none(batch: dict) -> None:
+def test_adv_switch_paired_unpaired_none(batch: dict, tiny_features: nn.Module) -> None:
     t = batch_tensors(batch, "cpu")
     t["garment_b"] = t["garment_b"].clone().requires_grad_(True)
-    perc = PerceptualLoss(TinyFeatures())
+    perc = PerceptualLoss(tiny_features)
     grads = {}
     for adv in ("unpaired", "paired"):
         tr = _trainer(adv, seed=3)
@@ -200,7 +167,7 @@ def test_adv_switch_paired_unpaired_none(batch: dict) -> None:
     assert grads["paired"] == 0.0  # ... or on p̃_a
     tr = _trainer("none")
     assert "discriminator" not in tr.modules
-    hist = _run(tr, batch, TeacherConfig(adv="none"), 1)
+    hist = _run(tr, batch, TeacherConfig(adv="none"), 1, tiny_features)
     assert "adv" not in hist[0] and "d" not in hist[0]
     with pytest.raises(ValueError):
         TeacherConfig(adv="both")

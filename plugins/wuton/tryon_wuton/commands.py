@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from tryon import ExportSpec, TaskSpec, lazy
+from tryon.cli import parse_size as _core_parse_size
 
 _P = "tryon_wuton.pipelines"
 
@@ -23,8 +24,22 @@ _P = "tryon_wuton.pipelines"
 # ------------------------------------------------------------------------------------------------
 # tasks
 # ------------------------------------------------------------------------------------------------
+# Every WUTON network is exported with the same input convention (000 App. E: RGB in [-1, 1], NCHW).
+_IMAGE_NORM = {"color": "RGB", "layout": "NCHW", "dtype": "float32", "range": [-1.0, 1.0]}
+
+
+def _export(name: str, build: str, example_inputs: str, outputs: tuple[str, ...], min_opset: int) -> ExportSpec:
+    return ExportSpec(name, build=lazy(f"{_P}:{build}"), example_inputs=lazy(f"{_P}:{example_inputs}"),
+                      outputs=outputs, min_opset=min_opset, normalisation=_IMAGE_NORM)
+
+
+def _generator_export(name: str) -> ExportSpec:
+    """The whole generator (matcher, TPS grids, every ``grid_sample``, U-Net) in one graph; opset 16 for
+    ``GridSample``."""
+    return _export(name, "build_generator_export", "example_inputs", ("image", "warped_garment"), 16)
+
+
 def build_task_specs() -> list[TaskSpec]:
-    generator_norm = {"color": "RGB", "layout": "NCHW", "dtype": "float32", "range": [-1.0, 1.0]}
     return [
         TaskSpec(
             name="wuton-parser",
@@ -32,16 +47,7 @@ def build_task_specs() -> list[TaskSpec]:
             factory=lazy(f"{_P}:WutonParserPipeline"),
             inputs=("person",),
             outputs=("parse",),
-            exportable=(
-                ExportSpec(
-                    "parser",
-                    build=lazy(f"{_P}:build_parser_export"),
-                    example_inputs=lazy(f"{_P}:parser_example_inputs"),
-                    outputs=("logits",),
-                    min_opset=11,
-                    normalisation=generator_norm,
-                ),
-            ),
+            exportable=(_export("parser", "build_parser_export", "parser_example_inputs", ("logits",), 11),),
             tags=("try-on", "segmentation"),
             example_inputs=lazy(f"{_P}:parser_bench_inputs"),
         ),
@@ -51,16 +57,7 @@ def build_task_specs() -> list[TaskSpec]:
             factory=lazy(f"{_P}:WutonTeacherPipeline"),
             inputs=("person", "garment"),
             outputs=("image",),
-            exportable=(
-                ExportSpec(
-                    "teacher-generator",
-                    build=lazy(f"{_P}:build_generator_export"),
-                    example_inputs=lazy(f"{_P}:example_inputs"),
-                    outputs=("image", "warped_garment"),
-                    min_opset=16,
-                    normalisation=generator_norm,
-                ),
-            ),
+            exportable=(_generator_export("teacher-generator"),),
             tags=("try-on", "teacher"),
             example_inputs=lazy(f"{_P}:bench_inputs"),
         ),
@@ -70,16 +67,7 @@ def build_task_specs() -> list[TaskSpec]:
             factory=lazy(f"{_P}:WutonStudentPipeline"),
             inputs=("person", "garment"),
             outputs=("image",),
-            exportable=(
-                ExportSpec(
-                    "student",
-                    build=lazy(f"{_P}:build_generator_export"),
-                    example_inputs=lazy(f"{_P}:example_inputs"),
-                    outputs=("image", "warped_garment"),
-                    min_opset=16,
-                    normalisation=generator_norm,
-                ),
-            ),
+            exportable=(_generator_export("student"),),
             tags=("try-on", "student", "real-time"),
             example_inputs=lazy(f"{_P}:bench_inputs"),
         ),
@@ -95,15 +83,10 @@ def register_tasks(registry: Any) -> None:
 # CLI
 # ------------------------------------------------------------------------------------------------
 def parse_size(text: str) -> tuple[int, int]:
-    """``"256x192"`` (H x W) → ``(256, 192)``."""
-    parts = str(text).lower().replace("×", "x").split("x")
-    try:
-        h, w = (int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW like 256x192, got {text!r}") from None
-    if h < 32 or w < 32:
-        raise argparse.ArgumentTypeError(f"expected H, W >= 32, got {text!r}")
-    return h, w
+    """``"256x192"`` (H x W) → ``(256, 192)``; the models need H, W >= 32 (five stride-2 scales)."""
+    return _core_parse_size(text, minimum=32)
+
+
 
 
 def _common(p: argparse.ArgumentParser, steps: int) -> None:

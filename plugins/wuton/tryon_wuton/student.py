@@ -48,6 +48,7 @@ from .teacher import (
     _write_json,
     build_perceptual,
     discriminator_loss,
+    fit_run,
     make_agnostic,
     open_split,
 )
@@ -299,7 +300,6 @@ def distill_student(
 ) -> dict[str, Any]:
     """Distil S-WUTON from the teacher run ``teacher_run`` on ``data``; save ``wuton-student`` into ``out``."""
     from tryon.errors import InputError
-    from tryon.train import TrainConfig, Trainer
 
     from .models import WUTON, build_discriminator
     from .pipelines import WutonStudentPipeline, save_pipeline_into
@@ -334,14 +334,11 @@ def distill_student(
         "teacher_parse_source": targets.parse_source, "cache_teacher": str(cache_teacher) if cache_teacher else None,
         "perceptual_features": perceptual_desc, "pairs_per_person": int(pairs_per_person), **asdict(cfg),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "train_info.json", training)
-    tcfg = TrainConfig(
-        out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
-        log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
+    trainer, result = fit_run(
+        out, training, modules, optimizers, dataset, StudentStep(cfg, perceptual, targets), steps=steps,
+        batch_size=batch_size, seed=seed, lr=lr, log_every=log_every, ckpt_every=ckpt_every, device=device,
+        num_workers=num_workers, resume=resume,
     )
-    trainer = Trainer(tcfg, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=StudentStep(cfg, perceptual, targets))
-    result = trainer.fit(resume=resume)
     S = _core(trainer.modules["student"])
     pipe = WutonStudentPipeline(
         size=list(tsize), depths=list(S.depths), grid_size=S.grid_size,

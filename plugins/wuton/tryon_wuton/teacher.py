@@ -387,8 +387,6 @@ def train_teacher(
     discriminator, resumable) and the final pipeline weights (``config.json``, ``generator.safetensors``,
     ``parser.safetensors``): ``tryon.load("wuton-teacher", weights=out)``.
     """
-    from tryon.train import TrainConfig, Trainer
-
     from .pipelines import WutonTeacherPipeline, save_pipeline_into
 
     out = Path(out)
@@ -402,10 +400,6 @@ def train_teacher(
     require_parse(base, "the teacher builds p* and c_a,p from them")
     dataset = UnpairedDataset(base, pairs_per_person=pairs_per_person, seed=seed)
     modules, optimizers = build_teacher_modules(size, cfg.adv, lr)
-    tcfg = TrainConfig(
-        out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
-        log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
-    )
     training = {
         "objective": "T-WUTON (000 eq. 4.3.4-4.3.6)",
         "data": str(data), "steps": int(steps), "batch_size": int(batch_size), "lr": lr, "adam_betas": list(ADAM_BETAS),
@@ -413,10 +407,10 @@ def train_teacher(
         "perceptual_features": perceptual_desc, **{k: v for k, v in asdict(cfg).items()},
         "pairs_per_person": int(pairs_per_person),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "train_info.json", training)
-    trainer = Trainer(tcfg, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=TeacherStep(cfg, perceptual))
-    result = trainer.fit(resume=resume)
+    trainer, result = fit_run(
+        out, training, modules, optimizers, dataset, TeacherStep(cfg, perceptual), steps=steps, batch_size=batch_size,
+        seed=seed, lr=lr, log_every=log_every, ckpt_every=ckpt_every, device=device, num_workers=num_workers, resume=resume,
+    )
     G = _core(trainer.modules["generator"])
     pipe = WutonTeacherPipeline(
         size=list(size),
@@ -435,6 +429,26 @@ def train_teacher(
         save_pipeline_into(pipe, out)
     last = dict(result.last) or (result.history[-1] if result.history else {})
     return {"steps": int(result.steps), "out_dir": str(out), "perceptual_features": perceptual_desc, "last": last}
+
+
+def fit_run(
+    out: Path, training: dict[str, Any], modules: dict[str, nn.Module], optimizers: dict[str, Any], dataset: Any,
+    step_fn: Any, *, steps: int, batch_size: int, seed: int, lr: float, log_every: int, ckpt_every: int,
+    device: Any, num_workers: int, resume: bool,
+) -> tuple[Any, Any]:
+    """The run-folder protocol shared by the teacher and the student: write ``train_info.json`` (what was
+    trained, on what, with which settings), then fit with :class:`tryon.train.Trainer` (logs, resumable
+    checkpoints in ``out``). Returns ``(trainer, result)``."""
+    from tryon.train import TrainConfig, Trainer
+
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "train_info.json", training)
+    tcfg = TrainConfig(
+        out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
+        log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
+    )
+    trainer = Trainer(tcfg, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=step_fn)
+    return trainer, trainer.fit(resume=resume)
 
 
 def _write_json(path: Path, obj: Any) -> None:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -1321,6 +1320,7 @@ def generate(
     ``test_pairs.txt`` (paired), ``test_pairs_unpaired.txt``, ``synth_meta.json``,
     ``synth_samples.jsonl`` (both specs of every sample, to re-render any pair).
     """
+    from tryon._fs import atomic_directory
     from tryon.errors import InputError
 
     cfg = SynthConfig(int(n), (int(size[0]), int(size[1])), int(seed), float(test_fraction), float(arms_crossed), float(accessories))
@@ -1328,11 +1328,8 @@ def generate(
     out = Path(out)
     if out.exists() and not overwrite:
         raise InputError("--out", "a path that does not exist yet (or --overwrite)", f"existing {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{time.time_ns()}"
     t0 = time.perf_counter()
-    try:
-        tmp.mkdir()
+    with atomic_directory(out) as tmp:
         splits = {i: ("test" if is_test(i, cfg.test_fraction) else "train") for i in range(cfg.n)}
         test_idx = [i for i in range(cfg.n) if splits[i] == "test"]
         partners = unpaired_partners(test_idx) if test_idx else {}
@@ -1393,17 +1390,7 @@ def generate(
             "workers": workers,
         }
         (tmp / "synth_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if out.exists():  # overwrite: swap in, then drop the old tree
-            old = out.parent / f".{out.name}.old-{os.getpid()}-{time.time_ns()}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-        return meta
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return meta
 
 
 def _validate(cfg: SynthConfig, workers: int) -> None:
@@ -1443,17 +1430,19 @@ def _progress(total: int, enabled: bool) -> Any:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"256x192"`` → ``(256, 192)`` (H×W); raises :class:`tryon.errors.InputError`."""
+    """``"256x192"`` → ``(256, 192)`` (H×W) with :func:`tryon.cli.parse_size`; raises
+    :class:`tryon.errors.InputError` (``generate`` checks the bounds)."""
+    import argparse
+
+    from tryon.cli import parse_size as core_parse_size
     from tryon.errors import InputError
 
-    parts = str(text).lower().replace("×", "x").split("x")
     try:
-        if len(parts) != 2:
-            raise ValueError
-        h, w = int(parts[0]), int(parts[1])
-    except ValueError:
+        return core_parse_size(text, minimum=1)
+    except argparse.ArgumentTypeError:
         raise InputError("--size", "HxW, e.g. 256x192", repr(text)) from None
-    return h, w
+
+
 
 
 def contact_sheet(root: str | os.PathLike, out: str | os.PathLike, n: int = 12, split: str = "test") -> Path:

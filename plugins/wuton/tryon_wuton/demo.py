@@ -24,10 +24,11 @@ log = logging.getLogger("tryon_wuton.demo")
 
 SPEED_SIZE = (256, 192)
 BUDGETS: dict[str, dict[str, int]] = {
-    # samples, parser steps, teacher steps, student steps (each of the two), eval pairs, bench iters
-    "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4},
-    "default": {"n": 1000, "parser": 100, "teacher": 150, "student": 80, "eval": 96, "bench": 20, "batch": 8},
-    "long": {"n": 2400, "parser": 600, "teacher": 1500, "student": 800, "eval": 240, "bench": 60, "batch": 8},
+    # samples, parser steps, teacher steps, student steps (each of the two), eval pairs, bench iters,
+    # batch size, int8 calibration pairs
+    "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4, "calibration": 8},
+    "default": {"n": 1000, "parser": 100, "teacher": 150, "student": 80, "eval": 96, "bench": 20, "batch": 8, "calibration": 16},
+    "long": {"n": 2400, "parser": 600, "teacher": 1500, "student": 800, "eval": 240, "bench": 60, "batch": 8, "calibration": 32},
 }
 
 
@@ -130,20 +131,33 @@ def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "def
         return {"table": res["table"]}
 
     def export() -> dict:
-        import tryon
-        from tryon.export import export_onnx
+        import torch
 
+        import tryon
+        from tryon.export import export_onnx, quantize_int8
+
+        from .data import TryOnDataset
+        from .speed import calibration_inputs, int8_quality
+
+        export_dir = out / "export" / "wuton-student"
         pipe = tryon.load("wuton-student", weights=student_run, device="cpu")
         spec = next(e for e in tryon.get_task("wuton-student").exportable if e.name == "student")
-        manifest = export_onnx(pipe, spec, out / "export" / "wuton-student", opset=17)
-        return {"parity": manifest.get("parity"), "path": str(out / "export" / "wuton-student")}
+        test = TryOnDataset(data, split="test", size=size)
+        real = {k: torch.stack([test[i][k] for i in range(min(3, len(test)))]) for k in ("person", "garment")}
+        manifest = export_onnx(pipe, spec, export_dir, opset=17, check_inputs=real)
+        calib = calibration_inputs(data, size, n=b["calibration"])
+        manifest = quantize_int8(export_dir, calib, data_note=f"{len(calib)} synthetic training pairs at {size[0]}x{size[1]}")
+        quality = int8_quality(export_dir, data, max_pairs=b["eval"])
+        (export_dir / "int8_quality.json").write_text(json.dumps(quality, indent=2) + "\n")
+        return {"parity": manifest.get("parity"), "int8_parity": manifest["models"]["int8"].get("parity"),
+                "int8_quality": quality, "path": str(export_dir)}
 
     def benchmark() -> dict:
         import tryon
         from tryon.bench import run_bench
 
         res = run_bench("wuton-student", weights=str(student_run), sizes=[size], batches=[1],
-                        backends=["torch", "ort-cpu"], iters=b["bench"], warmup=3, compare="wuton-teacher",
+                        backends=["torch", "ort-cpu", "ort-int8"], iters=b["bench"], warmup=3, compare="wuton-teacher",
                         compare_weights=str(teacher_run), out_dir=out / "bench",
                         export_dir=out / "export" / "wuton-student")
         from .speed import teacher_breakdown
@@ -214,6 +228,10 @@ def write_report(out: Path, times: dict[str, float]) -> Path:
         m = json.loads(ex.read_text())
         rep.add_table("ONNX export parity (max abs error vs PyTorch)", ["check", "value"],
                       [[k, v] for k, v in _flatten(m.get("parity", {})).items()])
+    q = out / "export" / "wuton-student" / "int8_quality.json"
+    if q.is_file():
+        rep.add_table("int8 model (ORT static QDQ) vs fp32 on held-out unpaired test pairs", ["figure", "value"],
+                      [[k, v] for k, v in json.loads(q.read_text()).items()])
     rep.add_table("Stage times (s)", ["stage", "seconds"], [[k, round(v, 1)] for k, v in times.items()])
     return rep.write()
 

@@ -18,6 +18,7 @@ is used only for training. Saved as ``<name>.safetensors`` + ``<name>.json`` (co
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -28,6 +29,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .._version import __version__
+
+log = logging.getLogger("tryon.metrics.proxy")
+
+# train_proxy's Adam learning rate and its linear warm-up. Without warm-up, 1e-3 collapsed the embedding
+# on synthetic try-on persons within 25 steps (feature std over the batch 0.06 -> 0.005, NT-Xent stuck at
+# chance = log(2B - 1) = 4.14); with a 60-step warm-up it trains (4.13 -> 3.35 in 100 steps, 256 persons at
+# 128x96, batch 32). 3e-4 without warm-up also trains there but is too slow on small sets.
+PROXY_LR = 1e-3
+PROXY_WARMUP_MAX = 50  # warm-up steps: min(PROXY_WARMUP_MAX, steps // 4)
 from ..errors import InputError, WeightsError
 from .features import FeatureExtractor, describe_path
 
@@ -201,7 +211,7 @@ def train_proxy(
     steps: int = 300,
     *,
     batch_size: int = 32,
-    lr: float = 1e-3,
+    lr: float = PROXY_LR,
     temperature: float = 0.2,
     input_size: Sequence[int] = DEFAULT_INPUT_SIZE,
     widths: Sequence[int] = DEFAULT_WIDTHS,
@@ -224,6 +234,8 @@ def train_proxy(
     net = ProxyNet(widths, size).to(dev)
     aug = _augment(size).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
+    warmup = max(1, min(PROXY_WARMUP_MAX, int(steps) // 4))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
     bs = min(int(batch_size), x.shape[0])
     history = []
     t0 = time.time()
@@ -237,12 +249,18 @@ def train_proxy(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        sched.step()
         history.append(float(loss.detach()))
     net.eval().cpu()
     weights, cfg_path = _paths(out_path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
     tail = history[-10:] if history else [math.nan]
+    chance = math.log(2 * bs - 1)  # NT-Xent of an embedding that cannot tell any two images apart
+    final = float(sum(tail) / len(tail))
+    if not final < 0.98 * chance:
+        log.warning("proxy feature net did not train: NT-Xent %.3f vs chance %.3f after %d steps (collapsed or too "
+                    "few steps); proxy-* metrics from it measure near-random features", final, chance, int(steps))
     cfg = {
         "arch": ARCH,
         "widths": list(net.widths),
@@ -253,10 +271,13 @@ def train_proxy(
         "steps": int(steps),
         "batch_size": bs,
         "lr": lr,
+        "warmup_steps": warmup,
         "seed": seed,
         "num_images": int(x.shape[0]),
-        "final_loss": float(sum(tail) / len(tail)),
+        "final_loss": final,
         "initial_loss": history[0] if history else None,
+        "chance_loss": chance,
+        "trained": bool(final < 0.98 * chance),
         "train_seconds": round(time.time() - t0, 2),
         "tryon_version": __version__,
     }

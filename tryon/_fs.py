@@ -1,19 +1,63 @@
-"""Filesystem helpers shared by everything that writes a folder users load later.
+"""Filesystem helpers shared by everything that writes files or folders users load later (no torch).
 
 :func:`atomic_directory` is the one place that implements "assemble in a temporary sibling, rename into
 place": weights folders (``Pipeline.save_pretrained``), ONNX export folders and generated datasets use it,
 so a crash, a failed check or Ctrl-C never leaves a half-written folder where a finished one is expected.
+:func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`atomic_write_json` do the same for single
+files (checkpoints, reports, bench results, run metadata): temp file, fsync, rename, fsync the folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, write: Callable[[Any], None]) -> Path:
+    """Call ``write(fileobj)`` on a temp file next to ``path``, fsync it, then ``os.replace`` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, **dumps_kwargs: Any) -> Path:
+    """``obj`` as indented JSON (``json.dumps(obj, indent=2, **dumps_kwargs)`` + newline), atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, **dumps_kwargs) + "\n")
 
 
 @contextlib.contextmanager

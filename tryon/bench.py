@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ._fs import atomic_write_text
 from .cli import parse_sizes
 from .errors import TryonError
 
@@ -497,18 +498,11 @@ def render_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_reports(result: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
     out = Path(out_dir)
     paths = {"json": out / "bench.json", "md": out / "bench.md"}
-    _atomic_write(paths["json"], json.dumps(result, indent=2) + "\n")
-    _atomic_write(paths["md"], render_markdown(result))
+    atomic_write_text(paths["json"], json.dumps(result, indent=2) + "\n")
+    atomic_write_text(paths["md"], render_markdown(result))
     return paths
 
 

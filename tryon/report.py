@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ._fs import atomic_write_text
 from .errors import InputError
 
 # ------------------------------------------------------------------------------------------------
@@ -517,22 +518,6 @@ def _slug(text: str, n: int) -> str:
     return f"{n:02d}-{s}" if s else f"{n:02d}"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-
-
 def _md_cell(s: str) -> str:
     return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
@@ -711,7 +696,7 @@ class Report:
                 md += [f"## {b.title}", ""]
                 for k, (sname, svg) in enumerate(b.svgs):
                     fname = f"curves-{_slug(b.title, n)}" + (f"-{k + 1}" if len(b.svgs) > 1 else "") + ".svg"
-                    _atomic_write_text(self.out_dir / fname, '<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n")
+                    atomic_write_text(self.out_dir / fname, '<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n")
                     self.files.append(self.out_dir / fname)
                     md += [f"![{b.title}{' — ' + sname if sname else ''}]({fname})", ""]
                 if b.note:
@@ -720,8 +705,8 @@ class Report:
                     md += ["(no data)", ""]
         h += ["</body>", "</html>", ""]
         md_path, html_path = self.out_dir / "report.md", self.out_dir / "report.html"
-        _atomic_write_text(md_path, "\n".join(md).rstrip() + "\n")
-        _atomic_write_text(html_path, "\n".join(h))
+        atomic_write_text(md_path, "\n".join(md).rstrip() + "\n")
+        atomic_write_text(html_path, "\n".join(h))
         self.files += [md_path, html_path]
         return html_path
 

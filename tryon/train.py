@@ -64,6 +64,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ._fs import atomic_write_bytes, atomic_write_text
 from .errors import DatasetError, InputError, TryonError, WeightsError
 
 log = logging.getLogger("tryon.train")
@@ -237,42 +238,6 @@ def seed_everything(seed: int) -> None:
 # ------------------------------------------------------------------------------------------------
 # atomic files
 # ------------------------------------------------------------------------------------------------
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(str(path), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | os.PathLike, write: Callable[[Any], None]) -> Path:
-    """Call ``write(fileobj)`` on a temp file next to ``path``, fsync it, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
-
-
 def save_checkpoint_file(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """``torch.save`` written atomically (temp file in the same folder, fsync, rename)."""
     return atomic_write_bytes(path, lambda f: torch.save(dict(state), f))

@@ -14,7 +14,6 @@ next to the trainer's checkpoints and logs.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from tryon._fs import atomic_write_json
 
 log = logging.getLogger("tryon_wuton.parser")
 
@@ -206,11 +207,9 @@ def train_parser(
     (``config.json`` + ``parser.safetensors``, loadable with ``tryon.load("wuton-parser", weights=out)``)
     and ``parser_eval.json`` (pixel accuracy, mIoU). Returns a summary dict.
     """
-    from tryon.train import Trainer, TrainConfig
-
     from .data.labels import NUM_CANONICAL
     from .pipelines import WutonParserPipeline, save_pipeline_into
-    from .teacher import open_split, require_parse
+    from .teacher import _core, fit_run, open_split, require_parse
 
     out = Path(out)
     size = (int(size[0]), int(size[1]))
@@ -223,15 +222,13 @@ def train_parser(
     if encoder_weights:
         weights_info = load_encoder_weights(pipe.parser, encoder_weights)
         log.info("parser encoder initialised from %s (%s)", encoder_weights, weights_info)
-    cfg = TrainConfig(
-        out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=float(lr),
-        log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
-    )
     opt = torch.optim.Adam(pipe.parser.parameters(), lr=float(lr))
-    trainer = Trainer(cfg, modules={"parser": pipe.parser}, optimizers={"parser": opt}, dataset=train_ds, step_fn=parser_step)
-    result = trainer.fit(resume=resume)
-    parser = trainer.modules["parser"]
-    parser = getattr(parser, "module", parser)
+    trainer, result = fit_run(
+        out, None, {"parser": pipe.parser}, {"parser": opt}, train_ds, parser_step, steps=steps, batch_size=batch_size,
+        seed=seed, lr=float(lr), log_every=log_every, ckpt_every=ckpt_every, device=device, num_workers=num_workers,
+        resume=resume,
+    )
+    parser = _core(trainer.modules["parser"])
     test_ds = _test_split(data, size, train_ds)
     scores = evaluate_parser(parser, test_ds, batch_size=batch_size, device=trainer.device) if test_ds is not None else None
     pipe.parser = parser.cpu().eval()
@@ -244,7 +241,7 @@ def train_parser(
     if trainer.is_main:  # under torchrun only rank 0 writes the pipeline
         save_pipeline_into(pipe, out)
     summary = {"steps": int(result.steps), "out_dir": str(out), "test": scores}
-    _write_json(out / "parser_eval.json", summary)
+    atomic_write_json(out / "parser_eval.json", summary)
     return summary
 
 
@@ -259,12 +256,6 @@ def _test_split(data: Any, size: Sequence[int], train_ds: Any) -> Any:
         log.warning("no test split in %s: parser evaluated on the training split", data)
         return train_ds
     return ds if len(ds) > 0 else train_ds
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 __all__ = [

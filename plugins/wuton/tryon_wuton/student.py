@@ -40,12 +40,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from tryon._fs import atomic_write_json
+
 from .teacher import (
     ADAM_BETAS,
     TEACHER_LR,
     UnpairedDataset,
     _core,
-    _write_json,
     build_perceptual,
     discriminator_loss,
     fit_run,
@@ -117,7 +118,7 @@ class TeacherTargets:
             if old != meta:
                 raise TryonError(f"teacher cache {self.cache_dir} was written for {old}, not {meta}: use another --cache-teacher folder")
         else:
-            _write_json(path, meta)
+            atomic_write_json(path, meta)
 
     def to(self, device: Any) -> "TeacherTargets":
         self.generator.to(device)

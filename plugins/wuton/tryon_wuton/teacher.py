@@ -35,7 +35,6 @@ The teacher is trained on the dataset's parse maps (ground truth) to build ``p*`
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -46,6 +45,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from tryon._fs import atomic_write_json
 
 log = logging.getLogger("tryon_wuton.teacher")
 
@@ -432,29 +433,24 @@ def train_teacher(
 
 
 def fit_run(
-    out: Path, training: dict[str, Any], modules: dict[str, nn.Module], optimizers: dict[str, Any], dataset: Any,
+    out: Path, training: dict[str, Any] | None, modules: dict[str, nn.Module], optimizers: dict[str, Any], dataset: Any,
     step_fn: Any, *, steps: int, batch_size: int, seed: int, lr: float, log_every: int, ckpt_every: int,
     device: Any, num_workers: int, resume: bool,
 ) -> tuple[Any, Any]:
-    """The run-folder protocol shared by the teacher and the student: write ``train_info.json`` (what was
-    trained, on what, with which settings), then fit with :class:`tryon.train.Trainer` (logs, resumable
-    checkpoints in ``out``). Returns ``(trainer, result)``."""
+    """The run-folder protocol shared by the parser, teacher and student: write ``train_info.json`` (what
+    was trained, on what, with which settings; skipped when ``training`` is None), then fit with
+    :class:`tryon.train.Trainer` (logs, resumable checkpoints in ``out``). Returns ``(trainer, result)``."""
     from tryon.train import TrainConfig, Trainer
 
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "train_info.json", training)
+    if training is not None:
+        atomic_write_json(out / "train_info.json", training, default=str)
     tcfg = TrainConfig(
         out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
         log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
     )
     trainer = Trainer(tcfg, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=step_fn)
     return trainer, trainer.fit(resume=resume)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 __all__ = [

@@ -6,11 +6,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tryon-installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
-EXTRAS ?= onnx,serve,dev
+EXTRAS ?= onnx,serve,ray,dev
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: demo test install clean-venv bench
+.PHONY: demo test lint install clean-venv bench
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,11 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
 demo: $(STAMP)
-	$(BIN)/tryon demo $(DEMO_ARGS)
+	$(BIN)/tryon demo wuton $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/tryon bench $(BENCH_ARGS)

@@ -61,7 +61,8 @@ def main() -> None:
             generate(data, max(12, args.calibration + 2), size=size, seed=123, test_fraction=0.1, progress=False)
             ds = TryOnDataset(data, split="train", size=size)
             calib = calibration_inputs(data, size, n=args.calibration)
-            real = {"person": torch.stack([ds[i]["person"] for i in range(2)]), "garment": torch.stack([ds[i]["garment"] for i in range(2)])}
+            real = {"person": torch.stack([ds[i]["person"] for i in range(2)]),
+                    "garment": torch.stack([ds[i]["garment"] for i in range(2)])}
             # Real-image parity only for trained weights: in a *random* network many channels are nearly
             # constant on flat synthetic images, and InstanceNorm (eps 1e-5) amplifies float rounding up
             # to ~300x (measured 1.2e-4 random vs 9e-6 trained, 128x96). Random inputs are checked always.
@@ -76,7 +77,8 @@ def main() -> None:
         bd = teacher_breakdown(teacher, batch=1, iters=args.iters, warmup=args.warmup)
         combined["breakdown"].append(bd)
         manifest = json.loads((export_dir / "manifest.json").read_text())
-        combined.setdefault("parity", {})[tag] = {"fp32": manifest.get("parity"), "int8": manifest.get("models", {}).get("int8", {}).get("parity")}
+        combined.setdefault("parity", {})[tag] = {"fp32": manifest.get("parity"),
+                                                  "int8": manifest.get("models", {}).get("int8", {}).get("parity")}
         print(render_markdown(res))
         print(f"teacher breakdown {tag} (torch, B=1, p50 ms): {bd['p50_ms']} — parser share {bd['parser_share']:.1%}")
     (out / "bench.json").write_text(json.dumps(combined, indent=2, default=str) + "\n")

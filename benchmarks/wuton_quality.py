@@ -82,7 +82,8 @@ def main() -> None:
     times["evaluation"] = time.perf_counter() - t0
     result = {"args": vars(args), "table": table, "seconds": times, "total_minutes": sum(times.values()) / 60}
     (out / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["| model | adv | end-to-end | SSIM ↑ | ± | proxy-LPIPS ↓ | ± | L1 ↓ | train s |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | adv | end-to-end | SSIM ↑ | ± | proxy-LPIPS ↓ | ± | L1 ↓ | train s |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in table:
         lines.append(f"| {row['model']} | {row['adv']} | {row['end_to_end']} | {row['ssim']:.4f} | {row['ssim_std']:.4f} | "
                      f"{row['proxy-lpips']:.4f} | {row['proxy-lpips_std']:.4f} | {row['l1']:.4f} | {times[row['model']]:.0f} |")

@@ -86,13 +86,27 @@ def test_validate_rejects_broken_json(bench):
     _, good = bench
     validate_bench_json(good)
     cases = []
-    bad = copy.deepcopy(good); bad["results"][0]["p50_ms"] = bad["results"][0]["p99_ms"] + 1; cases.append((bad, "p50"))
-    bad = copy.deepcopy(good); bad["results"][0]["fps"] *= 2; cases.append((bad, "fps"))
-    bad = copy.deepcopy(good); del bad["schema_version"]; cases.append((bad, "schema_version"))
-    bad = copy.deepcopy(good); del bad["results"][1]["providers"]; cases.append((bad, "providers"))
-    bad = copy.deepcopy(good); bad["results"][0]["backend"] = "tensorflow"; cases.append((bad, "backend"))
-    bad = copy.deepcopy(good); del bad["environment"]["machine"]["cpu"]; cases.append((bad, "cpu"))
-    bad = copy.deepcopy(good); bad["ratios"] = []; cases.append((bad, "ratios"))
+    bad = copy.deepcopy(good)
+    bad["results"][0]["p50_ms"] = bad["results"][0]["p99_ms"] + 1
+    cases.append((bad, "p50"))
+    bad = copy.deepcopy(good)
+    bad["results"][0]["fps"] *= 2
+    cases.append((bad, "fps"))
+    bad = copy.deepcopy(good)
+    del bad["schema_version"]
+    cases.append((bad, "schema_version"))
+    bad = copy.deepcopy(good)
+    del bad["results"][1]["providers"]
+    cases.append((bad, "providers"))
+    bad = copy.deepcopy(good)
+    bad["results"][0]["backend"] = "tensorflow"
+    cases.append((bad, "backend"))
+    bad = copy.deepcopy(good)
+    del bad["environment"]["machine"]["cpu"]
+    cases.append((bad, "cpu"))
+    bad = copy.deepcopy(good)
+    bad["ratios"] = []
+    cases.append((bad, "ratios"))
     for obj, word in cases:
         with pytest.raises(TryonError, match=word):
             validate_bench_json(obj)

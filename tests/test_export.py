@@ -64,7 +64,7 @@ class BadNet(nn.Module):
 
 class TinyPipeline(tryon.Pipeline):
     def __init__(self, size=(64, 48), width: int = 8, seed: int = 0, bad: bool = False):
-        super().__init__(size=list(size), width=width, seed=seed, bad=bad)
+        super().__init__()
         self.size = (int(size[0]), int(size[1]))
         torch.manual_seed(seed)
         self.net = (BadNet() if bad else TinyNet(width)).eval()
@@ -91,7 +91,7 @@ def _task(name, **factory_kw):
                             outputs=("image", "warped"), min_opset=16)
     return tryon.TaskSpec(name=name, summary="tiny test task", factory=lambda **kw: TinyPipeline(**{**factory_kw, **kw}),
                           inputs=("person", "garment"), outputs=("image",), exportable=(spec,),
-                          example_inputs=example_inputs)
+                          bench_inputs=example_inputs)
 
 
 class TinyPlugin:

@@ -96,7 +96,8 @@ def test_plugin_cli_verb_and_load(installed_plugins):
         "p = tryon.load('my-blur', radius=3.0)\n"
         "print(type(p).__name__, p.config['radius'], p(np.zeros((8, 6, 3), np.uint8)).shape)\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(installed_plugins)})
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(installed_plugins)})
     assert res.stdout.split() == ["Blur", "3.0", "(8,", "6,", "3)"], res.stderr
 
 

@@ -187,4 +187,6 @@ def test_format_and_markdown_helpers() -> None:
     assert [format_value(v) for v in (3, 0.0, 1e-5, 2.5e9, True, None, float("-inf"), np.float32(0.5))] == [
         "3", "0", "1.000e-05", "2.500e+09", "yes", "—", "−∞", "0.5"]
     out = markdown_to_html("## Results\n\n- one\n- two <b>\n\n```\na < b\n```")
-    assert out == "<h4>Results</h4>\n<ul><li>one</li><li>two &lt;b&gt;</li></ul>\n<pre><code>a &lt; b</code></pre>"
+    assert out.replace("\n", "") == "<h4>Results</h4><ul><li>one</li><li>two &lt;b&gt;</li></ul><pre><code>a &lt; b</code></pre>"
+    assert 'href="javascript' not in markdown_to_html("[x](javascript:alert(1))")
+    assert markdown_to_html("**bold** `a<b`") == "<p><strong>bold</strong> <code>a&lt;b</code></p>"

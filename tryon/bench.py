@@ -7,7 +7,7 @@ p50/p95/p99 (ms), mean latency, throughput ``fps = batch × 1000 / mean_ms`` (im
 the execution providers really used. Backends:
 
 * ``torch`` — the exportable component alone (``ExportSpec.build``), eager, ``torch.inference_mode``;
-* ``torch-pipeline`` — the whole pipeline call on ``TaskSpec.example_inputs`` (pre/post-processing included);
+* ``torch-pipeline`` — the whole pipeline call on ``TaskSpec.bench_inputs`` (pre/post-processing included);
 * ``ort-cpu`` — the ONNX export on the CPU provider (graph optimisation ALL, intra-op threads = physical
   cores unless ``threads`` is given);
 * ``ort-cuda`` / ``ort-trt`` — CUDA / TensorRT providers, skipped with the reason when not available or
@@ -36,9 +36,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ._fs import atomic_write_text
+from .fs import atomic_write_text
 from .cli import parse_sizes
 from .errors import TryonError
+from .report import markdown_table
 
 SCHEMA_VERSION = 1
 BACKENDS = ("torch", "torch-pipeline", "ort-cpu", "ort-cuda", "ort-trt", "ort-int8")
@@ -362,11 +363,11 @@ def run_bench(
 
 def _bench_pipeline(b: _Bench, task: str, task_spec: Any, pipe: Any, batches: Sequence[int], size: tuple[int, int],
                     device: str, on_cuda: bool) -> None:
-    if task_spec.example_inputs is None:
-        b.skip(task, "torch-pipeline", size, "TaskSpec.example_inputs is not set (the task gives no whole-pipeline inputs)")
+    if task_spec.bench_inputs is None:
+        b.skip(task, "torch-pipeline", size, "TaskSpec.bench_inputs is not set (the task gives no whole-pipeline inputs)")
         return
     for batch in batches:
-        inputs = task_spec.example_inputs(pipe, batch)
+        inputs = task_spec.bench_inputs(pipe, batch)
 
         def fn(pipe: Any = pipe, inputs: dict = inputs) -> Any:
             return pipe(**inputs)
@@ -480,10 +481,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"{env['threads']['torch']}, ORT intra-op {env['threads']['ort_intra_op']}; "
         f"{result['config']['iters']} timed runs after {result['config']['warmup']} warm-up runs.",
         "",
-        "| " + " | ".join(_COLUMNS) + " |",
-        "|" + "---|" * len(_COLUMNS),
+        markdown_table(_COLUMNS, [_row_cells(r) for r in result["results"]], numeric=[False] * len(_COLUMNS)),
     ]
-    lines += ["| " + " | ".join(_row_cells(r)) + " |" for r in result["results"]]
     ratios = result["ratios"]
     if ratios.get("vs_torch"):
         lines += ["", "Speed-up over eager torch (same component, size, batch):", ""]
@@ -518,7 +517,8 @@ def print_table(result: dict[str, Any]) -> None:
     console = Console(width=max(120, Console().width))
     console.print(table)
     for x in result["ratios"].get("compare", []):
-        console.print(f"{result['task']} vs {x['other']} (whole pipeline) B={x['batch']} {x['size'][0]}x{x['size'][1]}: ×{x['speedup']:.2f}")
+        console.print(f"{result['task']} vs {x['other']} (whole pipeline) B={x['batch']} "
+                      f"{x['size'][0]}x{x['size'][1]}: ×{x['speedup']:.2f}")
     for s in result.get("skipped", []):
         console.print(f"[yellow]skipped[/] {s['task']} {s['backend']}: {s['reason']}")
 

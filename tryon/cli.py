@@ -32,6 +32,8 @@ CORE_VERB_MODULES = (
     "tryon.export.cli",
     "tryon.bench",
     "tryon.serve",
+    "tryon.run",
+    "tryon.batch",
 )
 
 
@@ -70,15 +72,42 @@ class Command:
     plugin: str = ""
 
 
+#: Verb groups owned by the core; plugins add leaves named after their tasks (``tryon train wuton-teacher``,
+#: ``tryon demo edibert``). ``tryon GROUP`` alone runs the group's default command when the core set one
+#: (``tryon eval --real A --fake B``), else lists the group's verbs.
+CORE_GROUPS = {
+    "train": "train a task's models (one verb per trainable task)",
+    "demo": "end-to-end demos on built-in synthetic data (one per plugin); `tryon demo` lists them",
+    "data": "make and check datasets",
+    "eval": "evaluate generated images; plugins add task-specific evaluations",
+}
+
+
 class App:
-    """Collects commands from the core and the plugins, then builds an argparse parser."""
+    """Collects commands from the core and the plugins, then builds an argparse parser.
+
+    Names are one word (a top-level verb) or ``"GROUP LEAF"`` with ``GROUP`` one of :data:`CORE_GROUPS`.
+    A plugin's registration that cannot be honoured (a name taken, an unknown group, a ``configure`` that
+    raises) costs that verb only: it is recorded as a failure of that plugin (``tryon plugins`` lists it)
+    and the plugin's other verbs are kept. The core's own registrations raise instead (a bug).
+    """
 
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}
+        self.group_defaults: dict[str, Command] = {}
         self._current_plugin = ""
 
     def _set_plugin(self, name: str) -> None:
         self._current_plugin = name
+
+    def _refuse(self, name: str, why: str) -> bool:
+        message = f"CLI verb {name!r} not added: {why}"
+        if not self._current_plugin:
+            raise TryonError(message)
+        from .plugins import get_manager
+
+        get_manager().record_failure(self._current_plugin, message)
+        return False
 
     def add_command(
         self,
@@ -87,35 +116,67 @@ class App:
         help: str,
         run: Callable[[argparse.Namespace], Any],
         configure: Callable[[argparse.ArgumentParser], None] | None = None,
-    ) -> None:
-        name = " ".join(name.split())
+    ) -> bool:
+        """Add ``tryon NAME``; returns False (and records why) when a plugin's verb cannot be added."""
+        name = " ".join(str(name).split())
+        parts = name.split(" ")
+        owner = self._current_plugin or "core"
+        command = Command(name, help, configure, run, self._current_plugin)
+        if not name or not callable(run):
+            return self._refuse(name, "expected a non-empty name and a callable run")
+        if len(parts) == 1 and name in CORE_GROUPS:
+            if self._current_plugin:
+                return self._refuse(name, f"{name!r} is a core verb group; add a leaf such as '{name} <task-name>'")
+            self.group_defaults[name] = command
+            return True
+        if len(parts) > 2 or (len(parts) == 2 and parts[0] not in CORE_GROUPS):
+            groups = ", ".join(sorted(CORE_GROUPS))
+            return self._refuse(name, f"multi-word verbs must be 'GROUP LEAF' with GROUP one of {groups}")
         if name in self.commands:
             other = self.commands[name].plugin or "core"
-            raise TryonError(f"CLI verb {name!r} is registered twice: by {other!r} and by {self._current_plugin or 'core'!r}")
-        self.commands[name] = Command(name, help, configure, run, self._current_plugin)
+            return self._refuse(name, f"already registered by {other!r} (and now by {owner!r})")
+        self.commands[name] = command
+        return True
 
     def build_parser(self) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(prog="tryon", description="Virtual try-on and image editing SDK")
         parser.add_argument("--debug", action="store_true", help="show tracebacks")
         parser.add_argument("--version", action="version", version=f"tryon {__version__}")
         subs = parser.add_subparsers(dest="_verb", metavar="VERB")
-        groups: dict[str, Any] = {"": subs}
+        leaves: dict[str, Any] = {}
+        for group, text in CORE_GROUPS.items():
+            default = self.group_defaults.get(group)
+            grp = subs.add_parser(group, help=default.help if default else text,
+                                  description=default.help if default else text)
+            leaves[group] = grp.add_subparsers(dest="_leaf", metavar="VERB", required=False)
+            grp.set_defaults(_group_parser=grp, _group=group)
+            if default is not None:
+                if default.configure is not None:
+                    default.configure(grp)
+                grp.set_defaults(_run=default.run)
         for name in sorted(self.commands):
             cmd = self.commands[name]
-            parts = name.split(" ")
-            parent = ""
-            for depth, part in enumerate(parts[:-1]):
-                key = " ".join(parts[: depth + 1])
-                if key not in groups:
-                    grp = groups[parent].add_parser(part, help=f"{part} …")
-                    groups[key] = grp.add_subparsers(dest=f"_verb{depth + 1}", metavar="VERB")
-                    grp.set_defaults(_group_parser=grp)
-                parent = key
-            p = groups[parent].add_parser(parts[-1], help=cmd.help, description=cmd.help)
-            if cmd.configure is not None:
-                cmd.configure(p)
+            group, _, leaf = name.rpartition(" ")
+            target = leaves[group] if group else subs
+            p = target.add_parser(leaf, help=cmd.help, description=cmd.help)
+            try:
+                if cmd.configure is not None:
+                    cmd.configure(p)
+            except Exception as exc:  # noqa: BLE001 - a plugin's broken verb must not take the CLI down
+                target._name_parser_map.pop(leaf, None)
+                target._choices_actions[:] = [a for a in target._choices_actions if a.dest != leaf]
+                del self.commands[name]
+                self._current_plugin = cmd.plugin
+                try:
+                    self._refuse(name, f"configure raised {type(exc).__name__}: {exc}")
+                finally:
+                    self._current_plugin = ""
+                continue
             p.set_defaults(_run=cmd.run)
         return parser
+
+    def group_verbs(self, group: str) -> list[Command]:
+        return [c for n, c in sorted(self.commands.items()) if n.startswith(group + " ")]
 
 
 def build_app() -> App:
@@ -123,8 +184,12 @@ def build_app() -> App:
 
     app = App()
     app.add_command("tasks", help="list the tasks of every installed plugin", configure=_tasks_args, run=_tasks)
-    app.add_command("plugins", help="list loaded plugins and the ones that failed", configure=_json_arg, run=_plugins)
+    app.add_command("plugins", help="list loaded plugins, what each registers, and the ones that failed",
+                    configure=_json_arg, run=_plugins)
     app.add_command("version", help="print versions of tryon and its main dependencies", configure=_json_arg, run=_version)
+    app.add_command("samplers", help="list the samplers of every installed plugin", configure=_samplers_args, run=_samplers)
+    app.add_command("datasets", help="list the dataset readers of every installed plugin", configure=_json_arg,
+                    run=_datasets)
     for mod_name in CORE_VERB_MODULES:
         try:
             mod = importlib.import_module(mod_name)
@@ -170,11 +235,20 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from .plugins import get_manager
+    from .plugins import REGISTRY_KINDS, get_manager
 
     m = get_manager()
+    provided: dict[str, dict[str, list[str]]] = {n: {k: [] for k in REGISTRY_KINDS} for n in m.plugin_names()}
+    for kind in REGISTRY_KINDS:
+        for entry in m.registry(kind):
+            provided.setdefault(entry.plugin, {k: [] for k in REGISTRY_KINDS})[kind].append(entry.name)
+    verbs: dict[str, list[str]] = {}
+    for cmd in getattr(args, "_app", App()).commands.values():
+        if cmd.plugin:
+            verbs.setdefault(cmd.plugin, []).append(cmd.name)
     data = {
-        "loaded": [{"name": n, "distribution": m.distributions.get(n, "")} for n in m.plugin_names()],
+        "loaded": [{"name": n, "distribution": m.distributions.get(n, ""), **provided.get(n, {}),
+                    "verbs": sorted(verbs.get(n, []))} for n in m.plugin_names()],
         "failed": [f.__dict__ for f in m.failures],
     }
     if args.json:
@@ -182,9 +256,58 @@ def _plugins(args: argparse.Namespace) -> int:
     else:
         for p in data["loaded"]:
             print(f"{p['name']:24s} {p['distribution']}")
+            for kind in (*REGISTRY_KINDS, "verbs"):
+                if p.get(kind):
+                    print(f"    {kind:9s} {', '.join(p[kind])}")
         for f in m.failures:
             print(f"FAILED {f}")
     return 0
+
+
+def _print_specs(specs: list[Any], columns: tuple[str, ...], title: str, as_json: bool) -> int:
+    rows = [s.as_dict() for s in specs]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    Console(width=max(100, Console().width)).print(table)
+    return 0
+
+
+def _samplers_args(p: argparse.ArgumentParser) -> None:
+    _json_arg(p)
+    p.add_argument("--family", default=None, help="only the samplers serving this task family (e.g. gan, edibert)")
+
+
+def _samplers(args: argparse.Namespace) -> int:
+    from .plugins import samplers
+
+    reg = samplers()
+    specs = reg.for_family(args.family) if args.family else reg.specs()
+    return _print_specs(specs, ("name", "family", "plugin", "summary"), "tryon samplers", args.json)
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from .plugins import datasets
+
+    return _print_specs(datasets().specs(), ("name", "plugin", "summary"), "tryon datasets", args.json)
+
+
+def _list_group(app: App, group: str) -> int:
+    verbs = app.group_verbs(group)
+    print(f"tryon {group}: {CORE_GROUPS[group]}")
+    if not verbs:
+        print("  (no plugin adds a verb here; install one, see `tryon plugins`)")
+    for cmd in verbs:
+        print(f"  tryon {cmd.name:28s} {cmd.help}  [{cmd.plugin}]")
+    return 2 if not verbs else 0
 
 
 def _version(args: argparse.Namespace) -> int:
@@ -211,9 +334,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = build_app()
         parser = app.build_parser()
         args = parser.parse_args(argv)
+        args._app = app
         run = getattr(args, "_run", None)
         if run is None:
-            (getattr(args, "_group_parser", None) or parser).print_help()
+            group = getattr(args, "_group", None)
+            if group is not None:
+                return _list_group(app, group)
+            parser.print_help()
             return 2
         code = run(args)
         return int(code or 0)

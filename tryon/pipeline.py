@@ -4,7 +4,8 @@ Weights layout (``save_pretrained`` / ``from_pretrained``)::
 
     weights_dir/
       config.json             {"format": "tryon-pipeline", "format_version": 1, "task": ..., "class": ...,
-                               "tryon_version": ..., "config": {hyper-parameters}, "components": [...]}
+                               "tryon_version": ..., "config": {constructor arguments},
+                               "training": {provenance, optional}, "components": [...]}
       <component>.safetensors one file per ``torch.nn.Module`` component
 
 No pickle is involved anywhere; loading checks that every component file exists and fits.
@@ -12,45 +13,114 @@ No pickle is involved anywhere; loading checks that every component file exists 
 
 from __future__ import annotations
 
-import importlib
+import functools
+import inspect
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from ._fs import atomic_directory
+from .fs import atomic_directory
+from .imports import import_target
 from ._version import __version__
 from .errors import WeightsError
 
 CONFIG_NAME = "config.json"
 FORMAT = "tryon-pipeline"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: training provenance beside the config, not inside it
 
 
-def _json_safe(obj: Any) -> Any:
+def _json_safe(obj: Any, lenient: bool = False) -> Any:
+    """``obj`` as JSON types. Hyper-parameters must round-trip, so anything else raises; provenance
+    (``lenient=True``) is a record for people and keeps the text of what it cannot convert."""
     if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {str(k): _json_safe(v, lenient) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [_json_safe(v, lenient) for v in obj]
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
     if isinstance(obj, os.PathLike):
         return str(obj)
+    if lenient:
+        return str(obj)
     raise WeightsError(f"config value {obj!r} ({type(obj).__name__}) is not JSON-serialisable")
+
+
+def _weights_family(task: str) -> str:
+    from .plugins import tasks
+
+    reg = tasks()
+    return reg.get(task).weights_family if task and task in reg else ""
+
+
+def task_of_class(cls: type) -> str:
+    """The registered task whose factory is ``cls`` (directly or as a :func:`tryon.lazy` target), or ``""``."""
+    from .plugins import tasks
+
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    for spec in tasks().specs():
+        if spec.factory is cls or getattr(spec.factory, "target", None) == target:
+            return spec.name
+    return ""
 
 
 class Pipeline:
     """Base of every task pipeline.
 
-    Subclasses take their hyper-parameters as keyword arguments, call ``super().__init__(**config)``
-    and keep their ``torch.nn.Module`` parts as attributes; those are the *components* saved one per
-    ``.safetensors`` file (override :meth:`components` to choose). ``__call__`` does the work.
+    Subclasses take their hyper-parameters as keyword arguments of ``__init__`` and keep their
+    ``torch.nn.Module`` parts as attributes; those are the *components* saved one per ``.safetensors`` file
+    (override :meth:`components` to choose). ``__call__`` does the work.
+
+    The constructor's arguments are recorded once, automatically, in ``self.config`` (every parameter
+    with its value or default, as diffusers' ``register_to_config`` does): ``tryon.load`` rebuilds the
+    pipeline from them, so they must be JSON-serialisable. What a training run wants to remember (data,
+    steps, losses) goes in ``self.provenance``, saved beside the config (``"training"`` in config.json)
+    and never passed back to the constructor. The task name comes from the registry (``TaskSpec.name``):
+    ``tryon.load`` sets ``self.task``; :meth:`save_pretrained` looks it up when it is not set.
     """
 
     task: str = ""
 
-    def __init__(self, **config: Any):
-        self.config: dict[str, Any] = dict(config)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_records_config", False):
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self: "Pipeline", *args: Any, **kw: Any) -> None:
+            if getattr(self, "_recording", False):  # a subclass's __init__ already recorded the call
+                init(self, *args, **kw)
+                return
+            bound = signature.bind(self, *args, **kw)
+            bound.apply_defaults()
+            config: dict[str, Any] = {}
+            for name, value in list(bound.arguments.items())[1:]:
+                kind = signature.parameters[name].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    config.update(value)
+                elif kind is inspect.Parameter.VAR_POSITIONAL:
+                    if value:
+                        raise TypeError(f"{cls.__name__}: pipelines take keyword hyper-parameters, not *{name}")
+                else:
+                    config[name] = value
+            self.config = config
+            self._recording = True
+            try:
+                init(self, *args, **kw)
+            finally:
+                self._recording = False
+
+        recording_init._records_config = True  # type: ignore[attr-defined]
+        cls.__init__ = recording_init  # type: ignore[method-assign]
+
+    def __init__(self) -> None:
+        if not hasattr(self, "config"):
+            self.config: dict[str, Any] = {}
+        self.provenance: dict[str, Any] = {}
         self.device = "cpu"
 
     # -- components ------------------------------------------------------------------------------
@@ -82,17 +152,31 @@ class Pipeline:
         raise NotImplementedError(f"{type(self).__name__} does not implement __call__")
 
     # -- weights ---------------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+    def save_pretrained(self, directory: str | os.PathLike, *, keep_other_files: bool = False) -> Path:
         """Write ``config.json`` + one ``<component>.safetensors`` per component, atomically.
 
         The directory is assembled in a temporary sibling and renamed into place, so a crash never
-        leaves a half-written weights directory behind.
+        leaves a half-written weights directory behind. With ``keep_other_files=True`` (a training run's
+        folder, which also holds checkpoints and logs) the files are assembled in a temporary folder inside
+        ``directory`` and moved in one by one with atomic renames, ``config.json`` last, so the folder is a
+        loadable weights folder exactly when its config is present.
         """
+        directory = Path(directory)
+        if keep_other_files:
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp_parent = Path(tempfile.mkdtemp(prefix=".pipeline-", dir=directory))
+            try:
+                saved = self.save_pretrained(tmp_parent / "weights")
+                for f in sorted(saved.iterdir(), key=lambda p: p.name == CONFIG_NAME):
+                    os.replace(f, directory / f.name)
+            finally:
+                shutil.rmtree(tmp_parent, ignore_errors=True)
+            return directory
         from safetensors.torch import save_file
 
-        directory = Path(directory)
         with atomic_directory(directory) as tmp:
             comps = self.components()
+            task = self.task or task_of_class(type(self))
             for name, module in comps.items():
                 state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
                 save_file(state, str(tmp / f"{name}.safetensors"), metadata={"component": name, "tryon": __version__})
@@ -100,12 +184,15 @@ class Pipeline:
             manifest = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
-                "task": self.task,
+                "task": task,
+                "weights_family": _weights_family(task),
                 "class": f"{cls.__module__}:{cls.__qualname__}",
                 "tryon_version": __version__,
                 "config": _json_safe(self.config),
                 "components": sorted(comps),
             }
+            if getattr(self, "provenance", None):
+                manifest["training"] = _json_safe(self.provenance, lenient=True)
             (tmp / CONFIG_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         return directory
 
@@ -123,6 +210,10 @@ class Pipeline:
             raise WeightsError(f"{path}: not valid JSON ({exc})") from None
         if manifest.get("format") != FORMAT:
             raise WeightsError(f"{path}: expected format {FORMAT!r}, got {manifest.get('format')!r}")
+        config = manifest.get("config", {})
+        if int(manifest.get("format_version", 1)) < 2 and isinstance(config, dict) and "training" in config:
+            # format 1 kept provenance among the constructor's arguments; it is not a hyper-parameter
+            manifest.setdefault("training", config.pop("training"))
         return manifest
 
     def load_weights(self, directory: str | os.PathLike, strict: bool = True) -> "Pipeline":
@@ -165,6 +256,7 @@ class Pipeline:
         config = {**manifest.get("config", {}), **overrides}
         pipe = target(**config)
         pipe.task = manifest.get("task", pipe.task)
+        pipe.provenance = dict(manifest.get("training", {}))
         pipe.load_weights(directory)
         if device is not None:
             pipe.to(device)
@@ -189,9 +281,7 @@ def _import_class(spec: str, directory: Any) -> type:
     if True not in allowed:
         raise WeightsError(f"{directory}/{CONFIG_NAME}: class {spec!r} is not from tryon or an installed tryon plugin")
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qual.split("."):
-            obj = getattr(obj, part)
+        obj = import_target(spec)
     except (ImportError, AttributeError) as exc:
         raise WeightsError(f"{directory}/{CONFIG_NAME}: cannot import {spec!r} ({exc})") from None
     if not (isinstance(obj, type) and issubclass(obj, Pipeline)):

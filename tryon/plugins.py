@@ -25,17 +25,20 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .registry import Registry, TaskRegistry
+from .registry import DatasetRegistry, MetricRegistry, Registry, TaskRegistry
 
 log = logging.getLogger("tryon.plugins")
 
 ENTRY_POINT_GROUP = "tryon.plugins"
-REGISTRY_HOOKS = {
-    "tasks": "tryon_register_tasks",
-    "datasets": "tryon_register_datasets",
-    "samplers": "tryon_register_samplers",
-    "metrics": "tryon_register_metrics",
-}
+REGISTRY_KINDS = ("tasks", "datasets", "samplers", "metrics")
+
+
+def _new_registry(kind: str) -> Registry[Any]:
+    if kind == "samplers":
+        from .sampling import SamplerRegistry  # imports this module's registries lazily: no cycle
+
+        return SamplerRegistry()
+    return {"tasks": TaskRegistry, "datasets": DatasetRegistry, "metrics": MetricRegistry}[kind]()
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ class PluginManager:
         self.distributions: dict[str, str] = {}
         self._registries: dict[str, Registry[Any]] = {}
         self._lock = threading.RLock()
-        if os.environ.get("TRYON_PLUGIN_TRACE"):
+        self.tracing = bool(os.environ.get("TRYON_PLUGIN_TRACE"))
+        if self.tracing:
             self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
             self.pm.enable_tracing()
         if autoload and not os.environ.get("TRYON_DISABLE_PLUGIN_AUTOLOAD"):
@@ -113,8 +117,8 @@ class PluginManager:
             self._registries.clear()  # rebuilt lazily with the new plugin
             return True
 
-    def _fail(self, name: str, dist: str, exc: BaseException) -> None:
-        failure = PluginFailure(name, dist, _first_line(exc))
+    def _fail(self, name: str, dist: str, exc: BaseException | str) -> None:
+        failure = PluginFailure(name, dist, exc if isinstance(exc, str) else _first_line(exc))
         self.failures.append(failure)
         log.warning("%s", failure)
 
@@ -126,9 +130,15 @@ class PluginManager:
             return self._registries[kind]
 
     def _build(self, kind: str) -> Registry[Any]:
-        reg: Registry[Any] = TaskRegistry() if kind == "tasks" else Registry(kind.rstrip("s"))
-        self.call_each(REGISTRY_HOOKS[kind], registry=reg)
+        if kind not in REGISTRY_KINDS:
+            raise KeyError(f"unknown registry {kind!r}; known: {', '.join(REGISTRY_KINDS)}")
+        reg = _new_registry(kind)
+        self.call_each(reg.hook, registry=reg)
         return reg
+
+    def record_failure(self, plugin: str, error: str) -> None:
+        """Record a failure attributed to ``plugin`` (e.g. one CLI verb that could not be registered)."""
+        self._fail(plugin, self.distributions.get(plugin, "?"), error)
 
     def call_each(self, hook_name: str, **kwargs: Any) -> None:
         """Call one hook plugin by plugin, so that errors and registrations are attributed.
@@ -141,11 +151,18 @@ class PluginManager:
 
         hook = getattr(self.pm.hook, hook_name)
         target = next(iter(kwargs.values()), None)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        impls = list(reversed(hook.get_hookimpls()))  # registration order
+        names = [impl.plugin_name for impl in impls]
+        for impl in impls:
             if hasattr(target, "_set_plugin"):
                 target._set_plugin(impl.plugin_name)
+            if self.tracing:
+                self.pm.trace.root.get("tryon")(f"{hook_name} -> plugin {impl.plugin_name!r}")
+            # Call through pluggy (a caller restricted to this one plugin) so TRYON_PLUGIN_TRACE shows it.
+            others = [self.pm.get_plugin(n) for n in names if n != impl.plugin_name]
+            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=[o for o in others if o is not None])
             try:
-                impl.function(*[kwargs[a] for a in impl.argnames])
+                caller(**kwargs)
             except DuplicateNameError:
                 raise
             except Exception as exc:  # noqa: BLE001

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import DuplicateNameError, PluginError, UnknownNameError
+from .imports import lazy  # noqa: F401 - re-exported: tryon.registry.lazy is where plugins first met it
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,24 @@ class ExportSpec:
     normalisation: dict[str, Any] = field(
         default_factory=lambda: {"color": "RGB", "layout": "NCHW", "dtype": "float32", "range": [-1.0, 1.0]}
     )
+    #: optional ``split(pipeline) -> [GraphSpec, ...]``: graphs whose chain computes the same ``outputs``
+    #: (``tryon export --split``, the catalogue runtime ``tryon.runtime.CatalogueSession``)
+    split: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """One graph of a split export (DESIGN "Data flow of the catalogue mode").
+
+    ``build(pipeline)`` returns a ``torch.nn.Module`` whose ``forward`` takes ``inputs`` positionally: names
+    of the component's inputs or of earlier graphs' outputs. A graph fed by one component input only is a
+    *branch* (its outputs can be cached per input); the last graph must produce the component's ``outputs``.
+    """
+
+    name: str
+    build: Callable[[Any], Any]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -34,8 +53,10 @@ class TaskSpec:
     """A task a plugin contributes.
 
     Only ``name``, ``summary`` and ``factory`` are required; ``factory(**config)`` returns a
-    :class:`tryon.Pipeline`. ``plugin`` is filled in by the plugin manager when empty.
-    Fields may be added in later versions (always with defaults), never removed or renamed.
+    :class:`tryon.Pipeline`. ``plugin`` is filled in by the plugin manager when empty. ``inputs`` name the
+    keyword arguments of the pipeline call (``tryon run TASK --<input> FILE`` is built from them) and
+    ``outputs`` its results. Fields may be added in later versions (always with defaults), never removed or
+    renamed.
     """
 
     name: str
@@ -46,9 +67,12 @@ class TaskSpec:
     outputs: tuple[str, ...] = ()
     exportable: tuple[ExportSpec, ...] = ()
     tags: tuple[str, ...] = ()
-    #: ``example_inputs(pipeline, batch) -> {kwarg: tensor}`` for ``pipeline(**inputs)``: used by
-    #: ``tryon bench`` to time the whole pipeline (pre-processing included). Optional.
-    example_inputs: Callable[[Any, int], dict[str, Any]] | None = None
+    #: ``bench_inputs(pipeline, batch) -> {input name: tensor}``, a whole-pipeline call
+    #: ``pipeline(**inputs)`` for ``tryon bench`` (pre- and post-processing included). Optional.
+    bench_inputs: Callable[[Any, int], dict[str, Any]] | None = None
+    #: Tasks that run one trained model (e.g. every EdiBERT editing task) share a weights family: a weights
+    #: folder saved by any task of the family loads into the others. Empty: the task's weights are its own.
+    weights_family: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,7 +83,42 @@ class TaskSpec:
             "outputs": list(self.outputs),
             "exportable": [e.name for e in self.exportable],
             "tags": list(self.tags),
+            "weights_family": self.weights_family,
         }
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset reader: ``factory(root, **options)`` returns a map-style dataset (``len`` + indexing).
+
+    ``meta`` holds reader facts a user may want listed (e.g. the folder layout it reads).
+    """
+
+    name: str
+    summary: str
+    factory: Callable[..., Any]
+    plugin: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "summary": self.summary, "plugin": self.plugin, **_plain(self.meta)}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """An extra metric: ``fn(real, fake, **options) -> dict[str, float]`` over two image collections."""
+
+    name: str
+    summary: str
+    fn: Callable[..., Any]
+    plugin: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "summary": self.summary, "plugin": self.plugin}
+
+
+def _plain(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in meta.items()}
 
 
 T = TypeVar("T")
@@ -75,10 +134,17 @@ class Entry(Generic[T]):
 
 
 class Registry(Generic[T]):
-    """Name → object map that refuses duplicates, naming both plugins."""
+    """Name → spec map filled by one hook; refuses duplicates, naming both plugins.
 
-    def __init__(self, kind: str):
+    Every registry has the same one-argument contract: ``registry.register(spec)``, where ``spec`` is the
+    registry's spec class (:class:`TaskSpec`, :class:`DatasetSpec`, :class:`tryon.sampling.SamplerSpec`,
+    :class:`MetricSpec`) with at least ``name`` and ``summary``. ``plugin`` is filled in when empty.
+    """
+
+    def __init__(self, kind: str, spec_type: type, hook: str):
         self.kind = kind
+        self.spec_type = spec_type
+        self.hook = hook
         self._entries: dict[str, Entry[T]] = {}
         self._current_plugin = ""
 
@@ -86,17 +152,29 @@ class Registry(Generic[T]):
     def _set_plugin(self, name: str) -> None:
         self._current_plugin = name
 
-    def register(self, name: str, obj: T, *, summary: str = "", **meta: Any) -> None:
+    def check(self, spec: Any) -> None:
+        """Validate ``spec`` beyond its type (subclasses add their rules)."""
+
+    def register(self, spec: T) -> None:
+        if not isinstance(spec, self.spec_type):
+            raise PluginError(
+                f"{self.hook}: expected a {self.spec_type.__module__.split('.')[0]}.{self.spec_type.__name__}, "
+                f"got {type(spec).__name__} (plugin {self._current_plugin or '<unknown>'!r})"
+            )
+        name = getattr(spec, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"{self.kind} name must be a non-empty string, got {name!r}")
-        plugin = meta.pop("plugin", "") or self._current_plugin
+        self.check(spec)
+        if not getattr(spec, "plugin", "x"):
+            object.__setattr__(spec, "plugin", self._current_plugin)
+        plugin = getattr(spec, "plugin", "") or self._current_plugin
         if name in self._entries:
             other = self._entries[name].plugin or "<unknown>"
             raise DuplicateNameError(
                 f"{self.kind} {name!r} is registered twice: by plugin {other!r} and by plugin "
                 f"{plugin or '<unknown>'!r}; uninstall one or restrict TRYON_PLUGINS"
             )
-        self._entries[name] = Entry(name, obj, plugin, summary, meta)
+        self._entries[name] = Entry(name, spec, plugin, getattr(spec, "summary", ""))
 
     def get(self, name: str) -> T:
         return self.entry(name).obj
@@ -120,47 +198,38 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._entries)
 
-
-class TaskRegistry(Registry[TaskSpec]):
-    """Registry of :class:`TaskSpec`; ``register`` takes the spec itself."""
-
-    def __init__(self) -> None:
-        super().__init__("task")
-
-    def register(self, spec: TaskSpec, obj: Any = None, **_: Any) -> None:  # type: ignore[override]
-        if not isinstance(spec, TaskSpec):
-            raise PluginError(
-                f"tryon_register_tasks: expected a tryon.TaskSpec, got {type(spec).__name__} "
-                f"(plugin {self._current_plugin or '<unknown>'!r})"
-            )
-        if not callable(spec.factory):
-            raise PluginError(f"task {spec.name!r}: factory is not callable")
-        if not spec.plugin:
-            object.__setattr__(spec, "plugin", self._current_plugin)
-        super().register(spec.name, spec, summary=spec.summary, plugin=spec.plugin)
-
-    def specs(self) -> list[TaskSpec]:
+    def specs(self) -> list[T]:
         return [e.obj for e in self]
 
 
-def lazy(target: str) -> Callable[..., Any]:
-    """A callable standing for ``"package.module:attribute"``, imported on first call.
+class TaskRegistry(Registry[TaskSpec]):
+    """Registry of :class:`TaskSpec` (hook ``tryon_register_tasks``)."""
 
-    Plugins use it for ``TaskSpec.factory`` and ``ExportSpec`` callables so that registering tasks
-    (``tryon tasks``) never imports torch or model code.
-    """
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise PluginError(f"lazy target must be 'module:attribute', got {target!r}")
+    def __init__(self) -> None:
+        super().__init__("task", TaskSpec, "tryon_register_tasks")
 
-    def call(*args: Any, **kwargs: Any) -> Any:
-        import importlib
+    def check(self, spec: TaskSpec) -> None:
+        if not callable(spec.factory):
+            raise PluginError(f"task {spec.name!r}: factory is not callable")
 
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        return obj(*args, **kwargs)
 
-    call.__qualname__ = call.__name__ = f"lazy({target})"
-    call.target = target  # type: ignore[attr-defined]
-    return call
+class DatasetRegistry(Registry[DatasetSpec]):
+    """Registry of :class:`DatasetSpec` (hook ``tryon_register_datasets``)."""
+
+    def __init__(self) -> None:
+        super().__init__("dataset", DatasetSpec, "tryon_register_datasets")
+
+    def check(self, spec: DatasetSpec) -> None:
+        if not callable(spec.factory):
+            raise PluginError(f"dataset {spec.name!r}: factory is not callable")
+
+
+class MetricRegistry(Registry[MetricSpec]):
+    """Registry of :class:`MetricSpec` (hook ``tryon_register_metrics``)."""
+
+    def __init__(self) -> None:
+        super().__init__("metric", MetricSpec, "tryon_register_metrics")
+
+    def check(self, spec: MetricSpec) -> None:
+        if not callable(spec.fn):
+            raise PluginError(f"metric {spec.name!r}: fn is not callable")

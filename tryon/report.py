@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ._fs import atomic_write_text
+from .fs import atomic_write_text
 from .errors import InputError
 
 # ------------------------------------------------------------------------------------------------
@@ -405,96 +405,45 @@ def _svg_chart(series: list[_Series], title: str, log_scale: bool, width: int, h
 
 
 # ------------------------------------------------------------------------------------------------
-# a small, safe Markdown subset
+# Markdown (markdown-it-py, the CommonMark parser rich already depends on)
 # ------------------------------------------------------------------------------------------------
 _SAFE_URL = re.compile(r"^(https?:|mailto:|[^:]*$|[^:/?#]*[/?#])", re.IGNORECASE)
 
 
-def _safe_url(url: str) -> str:
-    return url if _SAFE_URL.match(html.unescape(url).strip()) else "#"
+def _markdown_parser() -> Any:
+    from markdown_it import MarkdownIt
+
+    # "commonmark" with raw HTML off: tags in the text are escaped. Every link is parsed as a link (so an
+    # unsafe one never shows as text) and its URL replaced by "#" unless relative, http(s) or mailto.
+    # Headings move down two levels (the report title is h1, sections h2).
+    md = MarkdownIt("commonmark", {"html": False})
+    md.validateLink = lambda url: True
+
+    def heading(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        level = min(6, int(tokens[idx].tag[1]) + 2)
+        return f"<h{level}>" if tokens[idx].nesting == 1 else f"</h{level}>\n"
+
+    md.add_render_rule("heading_open", heading)
+    md.add_render_rule("heading_close", heading)
+    return md
 
 
-def _inline(text: str) -> str:
-    codes: list[str] = []
-
-    def keep(m: re.Match) -> str:
-        codes.append(f"<code>{html.escape(m.group(1))}</code>")
-        return f"\x00{len(codes) - 1}\x00"
-
-    text = re.sub(r"`([^`]+)`", keep, text.replace("\x00", ""))
-    text = _escape_keep(text)
-    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)",
-                  lambda m: f'<img src="{_safe_url(m.group(2))}" alt="{m.group(1)}" loading="lazy">', text)
-    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f'<a href="{_safe_url(m.group(2))}">{m.group(1)}</a>', text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", text)
-    return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], text)
-
-
-def _escape_keep(text: str) -> str:
-    pieces = re.split("(\x00\\d+\x00)", text)
-    return "".join(p if re.fullmatch("\x00\\d+\x00", p) else html.escape(p, quote=True) for p in pieces)
+def _neutralise_links(tokens: Any) -> None:
+    for token in tokens:
+        for attr in ("href", "src"):
+            url = token.attrGet(attr) if token.attrs else None
+            if url is not None and not _SAFE_URL.match(html.unescape(str(url)).strip()):
+                token.attrSet(attr, "#")
+        if token.children:
+            _neutralise_links(token.children)
 
 
 def markdown_to_html(md: str) -> str:
-    """Headings, paragraphs, ``-``/``*``/``1.`` lists, fenced code, ``**bold**``, ``*em*``, ``code``,
-    links and images; everything else is text, escaped."""
-    out: list[str] = []
-    para: list[str] = []
-    lst: tuple[str, list[str]] | None = None
-    lines = md.replace("\r\n", "\n").split("\n")
-
-    def flush() -> None:
-        nonlocal lst
-        if para:
-            out.append(f"<p>{_inline(' '.join(x.strip() for x in para))}</p>")
-            para.clear()
-        if lst is not None:
-            tag, items = lst
-            out.append(f"<{tag}>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + f"</{tag}>")
-            lst = None
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        s = line.strip()
-        if s.startswith("```"):
-            flush()
-            j = i + 1
-            code = []
-            while j < len(lines) and not lines[j].strip().startswith("```"):
-                code.append(lines[j])
-                j += 1
-            out.append(f"<pre><code>{html.escape(chr(10).join(code))}</code></pre>")
-            i = j + 1
-            continue
-        m_h = re.match(r"^(#{1,6})\s+(.*)$", s)
-        m_ul = re.match(r"^[-*+]\s+(.*)$", s)
-        m_ol = re.match(r"^\d+[.)]\s+(.*)$", s)
-        if not s:
-            flush()
-        elif m_h:
-            flush()
-            level = min(6, len(m_h.group(1)) + 2)  # the report title is h1, sections h2
-            out.append(f"<h{level}>{_inline(m_h.group(2))}</h{level}>")
-        elif m_ul or m_ol:
-            tag = "ul" if m_ul else "ol"
-            if para:
-                flush()
-            if lst is not None and lst[0] != tag:
-                flush()
-            if lst is None:
-                lst = (tag, [])
-            lst[1].append((m_ul or m_ol).group(1))
-        elif lst is not None and line[:1].isspace():
-            lst[1][-1] += " " + s  # continuation of a list item
-        else:
-            if lst is not None:
-                flush()
-            para.append(line)
-        i += 1
-    flush()
-    return "\n".join(out)
+    """CommonMark to HTML, raw HTML escaped and unsafe link schemes dropped; ``#`` headings become ``<h3>``."""
+    parser = _markdown_parser()
+    tokens = parser.parse(str(md))
+    _neutralise_links(tokens)
+    return parser.renderer.render(tokens, parser.options, {}).strip()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -520,6 +469,20 @@ def _slug(text: str, n: int) -> str:
 
 def _md_cell(s: str) -> str:
     return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[Any] | Mapping[str, Any]],
+                   numeric: Sequence[bool] | None = None) -> str:
+    """A GitHub-flavoured Markdown table; cells are formatted by :func:`format_value` (strings as they are),
+    ``|`` escaped; ``numeric`` columns are right-aligned (default: columns whose cells are all numbers)."""
+    columns = [str(c) for c in columns]
+    body = [[r.get(c) for c in columns] if isinstance(r, Mapping) else list(r) for r in rows]
+    if numeric is None:
+        numeric = [bool(body) and all(_is_number(r[j]) or r[j] is None for r in body) for j in range(len(columns))]
+    lines = ["| " + " | ".join(_md_cell(c) for c in columns) + " |",
+             "|" + "|".join("---:" if numeric[j] else "---" for j in range(len(columns))) + "|"]
+    lines += ["| " + " | ".join(_md_cell(v if isinstance(v, str) else format_value(v)) for v in r) + " |" for r in body]
+    return "\n".join(lines)
 
 
 _CSS = """
@@ -671,14 +634,12 @@ class Report:
             elif b.kind == "table":
                 numeric = [all(_is_number(r[j]) or r[j] is None for r in b.rows) and any(_is_number(r[j]) for r in b.rows)
                            for j in range(len(b.columns))]
-                cls = lambda j: ' class="num"' if numeric[j] else ""  # noqa: E731
+                cls = lambda j, numeric=numeric: ' class="num"' if numeric[j] else ""  # noqa: E731
                 h.append(f'<section id="{anchor}"><h2>{e(b.title)}</h2><table><thead><tr>'
                          + "".join(f"<th{cls(j)}>{e(c)}</th>" for j, c in enumerate(b.columns)) + "</tr></thead><tbody>"
                          + "".join("<tr>" + "".join(f"<td{cls(j)}>{e(format_value(v))}</td>" for j, v in enumerate(r)) + "</tr>"
                                    for r in b.rows) + "</tbody></table></section>")
-                md += [f"## {b.title}", "", "| " + " | ".join(_md_cell(c) for c in b.columns) + " |",
-                       "|" + "|".join("---:" if numeric[j] else "---" for j in range(len(b.columns))) + "|"]
-                md += ["| " + " | ".join(_md_cell(format_value(v)) for v in r) + " |" for r in b.rows] + [""]
+                md += [f"## {b.title}", "", markdown_table(b.columns, b.rows, numeric), ""]
             elif b.kind == "grid":
                 name = f"grid-{_slug(b.title, n)}.png"
                 save_image(b.image, self.out_dir / name)
@@ -712,4 +673,5 @@ class Report:
 
 
 __all__ = ["Report", "grid_image", "read_curves", "moving_average", "nice_ticks", "format_value", "markdown_to_html",
+           "markdown_table",
            "GRID_PAD", "GRID_HEADER"]

@@ -55,7 +55,7 @@ import random
 import re
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -64,8 +64,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ._fs import atomic_write_bytes, atomic_write_text
-from .errors import DatasetError, InputError, TryonError, WeightsError
+from .fs import atomic_write_bytes, atomic_write_text
+from .errors import DatasetError, TryonError, WeightsError
+from .trainconfig import TrainConfig, add_train_arguments, train_config_from_args  # noqa: F401 - re-exported
 
 log = logging.getLogger("tryon.train")
 
@@ -77,55 +78,6 @@ _RESERVED_COLUMNS = ("step", "wall_time")
 # ------------------------------------------------------------------------------------------------
 # configuration and result
 # ------------------------------------------------------------------------------------------------
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of the loop (the model's own ones belong to the plugin).
-
-    ``lr`` is recorded (checkpoints, logs) but not applied: the plugin builds its optimisers.
-    ``keep_last <= 0`` keeps every checkpoint. ``drop_last`` drops the incomplete last batch of an epoch
-    (unless the dataset is smaller than one batch per rank).
-    """
-
-    out_dir: str
-    max_steps: int
-    batch_size: int = 8
-    seed: int = 0
-    lr: float | None = None
-    log_every: int = 10
-    ckpt_every: int = 100
-    keep_last: int = 3
-    num_workers: int = 0
-    device: Any = None
-    amp: bool = False
-    grad_clip: float | None = None
-    # additions beyond the contract (all optional)
-    amp_dtype: str = "float16"  # "float16" (with a GradScaler) or "bfloat16" (no scaler)
-    drop_last: bool = True
-    progress: bool = True
-    tensorboard: bool = True
-    deterministic: bool = False  # torch.use_deterministic_algorithms(warn_only=True) + cudnn flags
-    pin_memory: bool | None = None  # None: when training on CUDA
-    ddp_broadcast_buffers: bool = False
-    ddp_find_unused_parameters: bool = False
-
-    def __post_init__(self) -> None:
-        if int(self.max_steps) < 0:
-            raise InputError("TrainConfig.max_steps", ">= 0", str(self.max_steps))
-        for name in ("batch_size", "log_every", "ckpt_every"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"TrainConfig.{name}", ">= 1", str(getattr(self, name)))
-        if self.amp_dtype not in ("float16", "bfloat16"):
-            raise InputError("TrainConfig.amp_dtype", "'float16' or 'bfloat16'", repr(self.amp_dtype))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-/``weights_only``-safe dict (devices and paths become strings)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
-        return out
-
-
 @dataclass
 class TrainResult:
     """What ``fit`` returns. ``steps``: the step reached (completed steps, checkpoint included);
@@ -820,8 +772,72 @@ def read_metrics(path: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
     return out
 
 
+
+
+# ------------------------------------------------------------------------------------------------
+# the run protocol every plugin's training command uses
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class RunOutcome:
+    """What :func:`run` returns: the fitted ``trainer``, its ``result``, the saved ``pipeline`` (or None)
+    and a JSON-friendly ``summary`` for the command line."""
+
+    trainer: Trainer
+    result: TrainResult
+    pipeline: Any
+    summary: dict[str, Any]
+
+
+def run(
+    config: TrainConfig,
+    *,
+    modules: Mapping[str, nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer],
+    dataset: Any,
+    step_fn: Callable[[Trainer, Any], Mapping[str, Any]],
+    info: Mapping[str, Any] | None = None,
+    build_pipeline: Callable[[Trainer, TrainResult], Any] | None = None,
+    resume: bool = True,
+    collate_fn: Callable[[list], Any] | None = None,
+    callbacks: Sequence[tuple[int, Callable[[Trainer], Any]]] = (),
+) -> RunOutcome:
+    """The run protocol of every plugin's training command, in one place.
+
+    1. ``config.out_dir`` is created and ``train_info.json`` written there (atomically, rank 0): ``info``
+       (what is trained on what: objective, data, the model's settings) plus the loop's settings;
+    2. a :class:`Trainer` fits ``step_fn`` (checkpoints, resume, logs, AMP and gradient clipping through
+       ``trainer.backward`` / ``trainer.optimizer_step``, DDP under torchrun);
+    3. ``build_pipeline(trainer, result)`` (use ``trainer.unwrap(name)`` for the trained modules) returns
+       the :class:`tryon.Pipeline` to keep; its ``provenance`` gets ``info`` and the steps done, and rank 0
+       saves it into the run folder (``save_pretrained(out_dir, keep_other_files=True)``), so the run folder
+       is a weights folder for ``tryon.load(task, weights=out_dir)``.
+    """
+    from .fs import atomic_write_json
+    from ._version import __version__
+
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    info = dict(info or {})
+    trainer = Trainer(config, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=step_fn,
+                      collate_fn=collate_fn)
+    if trainer.is_main:
+        atomic_write_json(out / "train_info.json", {**info, "loop": config.to_dict(), "tryon_version": __version__,
+                                                    "torch_version": torch.__version__}, default=str)
+    for every, fn in callbacks:
+        trainer.add_callback(every, fn)
+    result = trainer.fit(resume=resume)
+    pipeline = build_pipeline(trainer, result) if build_pipeline is not None else None
+    if pipeline is not None:  # what build_pipeline recorded (e.g. a test score) is kept beside the run info
+        pipeline.provenance = {**info, **getattr(pipeline, "provenance", {}), "steps_done": int(result.steps)}
+        if trainer.is_main:  # under torchrun only rank 0 writes the pipeline
+            pipeline.save_pretrained(out, keep_other_files=True)
+    last = dict(result.last) or (result.history[-1] if result.history else {})
+    summary = {"steps": int(result.steps), "out_dir": str(out), "resumed_from": result.resumed_from, "last": last}
+    return RunOutcome(trainer, result, pipeline, summary)
+
+
 __all__ = [
     "TrainConfig", "TrainResult", "Trainer", "SeededSampler", "seed_everything", "rng_state", "set_rng_state",
     "find_checkpoint", "checkpoint_files", "load_checkpoint_file", "save_checkpoint_file", "read_metrics",
-    "atomic_write_text", "CKPT_FORMAT",
+    "CKPT_FORMAT", "RunOutcome", "run", "add_train_arguments", "train_config_from_args",
 ]

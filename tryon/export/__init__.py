@@ -6,17 +6,12 @@ register its verbs); the functions load :mod:`tryon.export.onnx` on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from ..imports import lazy_exports
 
 __all__ = ["export_onnx", "quantize_int8", "convert_fp16", "default_export_dir"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("export_onnx", "quantize_int8", "convert_fp16"):
-        from . import onnx as _impl
-
-        return getattr(_impl, name)
-    raise AttributeError(f"module 'tryon.export' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"export_onnx": "onnx", "quantize_int8": "onnx", "convert_fp16": "onnx"})
 
 
 def default_export_dir(task: str, component: str | None = None, n_components: int = 1, root: str = "exports") -> str:

@@ -11,10 +11,11 @@ Names are resolved lazily so that importing this package (e.g. by the CLI) does 
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import Any
+
+from ..imports import lazy_exports
 
 _EXPORTS = {
     "frechet_distance": "fid",
@@ -50,14 +51,8 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'tryon.metrics' has no attribute {name!r}")
-    # Submodule names that equal a function name (fid, prdc, ssim, lpips) are replaced by the function.
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
+# Submodule names that equal a function name (fid, prdc, ssim, lpips) are replaced by the function.
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

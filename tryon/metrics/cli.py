@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..cli import parse_size
+from ..errors import InputError
+from ..fs import atomic_write_text
 from .protocol import FID_METHODS, FID_RESIZE_MODES, LPIPS_NETS, RESIZE_FILTERS, SSIM_CHANNELS, SSIM_PADDING, preset_names
 
 EPILOG = """\
@@ -32,8 +33,8 @@ examples:
 def _configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
-    p.add_argument("--real", required=True, metavar="DIR", help="real / ground-truth images (reference set)")
-    p.add_argument("--fake", required=True, metavar="DIR", help="generated images")
+    p.add_argument("--real", metavar="DIR", help="real / ground-truth images (reference set)")
+    p.add_argument("--fake", metavar="DIR", help="generated images")
     p.add_argument("--pairs", metavar="FILE", help="'REAL FAKE' name per line for paired metrics (default: same file names)")
     p.add_argument("--unpaired", action="store_true", help="no ground truth for the generated images: distribution metrics only")
     p.add_argument("--masks", metavar="DIR", help="edit masks (1 = edited) named like the generated images, for masked_l1")
@@ -50,7 +51,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prdc-k", type=int, metavar="K", help="k of the k-NN balls (default 5)")
     p.add_argument("--is-splits", type=int, metavar="N", help="Inception Score splits (default 10)")
     p.add_argument("--ssim", dest="ssim_channels", choices=SSIM_CHANNELS, help="SSIM on RGB (default) or grey")
-    p.add_argument("--ssim-padding", choices=SSIM_PADDING, help="valid (skimage), same-reflect (torchmetrics 1.9) or same-zero (pytorch-ssim)")
+    p.add_argument("--ssim-padding", choices=SSIM_PADDING,
+                   help="valid (skimage), same-reflect (torchmetrics 1.9) or same-zero (pytorch-ssim)")
     p.add_argument("--lpips-net", choices=LPIPS_NETS, help="LPIPS backbone")
     p.add_argument("--lpips-backbone", metavar="PATH", help="torchvision ImageNet weights of the LPIPS backbone (local file)")
     p.add_argument("--batch-size", type=int, metavar="N", help="images per batch (default 50)")
@@ -65,6 +67,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folders
     from .protocol import preset
+
+    missing = [f"--{name}" for name in ("real", "fake") if not getattr(args, name)]
+    if missing:
+        raise InputError("tryon eval", "--real DIR and --fake DIR (or a plugin's verb: tryon eval VERB)",
+                         f"no {' and no '.join(missing)}")
 
     proto = preset(
         args.protocol,
@@ -104,10 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         log=None if quiet else (lambda s: print(s, file=sys.stderr)),
     )
     text = json.dumps(result, indent=2, allow_nan=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, out)
+    atomic_write_text(out, text + "\n")
     if args.json:
         print(text)
     else:

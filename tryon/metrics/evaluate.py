@@ -62,7 +62,8 @@ def _missing_error(what: str, missing: list[str], total: int, other: str, hint: 
     return InputError(what, f"every name to have an image in {other}", f"{len(missing)} of {total} without one (first: {shown})", hint)
 
 
-def pair_files(real_files: Sequence[Path], fake_files: Sequence[Path], pairs_file: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
+def pair_files(real_files: Sequence[Path], fake_files: Sequence[Path],
+               pairs_file: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
     """(real, fake) pairs: from ``pairs_file`` (lines ``REAL FAKE`` or ``NAME``; extension optional) or
     by identical file stems. Any generated image without its real counterpart → :class:`InputError`
     listing the first missing names."""
@@ -81,7 +82,7 @@ def pair_files(real_files: Sequence[Path], fake_files: Sequence[Path], pairs_fil
     out: list[tuple[Path, Path]] = []
     miss_r: list[str] = []
     miss_f: list[str] = []
-    for line_no, line in enumerate(path.read_text().splitlines(), 1):
+    for line in path.read_text().splitlines():
         toks = line.split("#", 1)[0].split()
         if not toks:
             continue
@@ -251,7 +252,8 @@ def evaluate_folders(
         mask_index = _index(list_images(masks, "--masks"))
         missing = [f.name for _, f in pair_list if _lookup(f.stem, mask_index) is None]
         if missing:
-            raise _missing_error("--masks", missing, len(pair_list), "--masks (same name as the generated image)", "one mask per generated image; 1 = edited")
+            raise _missing_error("--masks", missing, len(pair_list), "--masks (same name as the generated image)",
+                                 "one mask per generated image; 1 = edited")
 
     lpips_available = bool(lpips_backbone or os.environ.get("TRYON_LPIPS_BACKBONE"))
     feature_spec = features
@@ -337,7 +339,8 @@ def evaluate_folders(
         values[m] = float(np.mean(vals))
         details[m] = {"num_pairs": len(vals), "std": float(np.std(vals))}
     if "ssim" in details:
-        details["ssim"].update(channels=proto.ssim_channels, padding=proto.ssim_padding, window=proto.ssim_window, sigma=proto.ssim_sigma, data_range=1.0)
+        details["ssim"].update(channels=proto.ssim_channels, padding=proto.ssim_padding, window=proto.ssim_window,
+                               sigma=proto.ssim_sigma, data_range=1.0)
     if "lpips" in details and lpips_model is not None:
         details["lpips"].update(lpips_model.tryon_info)
     if "proxy-lpips" in details:
@@ -354,13 +357,15 @@ def evaluate_folders(
             R, Fk = np.concatenate(real_feats), np.concatenate(fake_feats)
         if "fid" in chosen:
             values[metric_name("fid", extractor)] = _fid(R, Fk, method=proto.fid_method)
-            details[metric_name("fid", extractor)] = {"method": proto.fid_method, "num_real": len(R), "num_fake": len(Fk), "dims": int(R.shape[1])}
+            details[metric_name("fid", extractor)] = {"method": proto.fid_method, "num_real": len(R), "num_fake": len(Fk),
+                                                      "dims": int(R.shape[1])}
         if "kid" in chosen:
             if proto.kid_subset_size > min(len(R), len(Fk)):
                 say(f"KID subset size {proto.kid_subset_size} > {min(len(R), len(Fk))} images: using {min(len(R), len(Fk))} (recorded)")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the clamp is reported above and recorded in details
-                k = _kid(R, Fk, subset_size=proto.kid_subset_size, num_subsets=proto.kid_subsets, seed=proto.kid_seed, scale=proto.kid_scale)
+                k = _kid(R, Fk, subset_size=proto.kid_subset_size, num_subsets=proto.kid_subsets, seed=proto.kid_seed,
+                         scale=proto.kid_scale)
             values[metric_name("kid", extractor)] = k["kid"]
             values[metric_name("kid_std", extractor)] = k["kid_std"]
             details[metric_name("kid", extractor)] = k

@@ -133,7 +133,7 @@ def load_extractor(spec: str, device: str | torch.device | None = None, **kwargs
 
 
 def describe_path(path: str | Path) -> dict[str, Any]:
-    from .protocol import sha256_file
+    from ..fs import sha256_file
 
     p = Path(path)
     return {"weights": str(p.resolve()), "sha256": sha256_file(p), "bytes": p.stat().st_size}

@@ -201,7 +201,8 @@ class InceptionFeatures(FeatureExtractor):
             except RuntimeError as exc:
                 raise WeightsError(f"{self.path} does not fit the FID Inception-v3: {str(exc)[:300]}") from exc
             self.net.eval()
-            self.format = "safetensors state dict" if self.path.suffix == ".safetensors" else "pytorch-fid state dict (torch.load weights_only)"
+            self.format = ("safetensors state dict" if self.path.suffix == ".safetensors"
+                           else "pytorch-fid state dict (torch.load weights_only)")
         for p in self.parameters():
             p.requires_grad_(False)
 
@@ -219,7 +220,8 @@ class InceptionFeatures(FeatureExtractor):
         x = n.Conv2d_3b_1x1(x)
         x = n.Conv2d_4a_3x3(x)
         x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
+                     "Mixed_7a", "Mixed_7b", "Mixed_7c"):
             x = getattr(n, name)(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 

@@ -55,7 +55,8 @@ def resolve_backbone(net: str, backbone: str | os.PathLike | None) -> Path:
     return p
 
 
-def load_lpips(net: str = "alex", backbone: str | os.PathLike | None = None, version: str = "0.1", device: str | torch.device | None = None):
+def load_lpips(net: str = "alex", backbone: str | os.PathLike | None = None, version: str = "0.1",
+               device: str | torch.device | None = None):
     """An ``lpips.LPIPS`` model: the package's linear heads (``version``) + backbone weights from ``backbone``."""
     path = resolve_backbone(net, backbone)
     key = (net, str(path.resolve()), version, str(device or "cpu"))

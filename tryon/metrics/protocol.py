@@ -9,10 +9,7 @@ those choices; :func:`preset` returns the three named ones. This module imports 
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from .._version import __version__
@@ -156,13 +153,3 @@ def preset(name: str = "tryon", **overrides: Any) -> Protocol:
     return Protocol(name=name, **_PRESETS[name]).updated(**overrides)
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file (recorded for every weights file a metric used)."""
-    h = hashlib.sha256()
-    with open(Path(path), "rb") as f:
-        while True:
-            block = f.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()

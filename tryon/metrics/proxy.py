@@ -29,6 +29,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .._version import __version__
+from ..errors import InputError, WeightsError
+from .features import FeatureExtractor, describe_path
 
 log = logging.getLogger("tryon.metrics.proxy")
 
@@ -38,8 +40,6 @@ log = logging.getLogger("tryon.metrics.proxy")
 # 128x96, batch 32). 3e-4 without warm-up also trains there but is too slow on small sets.
 PROXY_LR = 1e-3
 PROXY_WARMUP_MAX = 50  # warm-up steps: min(PROXY_WARMUP_MAX, steps // 4)
-from ..errors import InputError, WeightsError
-from .features import FeatureExtractor, describe_path
 
 ARCH = "tryon-proxy-cnn-v1"
 DEFAULT_WIDTHS = (32, 64, 128, 256)
@@ -240,7 +240,7 @@ def train_proxy(
     history = []
     t0 = time.time()
     net.train()
-    for step in range(int(steps)):
+    for _ in range(int(steps)):
         idx = torch.randperm(x.shape[0], generator=gen)[:bs]
         batch01 = (x[idx].to(dev) + 1.0) / 2.0
         with torch.no_grad():

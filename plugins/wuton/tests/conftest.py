@@ -1,5 +1,6 @@
-"""Fixtures shared by the WUTON training tests (teacher and student): one small synthetic dataset, one
-fixed unpaired batch from it, and a tiny frozen feature extractor standing in for VGG19."""
+"""Fixtures shared by the WUTON training tests (parser, teacher and student): one small synthetic dataset, one
+fixed unpaired batch from it, a tiny frozen feature extractor standing in for VGG19, and real
+:class:`tryon.train.Trainer` objects to run single steps through (``make_trainer``)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,21 @@ def batch(data_dir: str) -> dict:
     """The first 4 unpaired training triplets of ``data_dir`` (person, its garment, another garment, parse)."""
     from torch.utils.data import DataLoader
 
-    from tryon_wuton.teacher import UnpairedDataset, open_split
+    from tryon_wuton.training.batches import UnpairedDataset, open_split
 
     ds = UnpairedDataset(open_split(data_dir, "train", SIZE), pairs_per_person=1, seed=0)
     return next(iter(DataLoader(ds, batch_size=4, shuffle=False)))
+
+
+@pytest.fixture
+def make_trainer(tmp_path):
+    """``make_trainer(modules, optimizers, **config)`` → a CPU :class:`tryon.train.Trainer` (not fitted) whose
+    ``autocast`` / ``backward`` / ``optimizer_step`` the step functions under test go through."""
+    from tryon.train import TrainConfig, Trainer
+
+    def make(modules: dict, optimizers: dict, **config) -> Trainer:
+        config = {"device": "cpu", "progress": False, "tensorboard": False, **config}
+        cfg = TrainConfig(out_dir=str(tmp_path / "run"), max_steps=1, batch_size=1, **config)
+        return Trainer(cfg, modules=modules, optimizers=optimizers, dataset=[0], step_fn=lambda trainer, batch: {})
+
+    return make

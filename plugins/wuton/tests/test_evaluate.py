@@ -10,7 +10,7 @@ import torch
 import tryon
 from tryon_wuton.data.labels import BACKGROUND, FACE, LEFT_ARM, PANTS, RIGHT_ARM, UPPER_CLOTHES
 from tryon_wuton.evaluate import CONDITIONS, corrupt_parse, evaluate_tryon
-from tryon_wuton.pipelines import WutonStudentPipeline, WutonTeacherPipeline, save_pipeline_into
+from tryon_wuton.pipelines import WutonStudentPipeline, WutonTeacherPipeline
 
 SIZE = (64, 48)
 
@@ -55,9 +55,9 @@ def runs(tmp_path_factory):
     generate(root / "data", 40, size=SIZE, seed=3, test_fraction=0.25, accessories=0.6, progress=False)
     torch.manual_seed(0)
     teacher = WutonTeacherPipeline(size=SIZE)
-    save_pipeline_into(teacher, root / "teacher")
+    teacher.save_pretrained(root / "teacher")
     student = WutonStudentPipeline(size=SIZE)
-    save_pipeline_into(student, root / "student")
+    student.save_pretrained(root / "student")
     return root
 
 
@@ -97,5 +97,6 @@ def test_demo_verb_is_registered():
     from tryon.cli import build_app
 
     app = build_app()
-    assert {"demo", "data synth", "train wuton-teacher", "distill wuton-student", "export", "bench", "eval"} <= set(app.commands)
+    assert {"demo wuton", "data synth", "train wuton-parser", "train wuton-teacher", "train wuton-student", "export",
+            "bench"} <= set(app.commands)
     assert tryon.get_task("wuton-student").exportable[0].name == "student"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import types
 
 import numpy as np
 import pytest
@@ -12,14 +11,9 @@ from PIL import Image
 
 from tryon.errors import WeightsError
 from tryon_wuton.data.labels import NUM_CANONICAL
-from tryon_wuton.parser import (
-    HumanParser,
-    confusion_matrix,
-    load_encoder_weights,
-    parser_step,
-    segmentation_scores,
-)
+from tryon_wuton.parsing import HumanParser, confusion_matrix, load_encoder_weights, segmentation_scores
 from tryon_wuton.pipelines import WutonParserPipeline
+from tryon_wuton.training.parser import parser_step
 
 SIZE = (64, 48)
 
@@ -56,16 +50,16 @@ def test_segmentation_scores_by_hand() -> None:
     assert s["classes_present"] == 3 and s["iou_per_class"][3] is None
 
 
-def test_parser_steps_lower_cross_entropy(data_dir: str) -> None:
+def test_parser_steps_lower_cross_entropy(data_dir: str, make_trainer) -> None:
     from torch.utils.data import DataLoader
 
-    from tryon_wuton.teacher import open_split
+    from tryon_wuton.training.batches import open_split
 
     batch = next(iter(DataLoader(open_split(data_dir, "train", SIZE), batch_size=4)))
     torch.manual_seed(0)
     parser = HumanParser(NUM_CANONICAL)
     opt = torch.optim.Adam(parser.parameters(), lr=1e-3)
-    tr = types.SimpleNamespace(modules={"parser": parser}, optimizers={"parser": opt}, device="cpu", step=0)
+    tr = make_trainer({"parser": parser}, {"parser": opt})
     hist = [parser_step(tr, batch)["ce"] for _ in range(10)]
     assert np.mean(hist[-3:]) < 0.8 * np.mean(hist[:3]), hist
 
@@ -107,16 +101,22 @@ def test_parser_pipeline_output_kinds_and_sizes() -> None:
 
 
 def test_train_parser_run(data_dir: str, tmp_path) -> None:
-    pytest.importorskip("tryon.train")
-    from tryon_wuton.parser import train_parser
+    from tryon_wuton.training.parser import train_parser
 
     out = tmp_path / "parser"
-    s = train_parser(data_dir, out, steps=3, size=SIZE, batch_size=2, device="cpu", log_every=1, ckpt_every=2)
+    s = train_parser(data_dir, out, steps=3, size=SIZE, batch_size=2, device="cpu", log_every=1, ckpt_every=2,
+                     progress=False)
     assert s["steps"] == 3
     scores = json.loads((out / "parser_eval.json").read_text())["test"]
     assert 0.0 <= scores["pixel_accuracy"] <= 1.0 and 0.0 <= scores["miou"] <= 1.0 and scores["images"] == 3
+    assert s["test"] == scores
     manifest = json.loads((out / "config.json").read_text())
     assert manifest["task"] == "wuton-parser" and manifest["components"] == ["parser"]
-    assert manifest["config"]["training"]["test_miou"] == pytest.approx(scores["miou"])
+    assert manifest["config"] == {"size": [64, 48], "num_classes": NUM_CANONICAL, "encoder": "resnet18"}
+    evaluation = manifest["training"]["evaluation"]
+    assert evaluation["test_miou"] == pytest.approx(scores["miou"]) and evaluation["test_images"] == 3
+    assert manifest["training"]["steps_done"] == 3
+    info = json.loads((out / "train_info.json").read_text())
+    assert info["lr"] == 1e-3 and info["loop"]["max_steps"] == 3
     pipe = WutonParserPipeline.from_pretrained(out)
     assert pipe(torch.zeros(1, 3, *SIZE)).shape == (1, *SIZE)

@@ -15,13 +15,9 @@ from PIL import Image
 import tryon
 from tryon.errors import InputError
 from tryon.registry import TaskRegistry
-from tryon_wuton.commands import build_task_specs, parse_size, register_cli, register_tasks
-from tryon_wuton.pipelines import (
-    TryOnResult,
-    WutonStudentPipeline,
-    WutonTeacherPipeline,
-    save_pipeline_into,
-)
+from tryon_wuton.commands import parse_size, register_cli
+from tryon_wuton.pipelines import TryOnResult, WutonStudentPipeline, WutonTeacherPipeline
+from tryon_wuton.tasks import build_task_specs, register_tasks
 
 SIZE = (64, 48)
 
@@ -85,7 +81,7 @@ def test_return_details(student: WutonStudentPipeline, teacher: WutonTeacherPipe
 def test_teacher_uses_parser_and_agnostic_override(teacher: WutonTeacherPipeline) -> None:
     p, g = torch.rand(1, 3, *SIZE) * 2 - 1, torch.rand(1, 3, *SIZE) * 2 - 1
     r = teacher(person=p, garment=g, return_details=True)
-    from tryon_wuton.teacher import make_agnostic
+    from tryon_wuton.agnostic import make_agnostic
 
     with torch.no_grad():
         parse = teacher.parser(p).argmax(1)
@@ -114,15 +110,23 @@ def test_save_load_round_trip_is_bit_identical(cls, tmp_path) -> None:
     assert torch.equal(ref.image, got.image) and torch.equal(ref.theta, got.theta)
 
 
-def test_save_pipeline_into_keeps_run_files(student: WutonStudentPipeline, tmp_path) -> None:
+def test_config_round_trips_through_json_and_provenance_stays_out_of_it(tmp_path) -> None:
+    """Constructor arguments are recorded by tryon.Pipeline (lists, as JSON gives them back); provenance is
+    saved beside them and never passed back to the constructor."""
+    pipe = WutonStudentPipeline(size=(64, 48), depths=(16, 32, 64, 128, 256))
+    assert pipe.config == {"size": (64, 48), "depths": (16, 32, 64, 128, 256), "grid_size": 5}
+    pipe.provenance = {"data": "somewhere", "steps_done": 7}
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     (run / "metrics.csv").write_text("step,loss\n")
-    save_pipeline_into(student, run)
+    pipe.save_pretrained(run, keep_other_files=True)  # a training run folder keeps its other files
     assert (run / "metrics.csv").is_file() and (run / "checkpoints").is_dir()
-    assert json.loads((run / "config.json").read_text())["components"] == ["generator"]
-    assert not [p for p in run.iterdir() if p.name.startswith(".pipeline-")]
-    assert isinstance(WutonStudentPipeline.from_pretrained(run), WutonStudentPipeline)
+    manifest = json.loads((run / "config.json").read_text())
+    assert manifest["config"] == {"size": [64, 48], "depths": [16, 32, 64, 128, 256], "grid_size": 5}
+    assert manifest["training"] == {"data": "somewhere", "steps_done": 7} and manifest["task"] == "wuton-student"
+    loaded = WutonStudentPipeline.from_pretrained(run)
+    assert loaded.size == SIZE and loaded.provenance["steps_done"] == 7
+    assert "task" not in vars(WutonStudentPipeline)  # the registry names the task, tryon.load sets it
 
 
 def test_task_specs_registry_and_export_hooks(student: WutonStudentPipeline) -> None:
@@ -142,7 +146,7 @@ def test_task_specs_registry_and_export_hooks(student: WutonStudentPipeline) -> 
         image, warped = module(*inputs.values())
         ref = student.generator(*inputs.values())[0]
     assert torch.equal(image, ref) and warped.shape == image.shape
-    bench = spec.example_inputs(student, 2)
+    bench = spec.bench_inputs(student, 2)
     assert student(**bench).shape == (2, 3, *SIZE)
     default = reg.get("wuton-teacher").factory()
     assert default.size == (256, 192)
@@ -176,20 +180,63 @@ def test_cli_verbs_and_cheap_import() -> None:
 
     app = App()
     register_cli(app)
-    assert set(app.commands) == {"train parser", "train wuton-teacher", "distill wuton-student"}
+    assert set(app.commands) == {"train wuton-parser", "train wuton-teacher", "train wuton-student"}
     p = argparse.ArgumentParser()
     app.commands["train wuton-teacher"][0](p)
     a = p.parse_args(["--data", "d", "--out", "o", "--adv", "paired", "--no-end-to-end", "--size", "128x96"])
     assert a.adv == "paired" and a.end_to_end is False and a.size == (128, 96) and a.resume is True
+    assert a.amp is False and a.grad_clip is None and a.lr is None and a.steps == 20000 and a.batch_size == 8
     p = argparse.ArgumentParser()
-    app.commands["distill wuton-student"][0](p)
+    app.commands["train wuton-student"][0](p)
     a = p.parse_args(["--teacher", "t", "--data", "d", "--out", "o", "--lambda-adv", "0"])
     assert a.lambda_adv == 0.0 and a.init_from_teacher is True and a.size is None
+    p = argparse.ArgumentParser()
+    app.commands["train wuton-parser"][0](p)
+    a = p.parse_args(["--data", "d", "--out", "o"])
+    assert a.lr == 1e-3 and a.steps == 2000 and a.encoder == "resnet18"
     assert parse_size("256x192") == (256, 192)
     with pytest.raises(argparse.ArgumentTypeError):
         parse_size("256")
-    # registering tasks and verbs imports no torch (keeps `tryon --help` / `tryon tasks` fast)
-    code = ("import sys, tryon_wuton.commands as c; from tryon.registry import TaskRegistry; "
-            "c.register_tasks(TaskRegistry()); assert 'torch' not in sys.modules, 'torch imported'")
+    # registering tasks and verbs imports no torch (keeps `tryon tasks` fast)
+    code = ("import sys, tryon_wuton.tasks as t, tryon_wuton.commands as c; from tryon.registry import TaskRegistry; "
+            "t.register_tasks(TaskRegistry()); c.register_cli(type('A', (), {'add_command': lambda *a, **k: None})()); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert len(build_task_specs()) == 3
+
+
+@pytest.mark.parametrize("verb", ["train wuton-parser", "train wuton-teacher", "train wuton-student"])
+def test_training_verbs_pass_amp_and_grad_clip_to_the_trainer(verb, monkeypatch) -> None:
+    """--amp, --amp-dtype and --grad-clip (the core's training options) reach the training function."""
+    import importlib
+
+    from tryon.cli import App
+
+    module, fn = {"train wuton-parser": ("parser", "train_parser"), "train wuton-teacher": ("teacher", "train_teacher"),
+                  "train wuton-student": ("student", "distill_student")}[verb]
+    seen = {}
+    monkeypatch.setattr(importlib.import_module(f"tryon_wuton.training.{module}"), fn,
+                        lambda *args, **kw: seen.update(kw) or {"steps": 0})
+    app = App()
+    register_cli(app)
+    teacher = ["--teacher", "t"] if verb.endswith("student") else []
+    args = app.build_parser().parse_args([*verb.split(), "--data", "d", "--out", "o", *teacher, "--amp",
+                                          "--amp-dtype", "bfloat16", "--grad-clip", "0.5", "--no-resume"])
+    assert args._run(args) == 0
+    assert seen["amp"] is True and seen["amp_dtype"] == "bfloat16" and seen["grad_clip"] == 0.5
+    assert seen["resume"] is False and seen["progress"] is True
+
+
+def test_export_at_another_size_names_the_trained_size(student: WutonStudentPipeline, tmp_path, capsys) -> None:
+    """`tryon export wuton-student --weights RUN --size HxW` on weights trained at another size says so
+    (the trained size, and that --size must match or be omitted), not a cut-off state-dict message."""
+    from tryon.cli import main
+
+    student.save_pretrained(tmp_path / "run")  # weights at 64x48, like a run trained there
+    code = main(["export", "wuton-student", "--weights", str(tmp_path / "run"), "--size", "128x96",
+                 "--out", str(tmp_path / "export")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "size=64x48 (asked: 128x96)" in err and "must match" in err and "omitted" in err, err
+    assert "state_dict" not in err and "size mismatch" not in err
+    assert not (tmp_path / "export").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import types
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ from tryon.errors import TryonError
 from tryon.losses import PerceptualLoss
 from tryon_wuton.models import WUTON, build_discriminator
 from tryon_wuton.pipelines import WutonTeacherPipeline
-from tryon_wuton.student import StudentConfig, StudentStep, TeacherTargets, student_losses
-from tryon_wuton.teacher import ADAM_BETAS, discriminator_loss
+from tryon_wuton.training.objectives import discriminator_loss
+from tryon_wuton.training.student import StudentConfig, StudentStep, TeacherTargets, student_losses
+from tryon_wuton.training.teacher import ADAM_BETAS
 
 SIZE = (64, 48)
 
@@ -29,7 +29,8 @@ def _teacher(seed: int = 0) -> WutonTeacherPipeline:
     return pipe.eval()
 
 
-def _trainer(lambda_adv: float, seed: int = 0, lr: float = 1e-3) -> types.SimpleNamespace:
+def _trainer(make_trainer, lambda_adv: float, seed: int = 0, lr: float = 1e-3):
+    """A CPU Trainer over a fresh student (and discriminator when ``lambda_adv > 0``)."""
     torch.manual_seed(seed)
     S = WUTON(size=SIZE)
     modules = {"student": S}
@@ -38,14 +39,14 @@ def _trainer(lambda_adv: float, seed: int = 0, lr: float = 1e-3) -> types.Simple
         D = build_discriminator(base=16)
         modules["discriminator"] = D
         opts["discriminator"] = torch.optim.Adam(D.parameters(), lr=lr, betas=ADAM_BETAS)
-    return types.SimpleNamespace(modules=modules, optimizers=opts, device="cpu", step=0)
+    return make_trainer(modules, opts)
 
 
-def test_distillation_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_features: nn.Module) -> None:
+def test_distillation_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_features: nn.Module, make_trainer) -> None:
     """A randomly initialised student on one fixed batch (lr 3e-3 so that θ visibly moves in 15 steps)."""
     teacher = _teacher()
     targets = TeacherTargets(teacher, use_parser=False)
-    tr = _trainer(1.0, lr=3e-3)
+    tr = _trainer(make_trainer, 1.0, lr=3e-3)
     step = StudentStep(StudentConfig(lambda_adv=1.0), PerceptualLoss(tiny_features), targets)
     hist = [step(tr, batch) for _ in range(15)]
     for key in ("warp", "l1", "perceptual"):
@@ -56,12 +57,13 @@ def test_distillation_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_featu
     assert all(not p.requires_grad for p in teacher.generator.parameters())
 
 
-def test_one_distillation_step_lowers_the_losses_on_its_batch(batch: dict, tiny_features: nn.Module) -> None:
+def test_one_distillation_step_lowers_the_losses_on_its_batch(batch: dict, tiny_features: nn.Module,
+                                                               make_trainer) -> None:
     """One StudentStep (λadv = 0: no critic moving underneath) lowers L_warp, L1, perceptual and their sum,
     re-measured on the same batch with the same targets."""
     teacher = _teacher(4)
     targets = TeacherTargets(teacher, use_parser=False)
-    tr = _trainer(0.0, seed=4)
+    tr = _trainer(make_trainer, 0.0, seed=4)
     cfg = StudentConfig(lambda_adv=0.0)
     perc = PerceptualLoss(tiny_features)
     S = tr.modules["student"]
@@ -80,7 +82,7 @@ def test_one_distillation_step_lowers_the_losses_on_its_batch(batch: dict, tiny_
 
 
 def test_targets_are_the_teacher_outputs_on_the_agnostic_person(batch: dict) -> None:
-    from tryon_wuton.teacher import make_agnostic
+    from tryon_wuton.agnostic import make_agnostic
 
     teacher = _teacher(1)
     person, garment_b, parse = batch["person"], batch["garment_b"], batch["parse"]
@@ -99,7 +101,8 @@ def test_student_warp_loss_is_eq_4_3_7(batch: dict, tiny_features: nn.Module) ->
     S = WUTON(size=SIZE)
     person, garment_b = batch["person"], batch["garment_b"]
     img_t, theta_t = TeacherTargets(teacher, use_parser=False)(person, garment_b, batch["parse"])
-    losses = student_losses(S, None, PerceptualLoss(tiny_features), person, garment_b, img_t, theta_t, StudentConfig(lambda_adv=0))
+    losses = student_losses(S, None, PerceptualLoss(tiny_features), person, garment_b, img_t, theta_t,
+                            StudentConfig(lambda_adv=0))
     with torch.no_grad():
         phi = S(person, garment_b)[1]
         expected = (S.warp_garment(garment_b, phi) - S.warp_garment(garment_b, theta_t)).abs().mean()
@@ -133,10 +136,11 @@ def test_teacher_cache_written_atomically_and_reused(batch: dict, tmp_path) -> N
         TeacherTargets(teacher, cache_dir=cache, use_parser=False, teacher_id="other")
 
 
-def test_lambda_adv_zero_is_the_plain_teacher_student_ablation(batch: dict, tiny_features: nn.Module) -> None:
+def test_lambda_adv_zero_is_the_plain_teacher_student_ablation(batch: dict, tiny_features: nn.Module,
+                                                               make_trainer) -> None:
     teacher = _teacher(4)
     targets = TeacherTargets(teacher, use_parser=False)
-    tr = _trainer(0.0)
+    tr = _trainer(make_trainer, 0.0)
     assert "discriminator" not in tr.modules
     step = StudentStep(StudentConfig(lambda_adv=0.0), PerceptualLoss(tiny_features), targets)
     logs = step(tr, batch)
@@ -144,11 +148,12 @@ def test_lambda_adv_zero_is_the_plain_teacher_student_ablation(batch: dict, tiny
     assert logs["total"] == pytest.approx(logs["warp"] + logs["l1"] + logs["perceptual"], rel=1e-5)
 
 
-def test_adversarial_loss_uses_real_persons_and_student_outputs(batch: dict, tiny_features: nn.Module) -> None:
+def test_adversarial_loss_uses_real_persons_and_student_outputs(batch: dict, tiny_features: nn.Module,
+                                                                make_trainer) -> None:
     """The student's adversarial G loss goes down when only it is optimised against a fixed critic."""
     teacher = _teacher(5)
     img_t, theta_t = TeacherTargets(teacher, use_parser=False)(batch["person"], batch["garment_b"], batch["parse"])
-    tr = _trainer(1.0, seed=5)
+    tr = _trainer(make_trainer, 1.0, seed=5)
     S, D = tr.modules["student"], tr.modules["discriminator"]
     with torch.no_grad():
         fake = S(batch["person"], batch["garment_b"])[0]
@@ -170,26 +175,29 @@ def test_adversarial_loss_uses_real_persons_and_student_outputs(batch: dict, tin
 
 
 def test_distill_student_run(data_dir: str, tmp_path) -> None:
-    pytest.importorskip("tryon.train")
-    from tryon_wuton.pipelines import WutonStudentPipeline, save_pipeline_into
-    from tryon_wuton.student import distill_student
+    from tryon_wuton.pipelines import WutonStudentPipeline
+    from tryon_wuton.training.student import distill_student
 
-    teacher_dir = save_pipeline_into(_teacher(6), tmp_path / "teacher")
+    teacher_dir = _teacher(6).save_pretrained(tmp_path / "teacher")
     out, cache = tmp_path / "student", tmp_path / "cache"
     s = distill_student(teacher_dir, data_dir, out, steps=2, batch_size=2, cache_teacher=cache, device="cpu",
-                        log_every=1, ckpt_every=100, pairs_per_person=1)
+                        log_every=1, ckpt_every=100, pairs_per_person=1, progress=False)
     assert s["steps"] == 2 and s["teacher_cache"]["misses"] == 4
     assert len(list(cache.glob("*.safetensors"))) == 4
     manifest = json.loads((out / "config.json").read_text())
     assert manifest["task"] == "wuton-student" and manifest["components"] == ["generator"]
-    training = manifest["config"]["training"]
-    assert training["init_from_teacher"] is True and training["lambda_adv"] == 1.0
+    assert manifest["config"] == {"size": [64, 48], "depths": [16, 32, 64, 128, 256], "grid_size": 5}
+    training = manifest["training"]
+    assert training["init_from_teacher"] is True and training["lambda_adv"] == 1.0 and training["steps_done"] == 2
     assert training["teacher_parse_source"].startswith("dataset parse maps")
+    assert training["teacher_cache"] == {"hits": 0, "misses": 4}
+    assert json.loads((out / "train_info.json").read_text())["teacher"] == str(teacher_dir)
     student = WutonStudentPipeline.from_pretrained(out)
     assert student.size == SIZE
     # the student starts from the teacher's generator (our choice, --no-init-from-teacher to opt out)
     out0 = tmp_path / "student0"
-    distill_student(teacher_dir, data_dir, out0, steps=0, batch_size=2, device="cpu", pairs_per_person=1, lambda_adv=0)
+    distill_student(teacher_dir, data_dir, out0, steps=0, batch_size=2, device="cpu", pairs_per_person=1, lambda_adv=0,
+                    progress=False)
     s0 = WutonStudentPipeline.from_pretrained(out0)
     t = WutonTeacherPipeline.from_pretrained(teacher_dir)
     for (k, a), (_, b) in zip(s0.generator.state_dict().items(), t.generator.state_dict().items()):

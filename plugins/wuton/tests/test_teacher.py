@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import types
 
 import numpy as np
 import pytest
@@ -12,24 +11,22 @@ import torch.nn as nn
 
 from tryon.losses import PerceptualLoss
 from tryon_wuton.models import WUTON, build_discriminator
-from tryon_wuton.teacher import (
+from tryon_wuton.training.batches import UnpairedDataset, batch_tensors, open_split, worn_garment
+from tryon_wuton.training.objectives import discriminator_loss
+from tryon_wuton.training.teacher import (
     ADAM_BETAS,
     TEACHER_LR,
     TeacherConfig,
     TeacherStep,
-    UnpairedDataset,
-    batch_tensors,
-    discriminator_loss,
     generator_losses,
-    open_split,
     teacher_forward,
-    worn_garment,
 )
 
 SIZE = (64, 48)
 
 
-def _trainer(adv: str, lr: float = TEACHER_LR, seed: int = 0) -> types.SimpleNamespace:
+def _trainer(make_trainer, adv: str, lr: float = TEACHER_LR, seed: int = 0):
+    """A CPU Trainer over a fresh generator (and discriminator unless ``adv="none"``)."""
     torch.manual_seed(seed)
     G = WUTON(size=SIZE)
     modules = {"generator": G}
@@ -38,7 +35,7 @@ def _trainer(adv: str, lr: float = TEACHER_LR, seed: int = 0) -> types.SimpleNam
         D = build_discriminator(base=16)
         modules["discriminator"] = D
         opts["discriminator"] = torch.optim.Adam(D.parameters(), lr=lr, betas=ADAM_BETAS)
-    return types.SimpleNamespace(modules=modules, optimizers=opts, device="cpu", step=0)
+    return make_trainer(modules, opts)
 
 
 def test_batch_tensors_worn_garment_and_agnostic(batch: dict) -> None:
@@ -85,8 +82,8 @@ def _run(trainer, batch, cfg, steps, features: nn.Module) -> list[dict]:
     return [step(trainer, batch) for _ in range(steps)]
 
 
-def test_training_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_features: nn.Module) -> None:
-    hist = _run(_trainer("unpaired"), batch, TeacherConfig(adv="unpaired"), 15, tiny_features)
+def test_training_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_features: nn.Module, make_trainer) -> None:
+    hist = _run(_trainer(make_trainer, "unpaired"), batch, TeacherConfig(adv="unpaired"), 15, tiny_features)
     for key in ("warp", "l1", "perceptual"):
         v = [h[key] for h in hist]
         first, last = float(np.mean(v[:3])), float(np.mean(v[-3:]))
@@ -95,9 +92,9 @@ def test_training_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_features:
     assert all(np.isfinite(h["total"]) for h in hist)
 
 
-def test_adversarial_terms_descend(batch: dict, tiny_features: nn.Module) -> None:
+def test_adversarial_terms_descend(batch: dict, tiny_features: nn.Module, make_trainer) -> None:
     """D steps (G fixed) lower the relativistic D loss; G steps (D fixed) lower the G adversarial loss."""
-    tr = _trainer("unpaired", seed=1)
+    tr = _trainer(make_trainer, "unpaired", seed=1)
     G, D = tr.modules["generator"], tr.modules["discriminator"]
     cfg = TeacherConfig(adv="unpaired")
     t = batch_tensors(batch, "cpu")
@@ -129,8 +126,9 @@ def _matcher_grad(G: WUTON) -> float:
 
 
 @pytest.mark.parametrize("end_to_end", [True, False])
-def test_end_to_end_switch_routes_matcher_gradients(batch: dict, end_to_end: bool, tiny_features: nn.Module) -> None:
-    tr = _trainer("unpaired", seed=2)
+def test_end_to_end_switch_routes_matcher_gradients(batch: dict, end_to_end: bool, tiny_features: nn.Module,
+                                                    make_trainer) -> None:
+    tr = _trainer(make_trainer, "unpaired", seed=2)
     G, D = tr.modules["generator"], tr.modules["discriminator"]
     cfg = TeacherConfig(adv="unpaired", end_to_end=end_to_end)
     t = batch_tensors(batch, "cpu")
@@ -148,13 +146,13 @@ def test_end_to_end_switch_routes_matcher_gradients(batch: dict, end_to_end: boo
         assert image_grad == 0.0  # matcher trained by L_warp only
 
 
-def test_adv_switch_paired_unpaired_none(batch: dict, tiny_features: nn.Module) -> None:
+def test_adv_switch_paired_unpaired_none(batch: dict, tiny_features: nn.Module, make_trainer) -> None:
     t = batch_tensors(batch, "cpu")
     t["garment_b"] = t["garment_b"].clone().requires_grad_(True)
     perc = PerceptualLoss(tiny_features)
     grads = {}
     for adv in ("unpaired", "paired"):
-        tr = _trainer(adv, seed=3)
+        tr = _trainer(make_trainer, adv, seed=3)
         cfg = TeacherConfig(adv=adv)
         out = teacher_forward(tr.modules["generator"], t, cfg)
         assert ("image_b" in out) == (adv == "unpaired")
@@ -165,7 +163,7 @@ def test_adv_switch_paired_unpaired_none(batch: dict, tiny_features: nn.Module) 
         grads[adv] = 0.0 if g is None else float(g.abs().sum())
     assert grads["unpaired"] > 0  # L_adv is computed on p̃_b = G(p*_a, c_b)
     assert grads["paired"] == 0.0  # ... or on p̃_a
-    tr = _trainer("none")
+    tr = _trainer(make_trainer, "none")
     assert "discriminator" not in tr.modules
     hist = _run(tr, batch, TeacherConfig(adv="none"), 1, tiny_features)
     assert "adv" not in hist[0] and "d" not in hist[0]
@@ -174,31 +172,37 @@ def test_adv_switch_paired_unpaired_none(batch: dict, tiny_features: nn.Module) 
 
 
 def test_train_teacher_run_saves_pipeline_and_resumes(data_dir: str, tmp_path) -> None:
-    pytest.importorskip("tryon.train")
     from tryon_wuton.pipelines import WutonTeacherPipeline
-    from tryon_wuton.teacher import train_teacher
+    from tryon_wuton.training.teacher import train_teacher
 
     out = tmp_path / "teacher"
-    s = train_teacher(data_dir, out, steps=2, size=SIZE, batch_size=2, ckpt_every=100, log_every=1, device="cpu", pairs_per_person=1)
-    assert s["steps"] == 2
+    s = train_teacher(data_dir, out, steps=2, size=SIZE, batch_size=2, ckpt_every=100, log_every=1, device="cpu",
+                      pairs_per_person=1, progress=False)
+    assert s["steps"] == 2 and s["resumed_from"] is None
     manifest = json.loads((out / "config.json").read_text())
     assert manifest["task"] == "wuton-teacher"
     assert {"generator", "parser"} == set(manifest["components"])
-    training = manifest["config"]["training"]
+    assert manifest["config"] == {"size": [64, 48], "num_classes": 20, "parser_encoder": "resnet18",
+                                  "depths": [16, 32, 64, 128, 256], "grid_size": 5, "parser_trained": False}
+    training = manifest["training"]  # provenance, beside (not inside) the constructor arguments
     assert training["perceptual_features"].startswith("vgg19-random")
-    assert training["lr"] == TEACHER_LR and training["adv"] == "unpaired"
+    assert training["lr"] == TEACHER_LR and training["adv"] == "unpaired" and training["steps_done"] == 2
+    info = json.loads((out / "train_info.json").read_text())
+    assert info["objective"].startswith("T-WUTON") and info["loop"]["max_steps"] == 2
     assert (out / "generator.safetensors").is_file() and (out / "checkpoints").is_dir()
+    assert (out / "metrics.csv").is_file()
     ckpt = torch.load(out / "checkpoints" / "step_00000002.pt", map_location="cpu", weights_only=True, mmap=True)
     assert set(ckpt["modules"]) == {"generator", "discriminator"}  # D kept for resuming, not in the pipeline
     pipe = WutonTeacherPipeline.from_pretrained(out)
-    assert pipe.size == SIZE
-    s2 = train_teacher(data_dir, out, steps=3, size=SIZE, batch_size=2, ckpt_every=100, log_every=1, device="cpu", pairs_per_person=1)
-    assert s2["steps"] == 3  # resumed from step 2, one more step
+    assert pipe.size == SIZE and pipe.provenance["steps_done"] == 2
+    s2 = train_teacher(data_dir, out, steps=3, size=SIZE, batch_size=2, ckpt_every=100, log_every=1, device="cpu",
+                       pairs_per_person=1, progress=False)
+    assert s2["steps"] == 3 and s2["resumed_from"] == 2  # resumed from step 2, one more step
 
 
 def test_datasets_without_parse_maps_are_refused_with_a_clear_error() -> None:
     from tryon.errors import DatasetError
-    from tryon_wuton.teacher import require_parse
+    from tryon_wuton.training.batches import require_parse
 
     with pytest.raises(DatasetError, match="parse maps"):
         require_parse([{"person": torch.zeros(3, *SIZE), "garment": torch.zeros(3, *SIZE)}], "p*")

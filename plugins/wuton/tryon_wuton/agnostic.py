@@ -139,3 +139,15 @@ def agnostic_person(
         raise InputError("parse", f"label maps matching the person batch {tuple(x.shape)}", f"mask {tuple(mask.shape)}")
     p_star = x * (1 - mask) + fill * mask
     return (p_star[0] if single else p_star), mask
+
+
+def make_agnostic(person: torch.Tensor, parse: torch.Tensor) -> torch.Tensor:
+    """Agnostic person ``p*`` (000 §4.3.3.2) for a ``B×3×H×W`` batch and ``B×H×W`` canonical labels.
+
+    What the teacher pipeline, its training and the student's teacher targets all use: arms, upper-body
+    cloth and a box around the neck greyed out (:func:`agnostic_person`). The neck box comes from the parse
+    map only, never from keypoints: the inference pipeline has no pose estimator, and training must see the
+    same ``p*`` as inference.
+    """
+    return agnostic_person(person, parse)[0]
+

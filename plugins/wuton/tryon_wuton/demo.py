@@ -1,4 +1,4 @@
-"""``tryon demo``: the whole try-on job end to end on built-in synthetic data (what ``make demo`` runs).
+"""``tryon demo wuton``: the whole try-on job end to end on built-in synthetic data (what ``make demo`` runs).
 
 generate data → train parser → train T-WUTON → distil S-WUTON (λadv = 1 and the λadv = 0 ablation of
 000 Table 4.5) → evaluate (unpaired ground truth, injected parser errors) → export the student to ONNX
@@ -19,6 +19,8 @@ import logging
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from tryon.fs import atomic_write_json
 
 log = logging.getLogger("tryon_wuton.demo")
 
@@ -52,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register_cli(app: Any) -> None:
-    app.add_command("demo", help="run the try-on job end to end on synthetic data and write a report",
+    app.add_command("demo wuton", help="run the try-on job end to end on synthetic data and write a report",
                     configure=_configure, run=_run)
 
 
@@ -75,9 +77,7 @@ class _Stages:
         dt = time.perf_counter() - t0
         self.times[name] = dt
         self.state.setdefault("done", {})[name] = {"seconds": dt, "result": result}
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2, default=str))
-        tmp.replace(self.state_path)
+        atomic_write_json(self.state_path, self.state, default=str)
         self.console.print(f"[green]✓ {name}[/] in {dt:.1f} s")
         return result
 
@@ -103,19 +103,19 @@ def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "def
         return generate(data, b["n"], size=size, seed=seed, test_fraction=0.1)
 
     def parser() -> dict:
-        from .parser import train_parser
+        from .training.parser import train_parser
 
         return train_parser(data, parser_run, steps=b["parser"], batch_size=b["batch"], **common)
 
     def teacher() -> dict:
-        from .teacher import train_teacher
+        from .training.teacher import train_teacher
 
         return train_teacher(data, teacher_run, parser_run=parser_run, steps=b["teacher"], batch_size=b["batch"],
                              vgg_weights=vgg_weights, **common)
 
     def student(lam: float, run: Path) -> Callable[[], dict]:
         def go() -> dict:
-            from .student import distill_student
+            from .training.student import distill_student
 
             return distill_student(teacher_run, data, run, steps=b["student"], batch_size=b["batch"], lambda_adv=lam,
                                    vgg_weights=vgg_weights, cache_teacher=out / "teacher_cache",
@@ -148,7 +148,7 @@ def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "def
         calib = calibration_inputs(data, size, n=b["calibration"])
         manifest = quantize_int8(export_dir, calib, data_note=f"{len(calib)} synthetic training pairs at {size[0]}x{size[1]}")
         quality = int8_quality(export_dir, data, max_pairs=b["eval"])
-        (export_dir / "int8_quality.json").write_text(json.dumps(quality, indent=2) + "\n")
+        atomic_write_json(export_dir / "int8_quality.json", quality)
         return {"parity": manifest.get("parity"), "int8_parity": manifest["models"]["int8"].get("parity"),
                 "int8_quality": quality, "path": str(export_dir)}
 
@@ -164,7 +164,7 @@ def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "def
 
         teacher_pipe = tryon.load("wuton-teacher", weights=teacher_run, device="cpu")
         bd = teacher_breakdown(teacher_pipe, batch=1, iters=b["bench"], warmup=3)
-        (out / "bench" / "teacher_breakdown.json").write_text(json.dumps(bd, indent=2) + "\n")
+        atomic_write_json(out / "bench" / "teacher_breakdown.json", bd)
         if tuple(size) != SPEED_SIZE:  # the seeds' resolution: speed does not depend on the weights
             run_bench("wuton-student", weights=None, sizes=[SPEED_SIZE], batches=[1], backends=["torch", "ort-cpu"],
                       iters=b["bench"], warmup=3, out_dir=out / "bench-256x192")

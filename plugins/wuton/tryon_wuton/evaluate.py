@@ -24,7 +24,6 @@ construction*; they are computed once and repeated so the table reads per condit
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -32,6 +31,9 @@ from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
+
+from tryon.fs import atomic_write_json, atomic_write_text
+from tryon.report import markdown_table
 
 log = logging.getLogger("tryon_wuton.evaluate")
 
@@ -97,12 +99,13 @@ def evaluate_tryon(
     """
     import tryon
     from tryon.io import save_image
+    from tryon.report import grid_image
     from tryon.metrics import fid, proxy_lpips, ssim
     from tryon.metrics.proxy import ProxyFeatures, train_proxy
 
     from .data import TryOnDataset
     from .data.labels import LEFT_ARM, RIGHT_ARM
-    from .teacher import make_agnostic
+    from .agnostic import make_agnostic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -232,7 +235,7 @@ def evaluate_tryon(
         titles.append("ground truth")
         rows_imgs = [[c[i] for c in cols] for i in range(cols[0].shape[0])]
         path = out / f"grid_{cond}.png"
-        _save_grid(rows_imgs, titles, path, save_image)
+        save_image(grid_image(rows_imgs, titles), path)
         grid_files.append({"condition": cond, "path": path.name, "columns": titles})
 
     result = {
@@ -253,35 +256,9 @@ def evaluate_tryon(
         "table": table,
         "grids": grid_files,
     }
-    (out / "eval.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
-    (out / "eval.md").write_text(markdown_table(table) + "\n")
+    atomic_write_json(out / "eval.json", result, default=float)
+    atomic_write_text(out / "eval.md", markdown_table(EVAL_COLUMNS, table) + "\n")
     return result
 
 
-def markdown_table(table: list[dict[str, Any]]) -> str:
-    cols = ["condition", "model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1", "accessory-l1"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in table:
-        vals = [row[c] if isinstance(row[c], str) else f"{row[c]:.4f}" for c in cols]
-        lines.append("| " + " | ".join(vals) + " |")
-    return "\n".join(lines)
-
-
-def _save_grid(rows: list[list[torch.Tensor]], titles: list[str], path: Path, save_image: Any) -> None:
-    """One PNG: rows of images with a title strip (used when tryon.report is not at hand)."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    from tryon.io import to_uint8
-
-    tiles = [[to_uint8(t) for t in row] for row in rows]
-    h, w = tiles[0][0].shape[:2]
-    strip = 14
-    canvas = Image.new("RGB", (w * len(titles), strip + h * len(tiles)), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    for j, t in enumerate(titles):
-        draw.text((j * w + 2, 1), t[: max(4, w // 6)], fill=(0, 0, 0))
-    for i, row in enumerate(tiles):
-        for j, tile in enumerate(row):
-            canvas.paste(Image.fromarray(np.ascontiguousarray(tile)), (j * w, strip + i * h))
-    save_image(np.asarray(canvas), path)
+EVAL_COLUMNS = ("condition", "model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1", "accessory-l1")

@@ -1,4 +1,4 @@
-"""Inference pipelines of the WUTON plugin and their task specs.
+"""Inference pipelines of the WUTON plugin (their task specs are in :mod:`tryon_wuton.tasks`).
 
 * ``wuton-parser`` (:class:`WutonParserPipeline`): person → canonical parse map (the human parser ``h``).
 * ``wuton-teacher`` (:class:`WutonTeacherPipeline`): T-WUTON with its pre-processing, 000 eq. 4.3.1:
@@ -12,36 +12,31 @@ white padding, the garment background) and results are restored to the person's 
 (:func:`tryon.io.as_batch` / :func:`tryon.io.restore`). One garment may be applied to a batch of persons.
 ``return_details=True`` returns a :class:`TryOnResult` with the warped garment, θ and (teacher) the
 agnostic person and parse map. ``weights=None`` (``tryon.load(task)``) builds randomly initialised
-pipelines, useful for export and speed work.
+pipelines, useful for export and speed work. Constructor arguments are the pipeline's hyper-parameters,
+recorded in ``config.json`` by :class:`tryon.Pipeline`; training runs put what they trained on in
+``pipe.provenance`` (saved as ``training``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from tryon import Pipeline, TaskSpec
+from tryon import Pipeline
 from tryon.errors import InputError
 from tryon.io import Batch, as_batch, restore
 
+from .agnostic import make_agnostic
+from .data.labels import NUM_CANONICAL
 from .models import DEFAULT_DEPTHS, DEFAULT_SIZE, WUTON, WUTONExport
-from .parser import DEFAULT_ENCODER, HumanParser
+from .parsing import DEFAULT_ENCODER, HumanParser
 
 log = logging.getLogger("tryon_wuton.pipelines")
-
-
-def _num_classes_default() -> int:
-    from .data.labels import NUM_CANONICAL
-
-    return NUM_CANONICAL
 
 
 def _size(size: Sequence[int] | None) -> tuple[int, int]:
@@ -66,26 +61,6 @@ class TryOnResult:
     theta: torch.Tensor
     agnostic: Any = None
     parse: torch.Tensor | None = None
-
-
-def save_pipeline_into(pipe: Pipeline, directory: str | os.PathLike) -> Path:
-    """``save_pretrained`` into a directory that also holds other files (a training run).
-
-    :meth:`tryon.Pipeline.save_pretrained` replaces the whole target directory; a run directory also
-    holds checkpoints and logs, so we save into a temporary sibling inside it and move the weights files
-    (``*.safetensors`` first, ``config.json`` last) into place with atomic renames.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp_parent = Path(tempfile.mkdtemp(prefix=".pipeline-", dir=directory))
-    try:
-        saved = pipe.save_pretrained(tmp_parent / "weights")
-        files = sorted(saved.iterdir(), key=lambda p: p.name == "config.json")
-        for f in files:
-            os.replace(f, directory / f.name)
-    finally:
-        shutil.rmtree(tmp_parent, ignore_errors=True)
-    return directory
 
 
 # ------------------------------------------------------------------------------------------------
@@ -125,19 +100,15 @@ class WutonParserPipeline(Pipeline):
     list out. Logits are un-letterboxed and resized bilinearly to each input's size before the argmax.
     """
 
-    task = "wuton-parser"
-
     def __init__(
         self,
         size: Sequence[int] = DEFAULT_SIZE,
-        num_classes: int | None = None,
+        num_classes: int = NUM_CANONICAL,
         encoder: str = DEFAULT_ENCODER,
-        training: dict | None = None,
     ):
-        size = _size(size)
-        num_classes = int(num_classes) if num_classes is not None else _num_classes_default()
-        super().__init__(size=list(size), num_classes=num_classes, encoder=encoder, training=training)
-        self.size = size
+        super().__init__()
+        self.size = _size(size)
+        num_classes = int(num_classes) if num_classes is not None else NUM_CANONICAL
         self.parser = HumanParser(num_classes, encoder=encoder).eval()
 
     def __call__(self, person: Any) -> Any:
@@ -192,41 +163,34 @@ class WutonTeacherPipeline(_TryOnBase):
     discriminator at inference (training checkpoints keep it).
     """
 
-    task = "wuton-teacher"
-
     def __init__(
         self,
         size: Sequence[int] = DEFAULT_SIZE,
-        num_classes: int | None = None,
+        num_classes: int = NUM_CANONICAL,
         parser_encoder: str = DEFAULT_ENCODER,
         depths: Sequence[int] = DEFAULT_DEPTHS,
         grid_size: int = 5,
         parser_trained: bool = False,
-        training: dict | None = None,
     ):
-        size = _size(size)
-        num_classes = int(num_classes) if num_classes is not None else _num_classes_default()
-        super().__init__(
-            size=list(size), num_classes=num_classes, parser_encoder=parser_encoder, depths=list(depths),
-            grid_size=int(grid_size), parser_trained=bool(parser_trained), training=training,
-        )
-        self.size = size
+        super().__init__()
+        self.size = _size(size)
+        self.parser_trained = bool(parser_trained)
+        num_classes = int(num_classes) if num_classes is not None else NUM_CANONICAL
         self.parser = HumanParser(num_classes, encoder=parser_encoder).eval()
-        self.generator = WUTON(size=size, depths=depths, grid_size=grid_size).eval()
+        self.generator = WUTON(size=self.size, depths=depths, grid_size=grid_size).eval()
         self._warned = False
 
     def agnostic_from(self, person: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(p*, parse)`` for a ``B×3×H×W`` person batch at the model size."""
-        from .teacher import make_agnostic
-
-        if not self.config.get("parser_trained") and not self._warned:
+        if not self.parser_trained and not self._warned:
             log.warning("wuton-teacher: the parser of this pipeline was not trained (random weights); "
                         "results are meaningless unless you pass agnostic=... or train with --parser")
             self._warned = True
         parse = self.parser(person).argmax(1)
         return make_agnostic(person, parse), parse
 
-    def __call__(self, person: Any = None, garment: Any = None, *, return_details: bool = False, agnostic: Any = None) -> Any:
+    def __call__(self, person: Any = None, garment: Any = None, *, return_details: bool = False,
+                 agnostic: Any = None) -> Any:
         pb, p, g = self._pair(person, garment)
         with torch.inference_mode():
             if agnostic is not None:
@@ -259,19 +223,15 @@ class WutonStudentPipeline(_TryOnBase):
     person image).
     """
 
-    task = "wuton-student"
-
     def __init__(
         self,
         size: Sequence[int] = DEFAULT_SIZE,
         depths: Sequence[int] = DEFAULT_DEPTHS,
         grid_size: int = 5,
-        training: dict | None = None,
     ):
-        size = _size(size)
-        super().__init__(size=list(size), depths=list(depths), grid_size=int(grid_size), training=training)
-        self.size = size
-        self.generator = WUTON(size=size, depths=depths, grid_size=grid_size).eval()
+        super().__init__()
+        self.size = _size(size)
+        self.generator = WUTON(size=self.size, depths=depths, grid_size=grid_size).eval()
 
     def __call__(self, person: Any = None, garment: Any = None, *, return_details: bool = False) -> Any:
         pb, p, g = self._pair(person, garment)
@@ -280,7 +240,8 @@ class WutonStudentPipeline(_TryOnBase):
             if not return_details:
                 return self._restore(image, pb)
             warped = self.generator.warp_garment(g, theta)
-        return TryOnResult(image=self._restore(image, pb), warped_garment=self._restore(warped, pb), theta=theta.float().cpu())
+        return TryOnResult(image=self._restore(image, pb), warped_garment=self._restore(warped, pb),
+                           theta=theta.float().cpu())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -322,22 +283,15 @@ def parser_bench_inputs(pipe: Any, batch: int) -> dict[str, torch.Tensor]:
     return {"person": _example_pair(pipe, batch)["person"]}
 
 
-def task_specs() -> list[TaskSpec]:
-    """The three task specs (built in :mod:`tryon_wuton.commands`, import-free: factories are lazy)."""
-    from .commands import build_task_specs
-
-    return build_task_specs()
-
-
 __all__ = [
     "TryOnResult",
     "WutonParserPipeline",
-    "WutonTeacherPipeline",
     "WutonStudentPipeline",
+    "WutonTeacherPipeline",
+    "bench_inputs",
     "build_generator_export",
     "build_parser_export",
     "example_inputs",
-    "bench_inputs",
-    "save_pipeline_into",
-    "task_specs",
+    "parser_bench_inputs",
+    "parser_example_inputs",
 ]

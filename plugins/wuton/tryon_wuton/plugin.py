@@ -12,7 +12,7 @@ import tryon
 
 @tryon.hookimpl
 def tryon_register_tasks(registry):
-    from .commands import register_tasks
+    from .tasks import register_tasks
 
     register_tasks(registry)
 

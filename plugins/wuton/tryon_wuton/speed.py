@@ -31,7 +31,7 @@ def teacher_breakdown(pipe: Any, batch: int = 1, iters: int = 20, warmup: int = 
     """
     from tryon.bench import summarise, time_fn
 
-    from .teacher import make_agnostic
+    from .agnostic import make_agnostic
 
     h, w = pipe.size
     dev = torch.device(pipe.device)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tryon import DatasetSpec
+
 from . import labels
 
 _LAZY = {
@@ -72,7 +74,8 @@ def _synthetic(root: Any, split: str = "train", pairs: str = "paired", size: Any
     from .dataset import TryOnDataset
 
     if not (Path(root) / "synth_meta.json").is_file():
-        raise DatasetError(f"synthetic dataset {root}", "a folder written by `tryon data synth` (with synth_meta.json)", "no synth_meta.json")
+        raise DatasetError(f"synthetic dataset {root}", "a folder written by `tryon data synth` (with synth_meta.json)",
+                           "no synth_meta.json")
     return TryOnDataset(root, split=split, pairs=pairs, size=size, layout="viton-hd", **kw)
 
 
@@ -81,8 +84,13 @@ def register_datasets(registry: Any) -> None:
 
     Each entry is a factory ``(root, split="train", pairs="paired", size=None, **kw) -> TryOnDataset``.
     """
-    registry.register("synthetic", _synthetic, summary="synthetic try-on data from `tryon data synth` (unpaired GT, accessory masks)", layout="viton-hd")
-    registry.register("viton-hd", _factory("viton-hd"), summary="VITON-HD zalando-hd-resized layout (image-parse-v3, openpose_json)", layout="viton-hd")
-    registry.register("viton", _factory("viton"), summary="VITON / CP-VTON layout (image-parse LIP, pose COCO-18)", layout="viton")
-    registry.register("dresscode", _factory("dresscode"), summary="DressCode layout (images _0/_1, label_maps ATR, keypoints)", layout="dresscode")
-    registry.register("pfafn", _factory("pfafn"), summary="PF-AFN / DM-VTON layout (*_img, *_color, *_edge, *_label, *_pose)", layout="pfafn")
+    registry.register(DatasetSpec("synthetic", summary="synthetic try-on data from `tryon data synth` (unpaired GT, accessory masks)",
+                                  factory=_synthetic, meta={"layout": "viton-hd"}))
+    registry.register(DatasetSpec("viton-hd", summary="VITON-HD zalando-hd-resized layout (image-parse-v3, openpose_json)",
+                                  factory=_factory("viton-hd"), meta={"layout": "viton-hd"}))
+    registry.register(DatasetSpec("viton", summary="VITON / CP-VTON layout (image-parse LIP, pose COCO-18)",
+                                  factory=_factory("viton"), meta={"layout": "viton"}))
+    registry.register(DatasetSpec("dresscode", summary="DressCode layout (images _0/_1, label_maps ATR, keypoints)",
+                                  factory=_factory("dresscode"), meta={"layout": "dresscode"}))
+    registry.register(DatasetSpec("pfafn", summary="PF-AFN / DM-VTON layout (*_img, *_color, *_edge, *_label, *_pose)",
+                                  factory=_factory("pfafn"), meta={"layout": "pfafn"}))

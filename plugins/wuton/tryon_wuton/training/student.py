@@ -12,7 +12,7 @@ architecture — takes the **unmasked** person ``p_a`` and the garment ``c_b`` o
 
 ``L = λ_w L_warp + λ_p L_perceptual + λ_L1 L1 + λ_adv L_adv`` (eq. 4.3.10), λ = 1; ``lambda_adv=0`` is the
 ablation of 000 Table 4.5 (plain teacher-student, no discriminator). Adam β = (0.5, 0.999), batch 8, lr 1e-3
-(same reading of App. E.1 as :mod:`tryon_wuton.teacher`).
+(same reading of App. E.1 as :mod:`tryon_wuton.training.teacher`).
 
 **Initialisation.** 000 does not say how S-WUTON is initialised ("exact same architecture than T-WUTON but
 different inputs and ground-truth"). Starting from the teacher's generator weights is *our* choice, for
@@ -20,10 +20,14 @@ speed (the student starts from a network that already warps and composes garment
 ``init_from_teacher=False`` (``--no-init-from-teacher``) starts from random weights.
 
 **Teacher targets** are computed on the fly with the frozen teacher, or cached in ``cache_teacher`` (one
-safetensors file per ``(person index, garment index)``: the target image in float16 and θ, written atomically, so an interrupted run resumes
-with the entries it has; a ``cache_meta.json`` ties the cache to the teacher weights and resolution). The
-teacher's ``p*`` comes from its own trained parser (000: ``T-WUTON(h(p_a), c_b)``); a teacher pipeline
-whose parser was never trained falls back to the dataset's parse maps (logged, recorded).
+safetensors file per ``(person index, garment index)``: the target image in float16 and θ, written atomically,
+so an interrupted run resumes with the entries it has; a ``cache_meta.json`` ties the cache to the teacher
+weights and resolution). The teacher's ``p*`` comes from its own trained parser (000: ``T-WUTON(h(p_a), c_b)``);
+a teacher pipeline whose parser was never trained falls back to the dataset's parse maps (logged, recorded).
+
+CLI: ``tryon train wuton-student --teacher TEACHER_RUN --data DIR --out RUN [--amp] [--grad-clip X]``. Every
+update (discriminator, then student) goes through the :class:`tryon.train.Trainer` (``autocast``,
+``backward``, ``optimizer_step``) and the run through :func:`tryon.train.run`.
 """
 
 from __future__ import annotations
@@ -32,29 +36,23 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
-from tryon._fs import atomic_write_json
+from tryon.fs import atomic_write_json
 
-from .teacher import (
-    ADAM_BETAS,
-    TEACHER_LR,
-    UnpairedDataset,
-    _core,
-    build_perceptual,
-    discriminator_loss,
-    fit_run,
-    make_agnostic,
-    open_split,
-)
+from ..agnostic import make_agnostic
+from .batches import UnpairedDataset, open_split
+from .objectives import build_perceptual, discriminator_update
+from .teacher import ADAM_BETAS, TEACHER_LR
 
-log = logging.getLogger("tryon_wuton.student")
+log = logging.getLogger("tryon_wuton.training.student")
 
 STUDENT_LR = TEACHER_LR
 
@@ -89,7 +87,8 @@ class TeacherTargets:
     the teacher's parser was trained) picks ``h(p_a)`` from the teacher's parser, else the batch's parse map.
     """
 
-    def __init__(self, teacher: Any, cache_dir: str | os.PathLike | None = None, use_parser: bool | None = None, teacher_id: str = ""):
+    def __init__(self, teacher: Any, cache_dir: str | os.PathLike | None = None, use_parser: bool | None = None,
+                 teacher_id: str = ""):
         self.teacher = teacher
         self.generator = teacher.generator.eval()
         self.parser = teacher.parser.eval()
@@ -116,7 +115,8 @@ class TeacherTargets:
         if path.exists():
             old = json.loads(path.read_text())
             if old != meta:
-                raise TryonError(f"teacher cache {self.cache_dir} was written for {old}, not {meta}: use another --cache-teacher folder")
+                raise TryonError(f"teacher cache {self.cache_dir} was written for {old}, not {meta}: "
+                                 "use another --cache-teacher folder")
         else:
             atomic_write_json(path, meta)
 
@@ -130,7 +130,8 @@ class TeacherTargets:
         return self.cache_dir / f"{int(index):06d}_{int(garment_index):06d}.safetensors"
 
     @torch.no_grad()
-    def compute(self, person: torch.Tensor, garment_b: torch.Tensor, parse: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def compute(self, person: torch.Tensor, garment_b: torch.Tensor,
+                parse: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher outputs ``(p̃_b, θ)`` for a batch (no cache)."""
         if self.use_parser or parse is None:
             parse = self.parser(person).argmax(1)
@@ -196,12 +197,16 @@ def student_losses(
     target_theta: torch.Tensor,
     cfg: StudentConfig,
     out: tuple[torch.Tensor, torch.Tensor] | None = None,
+    *,
+    unwrapped: nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Generator-side terms of 000 eq. 4.3.10 as tensors (``warp``, ``perceptual``, ``l1``, ``adv``, ``total``)."""
-    from tryon.losses import relativistic_g_loss
+    """Generator-side terms of 000 eq. 4.3.10 as tensors (``warp``, ``perceptual``, ``l1``, ``adv``, ``total``).
+    ``unwrapped``: the student without its DDP wrapper (``trainer.unwrap``), whose ``warp_garment`` gives
+    ``T_φ(c_b)``; defaults to ``student``."""
+    from tryon.losses import WeightedSum, relativistic_g_loss
 
     image, phi = out if out is not None else student(person, garment_b)
-    core = _core(student)
+    core = unwrapped if unwrapped is not None else student
     with torch.no_grad():
         target_warp = core.warp_garment(garment_b, target_theta)
     losses = {
@@ -209,18 +214,23 @@ def student_losses(
         "perceptual": perceptual(image, target_image),
         "l1": F.l1_loss(image, target_image),
     }
-    total = cfg.lambda_warp * losses["warp"] + cfg.lambda_perceptual * losses["perceptual"] + cfg.lambda_l1 * losses["l1"]
     if disc is not None and cfg.lambda_adv > 0:
         with torch.no_grad():
             d_real = disc(person)
         losses["adv"] = relativistic_g_loss(d_real, disc(image))
-        total = total + cfg.lambda_adv * losses["adv"]
-    losses["total"] = total
+    weights = WeightedSum(warp=cfg.lambda_warp, perceptual=cfg.lambda_perceptual, l1=cfg.lambda_l1)
+    if "adv" in losses:
+        weights.weights["adv"] = cfg.lambda_adv
+    losses["total"], _ = weights(**losses)
     return losses
 
 
 class StudentStep:
-    """``step_fn`` for S-WUTON: teacher targets → discriminator update (if ``lambda_adv > 0``) → student update."""
+    """``step_fn`` for S-WUTON: teacher targets → discriminator update (if ``lambda_adv > 0``) → student update.
+
+    Teacher targets are computed in full precision (they are cached); the student's and the discriminator's
+    forwards run in ``trainer.autocast()`` and their updates go through ``trainer.backward`` /
+    ``trainer.optimizer_step`` (AMP, gradient clipping)."""
 
     def __init__(self, cfg: StudentConfig, perceptual: nn.Module, targets: TeacherTargets):
         self.cfg = cfg
@@ -249,30 +259,26 @@ class StudentStep:
             gidx.tolist() if torch.is_tensor(gidx) else gidx,
         )
         S.train()
-        out = S(person, garment_b)
+        with trainer.autocast():
+            out = S(person, garment_b)
         logs: dict[str, float] = {}
         if D is not None:
-            D.train()
-            opt_d = trainer.optimizers["discriminator"]
-            opt_d.zero_grad(set_to_none=True)
-            dl = discriminator_loss(D, person, out[0], self.cfg.gp_weight, self.cfg.gp_kind)
-            dl["d_total"].backward()
-            opt_d.step()
-            logs.update({"d": float(dl["d"].detach()), "gp": float(dl["gp"].detach())})
-        opt_s = trainer.optimizers["student"]
-        opt_s.zero_grad(set_to_none=True)
-        losses = student_losses(S, D, self.perceptual, person, garment_b, target_image, target_theta, self.cfg, out)
-        losses["total"].backward()
-        opt_s.step()
+            logs.update(discriminator_update(trainer, person, out[0], self.cfg.gp_weight, self.cfg.gp_kind))
+        trainer.optimizers["student"].zero_grad(set_to_none=True)
+        with trainer.autocast():
+            losses = student_losses(S, D, self.perceptual, person, garment_b, target_image, target_theta, self.cfg, out,
+                                    unwrapped=trainer.unwrap("student"))
+        trainer.backward(losses["total"])
+        trainer.optimizer_step("student")
         logs.update({k: float(v.detach()) for k, v in losses.items()})
         return logs
 
 
 # ------------------------------------------------------------------------------------------------
-# the loop
+# the run
 # ------------------------------------------------------------------------------------------------
 def load_teacher_run(teacher_run: str | os.PathLike) -> Any:
-    from .pipelines import WutonTeacherPipeline
+    from ..pipelines import WutonTeacherPipeline
 
     return WutonTeacherPipeline.from_pretrained(teacher_run)
 
@@ -298,18 +304,26 @@ def distill_student(
     log_every: int = 10,
     ckpt_every: int = 200,
     num_workers: int = 0,
+    amp: bool = False,
+    amp_dtype: str = "float16",
+    grad_clip: float | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """Distil S-WUTON from the teacher run ``teacher_run`` on ``data``; save ``wuton-student`` into ``out``."""
+    """Distil S-WUTON from the teacher run ``teacher_run`` on ``data``; save ``wuton-student`` into ``out``
+    (``train_info.json``, logs, checkpoints with the discriminator, the pipeline weights).
+    ``amp`` (CUDA only) and ``grad_clip`` are the :class:`tryon.train.TrainConfig` options of the same names."""
     from tryon.errors import InputError
+    from tryon.train import TrainConfig, run
 
-    from .models import WUTON, build_discriminator
-    from .pipelines import WutonStudentPipeline, save_pipeline_into
+    from ..models import WUTON, build_discriminator
+    from ..pipelines import WutonStudentPipeline
 
     out = Path(out)
     teacher = load_teacher_run(teacher_run)
     tsize = tuple(teacher.size)
     if size is not None and tuple(int(s) for s in size) != tsize:
-        raise InputError("--size", f"the teacher's resolution {tsize[0]}x{tsize[1]} (or leave it out)", f"{size[0]}x{size[1]}")
+        raise InputError("--size", f"the teacher's resolution {tsize[0]}x{tsize[1]} (or leave it out)",
+                         f"{size[0]}x{size[1]}")
     lr = float(lr) if lr is not None else STUDENT_LR
     cfg = StudentConfig(lambda_adv=float(lambda_adv), gp_weight=float(gp_weight))
     gen_file = Path(teacher_run) / "generator.safetensors"
@@ -328,29 +342,36 @@ def distill_student(
         modules["discriminator"] = D
         optimizers["discriminator"] = torch.optim.Adam(D.parameters(), lr=lr, betas=ADAM_BETAS)
     dataset = UnpairedDataset(open_split(data, "train", tsize), pairs_per_person=pairs_per_person, seed=seed)
-    training = {
+    # filled when training ends: the dict itself (not a copy) reaches the provenance tryon.train.run gives
+    # the pipeline, so the cache figures of this call are saved in config.json ("training.teacher_cache")
+    cache_use: dict[str, int] = {}
+    info = {
         "objective": "S-WUTON distillation (000 eq. 4.3.7-4.3.10)",
         "teacher": str(teacher_run), "data": str(data), "steps": int(steps), "batch_size": int(batch_size), "lr": lr,
         "adam_betas": list(ADAM_BETAS), "seed": int(seed), "init_from_teacher": bool(init_from_teacher),
         "teacher_parse_source": targets.parse_source, "cache_teacher": str(cache_teacher) if cache_teacher else None,
         "perceptual_features": perceptual_desc, "pairs_per_person": int(pairs_per_person), **asdict(cfg),
+        "teacher_cache": cache_use,
     }
-    trainer, result = fit_run(
-        out, training, modules, optimizers, dataset, StudentStep(cfg, perceptual, targets), steps=steps,
-        batch_size=batch_size, seed=seed, lr=lr, log_every=log_every, ckpt_every=ckpt_every, device=device,
-        num_workers=num_workers, resume=resume,
+
+    def build_pipeline(trainer: Any, result: Any) -> WutonStudentPipeline:
+        S = trainer.unwrap("student")
+        cache_use.update(hits=targets.hits, misses=targets.misses)
+        pipe = WutonStudentPipeline(size=list(tsize), depths=list(S.depths), grid_size=S.grid_size)
+        pipe.generator = S.cpu().eval()
+        return pipe
+
+    loop = TrainConfig(
+        out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
+        log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
+        amp=bool(amp), amp_dtype=amp_dtype, grad_clip=grad_clip, progress=bool(progress),
     )
-    S = _core(trainer.modules["student"])
-    pipe = WutonStudentPipeline(
-        size=list(tsize), depths=list(S.depths), grid_size=S.grid_size,
-        training={**training, "steps_done": int(result.steps), "teacher_cache_hits": targets.hits, "teacher_cache_misses": targets.misses},
-    )
-    pipe.generator = S.cpu().eval()
-    if trainer.is_main:  # under torchrun only rank 0 writes the pipeline
-        save_pipeline_into(pipe, out)
-    last = dict(result.last) or (result.history[-1] if result.history else {})
-    return {"steps": int(result.steps), "out_dir": str(out), "perceptual_features": perceptual_desc,
-            "teacher_cache": {"hits": targets.hits, "misses": targets.misses}, "last": last}
+    outcome = run(loop, modules=modules, optimizers=optimizers, dataset=dataset,
+                  step_fn=StudentStep(cfg, perceptual, targets), info=info, build_pipeline=build_pipeline,
+                  resume=resume)
+    return {**outcome.summary, "perceptual_features": perceptual_desc,
+            "teacher_cache": {"hits": targets.hits, "misses": targets.misses}}
 
 
-__all__ = ["STUDENT_LR", "StudentConfig", "StudentStep", "TeacherTargets", "student_losses", "distill_student"]
+__all__ = ["STUDENT_LR", "StudentConfig", "StudentStep", "TeacherTargets", "distill_student", "load_teacher_run",
+           "student_losses"]

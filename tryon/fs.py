@@ -10,6 +10,7 @@ files (checkpoints, reports, bench results, run metadata): temp file, fsync, ren
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -91,3 +92,12 @@ def atomic_directory(out: str | os.PathLike) -> Iterator[Path]:
             with contextlib.suppress(OSError):
                 out.parent.rmdir()
         raise
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (weights, exports, recorded inputs)."""
+    h = hashlib.sha256()
+    with open(Path(path), "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

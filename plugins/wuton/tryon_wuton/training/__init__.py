@@ -1,0 +1,12 @@
+"""Everything that trains WUTON networks (000 §4.3.3, App. E), one module per network.
+
+* :mod:`.parser` — the human parser ``h`` (``tryon train wuton-parser``);
+* :mod:`.teacher` — T-WUTON (``tryon train wuton-teacher``, 000 §4.3.3.2);
+* :mod:`.student` — S-WUTON distilled from a teacher run (``tryon train wuton-student``, 000 §4.3.3.3);
+* :mod:`.batches` — datasets and batch tensors the three share; :mod:`.objectives` — the perceptual and
+  adversarial terms the teacher and the student share.
+
+Every step goes through :class:`tryon.train.Trainer` (``autocast`` / ``backward`` / ``optimizer_step``: AMP,
+gradient clipping and DDP) and every run through :func:`tryon.train.run`. Inference code (pipelines,
+models, the agnostic person) never imports this package.
+"""

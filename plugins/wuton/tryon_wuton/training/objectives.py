@@ -1,0 +1,90 @@
+"""Loss terms shared by T-WUTON and S-WUTON training (000 eq. 4.3.5, 4.3.8, §4.3.3.2, App. E.1).
+
+* :func:`build_perceptual`: the perceptual loss ``Σ_i ‖φ_i(x) − φ_i(y)‖₁`` over VGG-19 features from local
+  weights, else (documented fallbacks, nothing is downloaded) the encoder of the trained human parser,
+  else a randomly initialised VGG-19;
+* :func:`discriminator_loss` / :func:`discriminator_update`: the relativistic average discriminator loss
+  with gradient penalty, and one discriminator step through the :class:`tryon.train.Trainer`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+log = logging.getLogger("tryon_wuton.training")
+
+
+class ParserFeatures(nn.Module):
+    """Frozen encoder of a trained :class:`tryon_wuton.parsing.HumanParser`: 5 maps (strides 2…32)."""
+
+    def __init__(self, parser: nn.Module):
+        super().__init__()
+        self.parser = copy.deepcopy(parser).eval()
+        for p in self.parser.parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> ParserFeatures:  # always eval (frozen batch-norm statistics)
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.parser.features(x)
+
+
+def build_perceptual(vgg_weights: str | os.PathLike | None = None,
+                     parser: nn.Module | None = None) -> tuple[nn.Module, str]:
+    """``(PerceptualLoss, description)``: VGG-19 from ``vgg_weights``; else the parser encoder; else a random
+    VGG-19 (see :mod:`tryon_wuton.training.teacher`). The description is what gets logged and recorded."""
+    from tryon.losses import PerceptualLoss
+    from tryon.nn import VGG19Features
+
+    if vgg_weights:
+        extractor: nn.Module = VGG19Features(weights=str(vgg_weights))
+        desc = f"vgg19 ({vgg_weights})"
+    elif parser is not None:
+        extractor = ParserFeatures(parser)
+        desc = "parser-encoder (fallback: no --vgg-weights; encoder of the trained human parser)"
+    else:
+        extractor = VGG19Features(weights=None)
+        desc = "vgg19-random (fallback: no --vgg-weights and no --parser; random VGG-19 features)"
+    for p in extractor.parameters():
+        p.requires_grad_(False)
+    extractor.eval()
+    if "fallback" in desc:
+        log.warning("perceptual loss features: %s", desc)
+    else:
+        log.info("perceptual loss features: %s", desc)
+    return PerceptualLoss(extractor), desc
+
+
+def discriminator_loss(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor, gp_weight: float,
+                       gp_kind: str = "wgan-gp") -> dict[str, torch.Tensor]:
+    """Relativistic average discriminator loss + gradient penalty (000 §4.3.3.2, App. E.1)."""
+    from tryon.losses import gradient_penalty, relativistic_d_loss
+
+    fake = fake.detach()
+    d_loss = relativistic_d_loss(disc(real), disc(fake))
+    gp = gradient_penalty(disc, real, fake, kind=gp_kind) if gp_weight > 0 else real.new_zeros(())
+    return {"d": d_loss, "gp": gp, "d_total": d_loss + gp_weight * gp}
+
+
+def discriminator_update(trainer: Any, real: torch.Tensor, fake: torch.Tensor, gp_weight: float,
+                         gp_kind: str = "wgan-gp", name: str = "discriminator") -> dict[str, float]:
+    """One step of the discriminator module/optimiser ``name`` on ``(real, fake)``, through the trainer
+    (``autocast``, ``backward``, ``optimizer_step``: AMP and gradient clipping apply). Returns ``d``, ``gp``."""
+    disc = trainer.modules[name]
+    disc.train()
+    trainer.optimizers[name].zero_grad(set_to_none=True)
+    with trainer.autocast():
+        dl = discriminator_loss(disc, real, fake, gp_weight, gp_kind)
+    trainer.backward(dl["d_total"])
+    trainer.optimizer_step(name)
+    return {"d": float(dl["d"].detach()), "gp": float(dl["gp"].detach())}
+
+
+__all__ = ["ParserFeatures", "build_perceptual", "discriminator_loss", "discriminator_update"]

@@ -83,7 +83,8 @@ def make_viton(root: Path, n: int = 3) -> Path:
             _save(d / "image-parse" / f"{i}_0.png", _body_labels(lip), "P", L.CIHP_PALETTE)
             (d / "pose").mkdir(exist_ok=True)
             (d / "pose" / f"{i}_0_keypoints.json").write_text(json.dumps({"people": [{"pose_keypoints": _coco18(H, W)}]}))
-        lines = [f"{i}_0.jpg {i}_1.jpg" for i in ids] if split == "train" else [f"{a}_0.jpg {b}_1.jpg" for a, b in zip(ids, ids[1:] + ids[:1])]
+        others = ids if split == "train" else ids[1:] + ids[:1]
+        lines = [f"{a}_0.jpg {b}_1.jpg" for a, b in zip(ids, others)]
         (root / "data" / f"{split}_pairs.txt").write_text("\n".join(lines) + "\n")
     return root
 
@@ -199,7 +200,8 @@ def test_other_garment_is_deterministic_and_different(synth_root):
     assert picks == [TryOnDataset(synth_root, "train", other_garment=True, seed=5)[i]["other_garment_name"] for i in range(len(ds))]
     assert ds[0]["other_garment"].shape == (3, H, W) and ds[0]["other_garment_mask"].shape == (1, H, W)
     ds.set_epoch(1)
-    assert [ds.other_garment_index(i) for i in range(len(ds))] != [TryOnDataset(synth_root, "train", seed=5).other_garment_index(i) for i in range(len(ds))]
+    epoch0 = TryOnDataset(synth_root, "train", seed=5)
+    assert [ds.other_garment_index(i) for i in range(len(ds))] != [epoch0.other_garment_index(i) for i in range(len(ds))]
 
 
 def test_collate_into_batches(synth_root):
@@ -266,18 +268,19 @@ def test_pfafn(tmp_path):
 
 def test_check_dataset_summary_and_registry(tmp_path, synth_root):
     s = check_dataset(make_dresscode(tmp_path / "dc"))
-    assert s["layout"] == "dresscode" and s["splits"]["train"]["paired"] == 2 and "accessory_mask" in s["splits"]["train"]["extras"]
+    train = s["splits"]["upper_body/train"]
+    assert s["layout"] == "dresscode" and s["categories"] == ["upper_body"] and train["paired"] == 2 and "accessory_mask" in train["extras"]
     s = check_dataset(synth_root, deep=None)
     assert s["splits"]["test"]["checked"] == 3 and s["splits"]["test"]["unpaired"] == 3
 
-    from tryon.registry import Registry
+    from tryon.registry import DatasetRegistry
 
-    reg = Registry("dataset")
+    reg = DatasetRegistry()
     register_datasets(reg)
     assert {"synthetic", "viton-hd", "viton", "dresscode", "pfafn"} <= set(reg.names())
-    assert len(reg.get("synthetic")(synth_root, "test")) == 3
+    assert len(reg.get("synthetic").factory(synth_root, "test")) == 3
     with pytest.raises(DatasetError, match="synth_meta"):
-        reg.get("synthetic")(make_viton(tmp_path / "v"))
+        reg.get("synthetic").factory(make_viton(tmp_path / "v"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -307,9 +310,9 @@ def _break(kind: str, root: Path) -> None:
         im = Image.fromarray(arr, "P")
         im.putpalette(L.palette_bytes())
         im.save(parse)
-    elif kind == "size-mismatch":
+    elif kind == "aspect-mismatch":
         im = Image.open(parse)
-        im.resize((W // 2, H // 2), Image.NEAREST).save(parse)
+        im.resize((W // 2 + 6, H // 2), Image.NEAREST).save(parse)
     elif kind == "mask-size":
         m = sorted((d / "cloth-mask").iterdir())[0]
         Image.open(m).resize((W + 4, H)).save(m)
@@ -329,8 +332,9 @@ def _break(kind: str, root: Path) -> None:
         ("16-bit-parse", r"8-bit label map .*mode I;16 \(16-bit\)"),
         ("wrong-palette", r"palette of the cihp label set .* index 0 coloured"),
         ("bad-labels", r"labels of the cihp set .* values \[42\]"),
-        ("size-mismatch", r"parse map .* size of the person image 48×64 \(W×H\), got 24×32"),
-        ("mask-size", r"garment mask .* 48×64 \(W×H\), got 52×64"),
+        ("aspect-mismatch", r"parse map .* person image 48×64 \(W×H\) or another size of the same aspect ratio \(W/H 0.750\), "
+                            r"got 30×32 \(W/H 0.938\)"),
+        ("mask-size", r"garment mask .* 48×64 \(W×H\) or another size of the same aspect ratio .*, got 52×64 \(W/H 0.812\)"),
         ("corrupt-image", r"person image .*000000_00.jpg"),
         ("bad-json", r"keypoint json .* 2 keypoint values"),
     ],
@@ -374,6 +378,22 @@ def test_broken_fixtures_of_other_layouts(tmp_path):
         TryOnDataset(tmp_path / "junk")
     with pytest.raises(DatasetError, match="no such folder"):
         TryOnDataset(tmp_path / "nowhere")
+
+
+def test_parse_of_another_scale_is_resized(synth_root, tmp_path):
+    root = _copy(synth_root, tmp_path / "half")
+    parse = sorted((root / "train" / "image-parse-v3").iterdir())[0]
+    im = Image.open(parse)
+    full = np.asarray(im)
+    small = im.resize((W // 2, H // 2), Image.NEAREST)
+    small.putpalette(im.getpalette())
+    small.save(parse)
+    item = TryOnDataset(root, "train")[0]
+    assert item["parse"].shape == (H, W)
+    up = np.repeat(np.repeat(np.asarray(small), 2, 0), 2, 1)
+    assert np.array_equal(item["parse"].numpy(), up) and (up == full).mean() > 0.9
+    s = check_dataset(root, splits=("train",))
+    assert s["splits"]["train"]["resized"] == [f"parse map {H // 2}x{W // 2} → {H}x{W} (nearest)"]
 
 
 def test_strict_palette_can_be_relaxed(synth_root, tmp_path):

@@ -119,7 +119,8 @@ def test_any_person_with_any_garment():
     p = synth.sample_person(0, 5, 0.0, 0.0)
     g1, g2 = synth.sample_garment(0, 1), synth.sample_garment(0, 2)
     a, b = synth.render_person(p, g1, (128, 96)), synth.render_person(p, g2, (128, 96))
-    changed = np.isin(a.parse, (L.UPPER_CLOTHES, L.NECK, L.LEFT_ARM, L.RIGHT_ARM)) | np.isin(b.parse, (L.UPPER_CLOTHES, L.NECK, L.LEFT_ARM, L.RIGHT_ARM))
+    torso = (L.UPPER_CLOTHES, L.NECK, L.LEFT_ARM, L.RIGHT_ARM)
+    changed = np.isin(a.parse, torso) | np.isin(b.parse, torso)
     assert (a.parse[~changed] == b.parse[~changed]).all()
     face = (a.parse == L.FACE) & (b.parse == L.FACE)
     assert face.sum() > 50 and (a.image[face] == b.image[face]).all()
@@ -248,7 +249,8 @@ def test_cli_rejects_bad_arguments(tmp_path, argv, match):
 
     app = App()
     register_cli(app)
-    args = app.build_parser().parse_args(["data", "synth", "--n", "4", "--size", "64x48", "--out", str(tmp_path / "x"), "--no-progress", *argv])
+    args = app.build_parser().parse_args(
+        ["data", "synth", "--n", "4", "--size", "64x48", "--out", str(tmp_path / "x"), "--no-progress", *argv])
     with pytest.raises(InputError, match=match):
         args._run(args)
     assert not (tmp_path / "x").exists()

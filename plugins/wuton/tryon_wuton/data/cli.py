@@ -69,7 +69,8 @@ def configure_check(p: argparse.ArgumentParser) -> None:
     p.add_argument("root", metavar="DIR", help="dataset folder")
     p.add_argument("--layout", default="auto", help="auto | viton-hd | viton | dresscode | pfafn")
     p.add_argument("--split", choices=("train", "test"), help="only this split")
-    p.add_argument("--category", default="upper_body", help="DressCode category (default upper_body)")
+    p.add_argument("--category", choices=("upper_body", "lower_body", "dresses"),
+                   help="DressCode: only this category (default: every category folder present)")  # fmt: skip
     p.add_argument("--deep", default="3", metavar="N", help="decode-check this many items per split (default 3)")
     p.add_argument("--all", action="store_true", help="decode-check every item")
     p.add_argument("--no-strict-palette", action="store_true", help="accept parse PNGs with an unknown palette")
@@ -90,7 +91,8 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"{summary['root']}: layout {summary['layout']} (labels {summary['label_set']} → VITON-HD v3) — OK")
+    cats = f", categories {', '.join(summary['categories'])}" if summary.get("categories") else ""
+    print(f"{summary['root']}: layout {summary['layout']}{cats} (labels {summary['label_set']} → VITON-HD v3) — OK")
     for split, info in summary["splits"].items():
         top = sorted(info["labels"].items(), key=lambda kv: -kv[1])[:6]
         print(
@@ -100,6 +102,8 @@ def run_check(args: argparse.Namespace) -> int:
         )
         if top:
             print("    labels: " + ", ".join(f"{k} {v:.1%}" for k, v in top))
+        if info.get("resized"):
+            print("    resized to the image size: " + "; ".join(info["resized"]))
     return 0
 
 

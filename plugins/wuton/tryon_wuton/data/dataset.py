@@ -17,7 +17,9 @@ Item (a dict):
 
 ``size=(H, W)`` resizes everything (area filter when shrinking, bilinear when enlarging, nearest for
 ``parse``, area + threshold 0.5 for masks); keypoints are normalised, so they need no change. With
-``size=None`` items keep their native size (a garment of another size is resized to the person's).
+``size=None`` items keep the person image's size (a garment of another size is resized to the person's;
+label maps and masks of another scale but the same aspect ratio are resized with nearest neighbour when
+loaded, see :mod:`.layouts`).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class TryOnDataset(Dataset):
             again as it is loaded).
 
     Raises :class:`tryon.errors.DatasetError` for a missing folder, unmatched names, a parse map with
-    the wrong mode/bit depth/palette/labels, or sizes that do not match.
+    the wrong mode/bit depth/palette/labels, or a map whose aspect ratio differs from its image's.
     """
 
     def __init__(

@@ -11,6 +11,9 @@ Label sets and sources (documented mappings, see ``LABEL_SETS``):
 * ``cihp`` — canonical, VITON-HD v3 and our synthetic data: identity.
 * ``lip`` — VITON / CP-VTON ``image-parse`` (LIP_JPPNet, 20 classes): identity except
   10 *jumpsuits* → 6 *dress* (a one-piece garment that covers the torso; canonical 10 is the neck).
+  CP-VTON+ ``image-parse-new`` adds 20 *skin/neck/chest* (minar09/cp-vton-plus
+  ``dataset_neck_skin_correction.py``, written as 8-bit grey PNGs) → 10 *neck*; its visualisation colour is
+  (189, 183, 107) in that script and (170, 170, 50) in the comment of ``cp_dataset.py``, both accepted.
 * ``atr`` — DressCode ``label_maps`` (SCHP trained on ATR, 18 classes: 0 background, 1 hat, 2 hair,
   3 sunglasses, 4 upper-clothes, 5 skirt, 6 pants, 7 dress, 8 belt, 9 left-shoe, 10 right-shoe,
   11 face/head, 12 left-leg, 13 right-leg, 14 left-arm, 15 right-arm, 16 bag, 17 scarf; list as in
@@ -119,11 +122,14 @@ CIHP = LabelSet(
     {i: i for i in range(NUM_CANONICAL)},
     source="VITON-HD image-parse-v3 (CIHP_PGN), synthetic data",
 )
+#: CP-VTON+ neck/skin label of ``image-parse-new`` (added to the 20 LIP classes).
+LIP_NECK = 20
 LIP = LabelSet(
     "lip",
-    CANONICAL_NAMES[:10] + ("jumpsuits",) + CANONICAL_NAMES[11:],
-    {**{i: i for i in range(NUM_CANONICAL)}, 10: DRESS},
-    source="VITON / CP-VTON image-parse (LIP_JPPNet)",
+    CANONICAL_NAMES[:10] + ("jumpsuits",) + CANONICAL_NAMES[11:] + ("skin-neck-chest",),
+    {**{i: i for i in range(NUM_CANONICAL)}, 10: DRESS, LIP_NECK: NECK},
+    palettes=(CIHP_PALETTE + ((189, 183, 107),), CIHP_PALETTE + ((170, 170, 50),), VOC_PALETTE),
+    source="VITON / CP-VTON image-parse (LIP_JPPNet), CP-VTON+ image-parse-new",
 )
 ATR = LabelSet(
     "atr",

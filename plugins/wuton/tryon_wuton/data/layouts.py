@@ -9,19 +9,30 @@ Supported layouts (``layout=`` name, folder structure, label set, keypoints):
   ``cihp`` (canonical), keypoints BODY_25 ``pose_keypoints_2d``. Synthetic extras: ``unpaired_gt/``,
   ``accessory-mask/``.
 * ``viton`` — VITON / CP-VTON (+ CP-VTON+): ``[data/]{train,test}/{image, image-parse[-new], cloth,
-  cloth-mask, pose}``, ``{train,test}_pairs.txt``; person ``X_0.jpg`` ↔ garment ``X_1.jpg``; labels
-  ``lip``; keypoints COCO-18 ``pose_keypoints`` (``X_0_keypoints.json``).
+  cloth-mask, pose}``, ``{train,test}_pairs.txt`` (+ CP-VTON+ ``test_pairs_same.txt``); person
+  ``X_0.jpg`` ↔ garment ``X_1.jpg``; labels ``lip`` (+ CP-VTON+ neck 20); keypoints COCO-18
+  ``pose_keypoints`` (``X_0_keypoints.json``). ``image-mask``, ``warp-cloth``, ``warp-mask`` are ignored.
 * ``dresscode`` — DressCode: ``[DressCode/]{upper_body,lower_body,dresses}/{images (X_0 person,
   X_1 garment), keypoints (X_2.json), label_maps (X_4.png)}`` + ``train_pairs.txt``,
   ``test_pairs_paired.txt``, ``test_pairs_unpaired.txt`` (in the category folder or the root); labels
   ``atr`` (its *bag* class becomes ``accessory_mask``); keypoints 18 × (x, y, c, id) in a 384×512
-  frame. Without a ``cloth_mask``/``cloth-mask`` folder the garment mask is the non-white part of the
-  garment image (threshold 245 on every channel, holes filled).
+  frame; label maps may be smaller than the images (the release has 384×512 maps for 768×1024
+  images). ``skeletons/`` and ``dense/`` are ignored. Without a ``cloth_mask``/``cloth-mask`` folder the
+  garment mask is the non-white part of the garment image (threshold 245 on every channel, holes filled).
 * ``pfafn`` — PF-AFN / DM-VTON / FS-VTON ``VITON_traindata`` / ``VITON_test``:
   ``{split}_img``, ``{split}_color`` (or ``{split}_clothes``), ``{split}_edge``, ``{split}_label``,
   ``{split}_pose`` (``X_0_keypoints.json`` or ``X_0.json``), ``{split}_densepose`` (ignored); pairs
-  from ``{split}_pairs.txt`` / ``demo.txt``, else ``X_0`` ↔ ``X_1``; labels ``acgpn``; keypoints COCO-18.
-  Test folders without ``_label`` give no ``parse``.
+  from ``{split}_pairs.txt`` / (test) ``demo.txt`` in the folder or beside it (PF-AFN_test), else
+  ``X_0`` ↔ ``X_1``; labels ``acgpn``; keypoints COCO-18. Test folders without ``_label`` give no ``parse``.
+
+**Sizes.** The official loaders resize every input independently to the training size (label maps and
+masks with nearest neighbour), so a label map, mask or accessory mask of another size than its image
+(the person's; a garment mask: the garment's) is accepted when the aspect ratio is the same within
+:data:`ASPECT_TOLERANCE` and resized with nearest neighbour; another aspect ratio is refused with one line
+naming both sizes (it would be stretched). Same rule in every layout. Dense maps are not read.
+
+**Detection** (``layout="auto"``): folders only one layout has decide; else the first layout with every
+part it needs; else the error names the layouts tried and the first part the closest one lacks.
 
 **Pairs.** ``paired``: every person with its own garment — from the split's pair file when all its
 lines are same-garment pairs, else by the layout's naming rule (VITON-HD's official ``test_pairs.txt``
@@ -257,8 +268,9 @@ class VitonLayout(Layout):
         images, cloths = _index(self.image_dir), _index(self.cloth_dir)
         if not images:
             raise self.error("person images in image/", "an empty folder")
-        lst = self.choose_pairs(pairs, [self.root / f"{self.split}_pairs_unpaired.txt", self.root / f"{self.split}_pairs.txt"]
-                                if pairs == "unpaired" else [self.root / f"{self.split}_pairs.txt"], self.same)  # fmt: skip
+        pair_files = [self.root / f"{self.split}_pairs.txt", self.root / f"{self.split}_pairs_same.txt"]  # CP-VTON+: *_same
+        lst = self.choose_pairs(pairs, [self.root / f"{self.split}_pairs_unpaired.txt", *pair_files]
+                                if pairs == "unpaired" else pair_files, self.same)  # fmt: skip
         if lst is None:
             if pairs == "unpaired":
                 raise self.error(f"an unpaired {self.split}_pairs.txt", "none", "use pairs='paired' or other_garment=True")
@@ -293,7 +305,9 @@ class PFAFNLayout(Layout):
         images, cloths = _index(self.image_dir), _index(self.cloth_dir)
         if not images:
             raise self.error(f"person images in {self.image_dir.name}/", "an empty folder")
-        cands = [self.root / f"{self.split}_pairs.txt", self.root / "demo.txt"]
+        cands = [self.root / f"{self.split}_pairs.txt"]
+        if self.split == "test":  # PF-AFN_test's demo.txt lies in the folder or beside it (the loader opens it from the cwd)
+            cands += [self.root / "demo.txt", self.root.parent / "demo.txt"]
         if pairs == "unpaired":
             cands = [self.root / f"{self.split}_pairs_unpaired.txt"] + cands
         lst = self.choose_pairs(pairs, cands, VitonLayout.same)
@@ -307,7 +321,7 @@ class PFAFNLayout(Layout):
         poses = None
         if self.pose_dir:
             raw = _index(self.pose_dir, (".json",))
-            poses = {k[: -len("_keypoints")] if k.endswith("_keypoints") else k: v for k, v in raw.items()}
+            poses = {k.removesuffix("_keypoints"): v for k, v in raw.items()}
         return _generic_records(self, lst, images, cloths, _index(self.mask_dir), f"{self.mask_dir.name}/",
                                 _index(self.parse_dir, (".png", ".jpg")) if self.parse_dir else None,
                                 self.parse_dir.name if self.parse_dir else "", poses, f"{self.split}_pose/", pose_suffix="")  # fmt: skip
@@ -347,7 +361,7 @@ class DressCodeLayout(Layout):
             raise self.error(f"a pair list {names[0]} in {self.cat_dir} (DressCode splits come from its pair lists)", "none")
         images = _index(self.image_dir)
         lst = []
-        for a, b, rest in _read_pairs(path, self.title):
+        for a, b, _ in _read_pairs(path, self.title):
             if Path(a).stem not in images:
                 continue  # a root-level list also names the other categories' items
             lst.append((a, b))
@@ -357,7 +371,10 @@ class DressCodeLayout(Layout):
         lst_g = sorted({b for _, b in lst})
         self.check_matched(lst_g, images, "garment image (X_1) in images/")
         parses = _index(self.parse_dir, (".png",))
-        key4 = lambda n: _dc_stem(n, "4")  # noqa: E731
+
+        def key4(n: str) -> str:
+            return _dc_stem(n, "4")
+
         self.check_matched(lst_p, parses, "label map (X_4.png) in label_maps/", key=key4)
         poses = _index(self.pose_dir, (".json",)) if self.pose_dir else {}
         if self.pose_dir:
@@ -408,11 +425,12 @@ def _dc_stem(name: str, k: str) -> str:
     return stem.rsplit("_", 1)[0] + "_" + k if "_" in stem else stem
 
 
-def _generic_records(layout: Layout, lst, images, cloths, masks, mask_what, parses, parse_what, poses, pose_what, pose_suffix="_keypoints") -> list[Record]:
+def _generic_records(layout: Layout, lst, images, cloths, masks, mask_what, parses, parse_what, poses, pose_what,
+                     pose_suffix="_keypoints") -> list[Record]:  # fmt: skip
     people = [a for a, _ in lst]
     garments = sorted({b for _, b in lst})
-    layout.check_matched(people, images, f"person image in {getattr(layout, 'image_dir').name}/")
-    layout.check_matched(garments, cloths, f"garment image in {getattr(layout, 'cloth_dir').name}/")
+    layout.check_matched(people, images, f"person image in {layout.image_dir.name}/")
+    layout.check_matched(garments, cloths, f"garment image in {layout.cloth_dir.name}/")
     layout.check_matched(garments, masks, f"garment mask in {mask_what}")
     if parses is not None:
         layout.check_matched(people, parses, f"parse map in {parse_what}/")
@@ -430,11 +448,38 @@ def _generic_records(layout: Layout, lst, images, cloths, masks, mask_what, pars
 LAYOUTS: dict[str, type[Layout]] = {c.name: c for c in (VitonHDLayout, VitonLayout, DressCodeLayout, PFAFNLayout)}
 
 
-def detect_layout(root: str | os.PathLike, split: str = "train") -> str:
-    """Guess the layout of ``root`` from its folder names; raises :class:`DatasetError` if none fits."""
-    r = Path(root)
-    if not r.is_dir():
-        raise DatasetError(f"dataset {r}", "an existing folder", "no such folder")
+def _parts(layout: str, root: Path, split: str) -> list[tuple[str, bool]]:
+    """The folders and files ``layout`` needs for ``split``, in the order its adapter looks for them:
+    ``(what, present)`` pairs (optional parts such as keypoints are not listed)."""
+
+    def have(*rels: str) -> bool:
+        return any((root / r).exists() for r in rels)
+
+    def part(*rels: str) -> tuple[str, bool]:
+        return (rels[0] + "".join(f" (or {r})" for r in rels[1:]), have(*rels))
+
+    if layout == "viton-hd":
+        s = split
+        return [part(f"{s}/"), part(f"{s}/image/"), part(f"{s}/cloth/"), part(f"{s}/cloth-mask/"),
+                part(f"{s}/image-parse-v3/", f"{s}/image-parse/")]  # fmt: skip
+    if layout == "viton":
+        s = f"data/{split}" if not (root / split).is_dir() and (root / "data" / split).is_dir() else split
+        return [part(f"{s}/"), part(f"{s}/image/"), part(f"{s}/cloth/"), part(f"{s}/cloth-mask/"),
+                part(f"{s}/image-parse/", f"{s}/image-parse-new/")]  # fmt: skip
+    if layout == "dresscode":
+        lists = ("train_pairs.txt",) if split == "train" else ("test_pairs_paired.txt", "test_pairs_unpaired.txt")
+        if (root / "images").is_dir():  # the category folder itself
+            return [part("images/"), part("label_maps/"), part(*lists)]
+        cat = next((c for c in DRESSCODE_CATEGORIES if (root / c).is_dir()), DRESSCODE_CATEGORIES[0])
+        return [part(*(f"{c}/" for c in DRESSCODE_CATEGORIES)), part(f"{cat}/images/"), part(f"{cat}/label_maps/"),
+                part(*(f"{cat}/{n}" for n in lists), *lists)]  # fmt: skip
+    s = split
+    out = [part(f"{s}_img/"), part(f"{s}_color/", f"{s}_clothes/"), part(f"{s}_edge/")]
+    return out + [part(f"{s}_label/")] if split == "train" else out
+
+
+def _by_markers(r: Path, split: str) -> str | None:
+    """The layout named by folders only one layout has (``None`` when there are none)."""
     d = r / split
     if any((d / n).is_dir() for n in ("image-parse-v3", "openpose_json", "openpose-json", "agnostic-v3.2")):
         return "viton-hd"
@@ -444,18 +489,50 @@ def detect_layout(root: str | os.PathLike, split: str = "train") -> str:
         return "dresscode"
     if (r / f"{split}_img").is_dir():
         return "pfafn"
-    if (d / "image-parse").is_dir():
-        return "viton"
-    if (d / "image").is_dir():
-        return "viton-hd"
-    try:
-        found = sorted(p.name + ("/" if p.is_dir() else "") for p in r.iterdir() if not p.name.startswith("."))
-    except OSError:
-        found = []
+    return None
+
+
+def detect_layout(root: str | os.PathLike, split: str | None = "train") -> str:
+    """Guess the layout of ``root`` from its folder names (for ``split``; ``None``: any split).
+
+    Folders only one layout has decide first; else the first layout with every part it needs (VITON
+    before VITON-HD, since a plain ``image-parse`` is LIP). When none fits, the :class:`DatasetError`
+    names the layouts tried and the first part missing from the closest one (the most parts present).
+    """
+    r = Path(root)
+    if not r.is_dir():
+        raise DatasetError(f"dataset {r}", "an existing folder", "no such folder")
+    splits = SPLITS if split is None else (split,)
+    for s in splits:
+        found = _by_markers(r, s)
+        if found:
+            return found
+    for s in splits:
+        for name in ("viton", "viton-hd", "dresscode", "pfafn"):
+            if all(ok for _, ok in _parts(name, r, s)):
+                return name
+    best: tuple[int, str, str, str, int] | None = None
+    for s in splits:
+        for name in LAYOUTS:
+            parts = _parts(name, r, s)
+            score = sum(ok for _, ok in parts)
+            if score and (best is None or score > best[0]):
+                best = (score, name, s, next(w for w, ok in parts if not ok), len(parts))
+    tried = ", ".join(LAYOUTS)
+    if best is None:
+        try:
+            entries = sorted(p.name + ("/" if p.is_dir() else "") for p in r.iterdir() if not p.name.startswith("."))
+        except OSError:
+            entries = []
+        shown = f"entries {_few(entries, 8)}" if entries else "an empty folder"
+        raise DatasetError(f"dataset {r}", f"a folder in a supported layout (tried {tried})", f"none of their parts: {shown}",
+                           "see `tryon data check --help` or tryon_wuton.data.layouts for the layouts")  # fmt: skip
+    score, name, s, missing, total = best
     raise DatasetError(
-        f"dataset {r} ({split})",
-        "a folder in a supported layout: " + "; ".join(f"{k}: {v.structure}" for k, v in LAYOUTS.items()),
-        f"entries {_few(found, 8)}" if found else "an empty folder",
+        f"dataset {r} ({s})",
+        f"a folder in a supported layout (tried {tried})",
+        f"closest is {name} ({score} of its {total} parts), which lacks {missing}",
+        f"{LAYOUTS[name].title} layout: {LAYOUTS[name].structure}",
     )
 
 
@@ -534,40 +611,81 @@ def _load_rgb(path: Path, what: str) -> np.ndarray:
         raise DatasetError(f"{what} {path}", exc.expected, exc.found, exc.hint) from None
 
 
-def _size_check(what: str, path: Path, arr: np.ndarray, ref_hw: tuple[int, int], ref_what: str) -> None:
-    if tuple(arr.shape[:2]) != tuple(ref_hw):
+#: Relative difference of the W/H ratios still taken as "the same aspect ratio" (plus one pixel of
+#: rounding of the smaller image, see :func:`same_aspect`).
+ASPECT_TOLERANCE = 0.01
+
+
+def same_aspect(hw: tuple[int, int], ref_hw: tuple[int, int], tol: float = ASPECT_TOLERANCE) -> bool:
+    """Whether ``hw`` and ``ref_hw`` (H, W) have the same aspect ratio within ``tol`` plus the rounding of
+    one pixel of the smaller of the two (a 1024×768 image and a 341×256 map agree)."""
+    (h, w), (rh, rw) = hw, ref_hw
+    if min(h, w, rh, rw) <= 0:
+        return False
+    rounding = 1.0 / min(h, w, rh, rw)
+    return abs((w / h) / (rw / rh) - 1.0) <= tol + rounding
+
+
+def _fit_size(what: str, path: Path, arr: np.ndarray, ref_hw: tuple[int, int], ref_what: str, kind: str = "nearest",
+              log: list[str] | None = None) -> np.ndarray:  # fmt: skip
+    """``arr`` at ``ref_hw``: unchanged when the size matches, resized when only the scale differs (as the
+    official loaders resize every input independently: nearest neighbour for label maps and masks), and a
+    :class:`DatasetError` naming both sizes when the aspect ratio differs."""
+    import cv2
+
+    hw = tuple(int(v) for v in arr.shape[:2])
+    ref_hw = (int(ref_hw[0]), int(ref_hw[1]))
+    if hw == ref_hw:
+        return arr
+    if not same_aspect(hw, ref_hw):  # type: ignore[arg-type]
         raise DatasetError(
             f"{what} {path}",
-            f"the size of the {ref_what} {ref_hw[1]}×{ref_hw[0]} (W×H)",
-            f"{arr.shape[1]}×{arr.shape[0]}",
+            f"the size of the {ref_what} {ref_hw[1]}×{ref_hw[0]} (W×H) or another size of the same aspect ratio "
+            f"(W/H {ref_hw[1] / ref_hw[0]:.3f})",
+            f"{hw[1]}×{hw[0]} (W/H {hw[1] / hw[0]:.3f})",
         )
+    size = (ref_hw[1], ref_hw[0])
+    if log is not None:
+        log.append(f"{what} {hw[0]}x{hw[1]} → {ref_hw[0]}x{ref_hw[1]} ({'nearest' if kind == 'nearest' else 'area/bilinear'})")
+    if kind == "nearest":
+        # INTER_NEAREST_EXACT samples pixel centres like PIL's NEAREST (the official loaders' filter)
+        return cv2.resize(arr, size, interpolation=cv2.INTER_NEAREST_EXACT)
+    shrink = hw[0] > ref_hw[0]
+    return cv2.resize(arr, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def load_garment(layout: Layout, rec: Record) -> tuple[np.ndarray, np.ndarray]:
+def load_garment(layout: Layout, rec: Record, log: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decode and validate the garment of ``rec`` → (``H×W×3`` uint8, ``H×W`` float {0,1} mask)."""
     garment = _load_rgb(rec.garment, "garment image")
     if rec.garment_mask is not None:
         gmask = _read_mask(rec.garment_mask, "garment mask")
-        _size_check("garment mask", rec.garment_mask, gmask, garment.shape[:2], "garment image")
+        gmask = _fit_size("garment mask", rec.garment_mask, gmask, garment.shape[:2], "garment image", log=log)
     else:
         gmask = layout.derive_garment_mask(garment)
     return garment, gmask
 
 
 def load_raw(layout: Layout, rec: Record, strict_palette: bool = True) -> dict[str, Any]:
-    """Decode and validate one item → numpy arrays at native size.
+    """Decode and validate one item → numpy arrays at the person image's size.
+
+    Label maps and masks of another size with the person's (garment mask: the garment's) aspect ratio are
+    resized to it with nearest neighbour, as the official loaders do; another aspect ratio is refused.
 
     Keys: person, garment (``H×W×3`` uint8), garment_mask (``H×W`` float {0,1}), parse (``H×W`` int64
     canonical, absent when the layout has none), keypoints (``25×3`` float32 normalised), and when
-    available unpaired_gt, accessory_mask.
+    available unpaired_gt, accessory_mask; ``resized`` lists the maps that were resized (``"what HxW → HxW
+    (filter)"``) when any was.
     """
     person = _load_rgb(rec.person, "person image")
     hw = person.shape[:2]
-    garment, gmask = load_garment(layout, rec)
+    resized: list[str] = []
+    garment, gmask = load_garment(layout, rec, resized)
     out: dict[str, Any] = {"person": person, "garment": garment, "garment_mask": gmask}
     if rec.parse is not None:
         raw, parse = read_parse(rec.parse, layout.label_set, strict_palette)
-        _size_check("parse map", rec.parse, raw, hw, "person image")
+        if raw.shape[:2] != hw:
+            raw = _fit_size("parse map", rec.parse, raw, hw, "person image", log=resized)
+            parse = layout.label_set.lut[raw].astype(np.int64)
         out["parse"] = parse
         acc = layout.accessory_from_parse(raw)
         if acc is not None:
@@ -582,62 +700,85 @@ def load_raw(layout: Layout, rec: Record, strict_palette: bool = True) -> dict[s
         out["keypoints"] = np.zeros((KP.K, 3), np.float32)
     if rec.unpaired_gt is not None:
         gt = _load_rgb(rec.unpaired_gt, "unpaired ground truth")
-        _size_check("unpaired ground truth", rec.unpaired_gt, gt, hw, "person image")
-        out["unpaired_gt"] = gt
+        out["unpaired_gt"] = _fit_size("unpaired ground truth", rec.unpaired_gt, gt, hw, "person image", "image", resized)
     if rec.accessory_mask is not None:
         acc = _read_mask(rec.accessory_mask, "accessory mask")
-        _size_check("accessory mask", rec.accessory_mask, acc, hw, "person image")
-        out["accessory_mask"] = acc
+        out["accessory_mask"] = _fit_size("accessory mask", rec.accessory_mask, acc, hw, "person image", log=resized)
+    if resized:
+        out["resized"] = resized
     return out
 
 
 def check_dataset(root: str | os.PathLike, layout: str = "auto", splits: tuple[str, ...] | None = None, deep: int | None = 3,
-                  category: str = "upper_body", strict_palette: bool = True) -> dict[str, Any]:  # fmt: skip
+                  category: str | None = None, strict_palette: bool = True) -> dict[str, Any]:  # fmt: skip
     """Validate a dataset folder: structure and names of every split that exists, then decode checks on
     the first ``deep`` items per split (all when ``None``). Returns a summary dict; raises
-    :class:`DatasetError` on the first problem."""
+    :class:`DatasetError` on the first problem.
+
+    DressCode: every category folder present is checked (``category`` picks one); the summary's splits
+    are then keyed ``"<category>/<split>"``.
+    """
     root = Path(root)
     summary: dict[str, Any] = {"root": str(root), "splits": {}}
-    found_any = False
-    name = detect_layout(root, "train") if layout == "auto" else layout
+    name = detect_layout(root, None if not splits else splits[0]) if layout == "auto" else layout
     if name == "auto" or name not in LAYOUTS:
         raise InputError("layout", f"'auto' or one of {sorted(LAYOUTS)}", repr(layout))
-    for split in splits or SPLITS:
-        if not splits and not split_exists(root, name, split, category):
-            continue
-        lay = open_layout(root, split, name, category=category)
-        found_any = True
-        summary["layout"] = lay.name
-        info: dict[str, Any] = {}
-        recs = lay.records("paired")
-        info["paired"] = len(recs)
-        try:
-            info["unpaired"] = len(lay.records("unpaired"))
-        except DatasetError:
-            info["unpaired"] = 0
-        info["garments"] = len({r.garment_name for r in recs})
-        n = len(recs) if deep is None else min(deep, len(recs))
-        hist = np.zeros(L.NUM_CANONICAL, np.int64)
-        sizes: set[tuple[int, int]] = set()
-        kp_present = 0
-        extras: set[str] = set()
-        for rec in recs[:n]:
-            raw = load_raw(lay, rec, strict_palette)
-            sizes.add(tuple(raw["person"].shape[:2]))  # type: ignore[arg-type]
-            if "parse" in raw:
-                hist += np.bincount(raw["parse"].ravel(), minlength=L.NUM_CANONICAL)[: L.NUM_CANONICAL]
-            kp_present += int((raw["keypoints"][:, 2] > 0).any())
-            extras.update(k for k in ("unpaired_gt", "accessory_mask") if k in raw)
-        info["checked"] = n
-        info["sizes"] = sorted(f"{h}x{w}" for h, w in sizes)
-        info["labels"] = {L.CANONICAL_NAMES[int(i)]: round(float(hist[i]) / max(1, int(hist.sum())), 4) for i in np.flatnonzero(hist)}
-        info["keypoints"] = f"{kp_present}/{n} items"
-        info["extras"] = sorted(extras)
-        summary["label_set"] = lay.label_set.name
-        summary["splits"][split] = info
-    if not found_any:
-        open_layout(root, "train", name, category=category)  # raises the specific error
+    summary["layout"] = name
+    summary["label_set"] = LAYOUTS[name].label_set.name
+    if name == "dresscode":
+        if category:
+            cats = [category]
+        elif (root / "images").is_dir():  # the category folder itself
+            cats = [root.name if root.name in DRESSCODE_CATEGORIES else DRESSCODE_CATEGORIES[0]]
+        else:
+            cats = [c for c in DRESSCODE_CATEGORIES if (root / c).is_dir()] or [DRESSCODE_CATEGORIES[0]]
+        summary["categories"] = cats
+    else:
+        cats = [category or DRESSCODE_CATEGORIES[0]]
+    for cat in cats:
+        found_any = False
+        for split in splits or SPLITS:
+            if not splits and not split_exists(root, name, split, cat):
+                continue
+            lay = open_layout(root, split, name, category=cat)
+            found_any = True
+            key = f"{cat}/{split}" if name == "dresscode" else split
+            summary["splits"][key] = _check_split(lay, deep, strict_palette)
+        if not found_any:
+            open_layout(root, "train", name, category=cat).records("paired")  # raises the specific error
     return summary
+
+
+def _check_split(lay: Layout, deep: int | None, strict_palette: bool) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    recs = lay.records("paired")
+    info["paired"] = len(recs)
+    try:
+        info["unpaired"] = len(lay.records("unpaired"))
+    except DatasetError:
+        info["unpaired"] = 0
+    info["garments"] = len({r.garment_name for r in recs})
+    n = len(recs) if deep is None else min(deep, len(recs))
+    hist = np.zeros(L.NUM_CANONICAL, np.int64)
+    sizes: set[tuple[int, int]] = set()
+    kp_present = 0
+    extras: set[str] = set()
+    resized: set[str] = set()
+    for rec in recs[:n]:
+        raw = load_raw(lay, rec, strict_palette)
+        sizes.add(tuple(raw["person"].shape[:2]))  # type: ignore[arg-type]
+        if "parse" in raw:
+            hist += np.bincount(raw["parse"].ravel(), minlength=L.NUM_CANONICAL)[: L.NUM_CANONICAL]
+        kp_present += int((raw["keypoints"][:, 2] > 0).any())
+        extras.update(k for k in ("unpaired_gt", "accessory_mask") if k in raw)
+        resized.update(raw.get("resized", ()))
+    info["checked"] = n
+    info["sizes"] = sorted(f"{h}x{w}" for h, w in sizes)
+    info["labels"] = {L.CANONICAL_NAMES[int(i)]: round(float(hist[i]) / max(1, int(hist.sum())), 4) for i in np.flatnonzero(hist)}
+    info["keypoints"] = f"{kp_present}/{n} items"
+    info["extras"] = sorted(extras)
+    info["resized"] = sorted(resized)
+    return info
 
 
 def split_exists(root: str | os.PathLike, layout: str, split: str, category: str = "upper_body") -> bool:

@@ -369,7 +369,8 @@ class _Canvas:
         col = shade(box, np.asarray(color, np.float32)) if shade else color
         self.paint(alpha, col, label, box, accessory)
 
-    def ellipse(self, c: Any, axes: Any, angle: float, color: Any, label: int | None, accessory: bool = False, shade: Callable | None = None) -> None:
+    def ellipse(self, c: Any, axes: Any, angle: float, color: Any, label: int | None, accessory: bool = False,
+                shade: Callable | None = None) -> None:
         r = max(axes) + 2
         box = _box([c[0] - r, c[1] - r, c[0] + r, c[1] + r], 1, self.H, self.W)
         x0, y0, x1, y1 = box
@@ -937,7 +938,8 @@ def render_person(p: PersonSpec, g: GarmentSpec, size: tuple[int, int]) -> Rende
     # shoulders beyond the neck region read as arms for a parser
     for side in (-1.0, 1.0):
         xin = cx + side * rig.cw * 0.62
-        sh_poly = [(xin, rig.ys - 0.005 * U), (cx + side * rig.sh, rig.ys + 0.02 * U), (cx + side * rig.cw, rig.ya + 0.02 * U), (xin, rig.ya + 0.02 * U)]
+        sh_poly = [(xin, rig.ys - 0.005 * U), (cx + side * rig.sh, rig.ys + 0.02 * U),
+                   (cx + side * rig.cw, rig.ya + 0.02 * U), (xin, rig.ya + 0.02 * U)]
         cv.poly([sh_poly], skin * 0.93, skin_label(side))
     neck = [(cx - rig.nw, rig.hy), (cx + rig.nw, rig.hy), (cx + rig.nw * 1.08, rig.ys + 0.02 * U), (cx - rig.nw * 1.08, rig.ys + 0.02 * U)]
     cv.poly([neck], skin * 0.9, L.NECK)
@@ -1068,7 +1070,8 @@ def _draw_arm(cv: _Canvas, p: PersonSpec, g: GarmentSpec, rig: _Rig, fl: _Flat, 
         quad = fl.sleeves[side_name]
         r_out, r_in, c_in, c_out = quad
         if g.kind == "tshirt":
-            rad = np.interp(l, [0, Ls], [r_sleeve, max(r_sleeve * 0.9, float(_arm_radius(arm, np.array([Ls]))[0]) * 1.25)]).astype(np.float32)
+            r_end = max(r_sleeve * 0.9, float(_arm_radius(arm, np.array([Ls]))[0]) * 1.25)
+            rad = np.interp(l, [0, Ls], [r_sleeve, r_end]).astype(np.float32)
         else:
             rad = np.interp(l, [0, arm.L1, Ls], [r_sleeve * 0.95, arm.r[1] * 1.3, arm.r[2] * 1.35]).astype(np.float32)
         a_sl = _aa_edge(rad - d, 1.0) * _aa_edge(Ls - l, 1.0) * cap_clip(float(rad.max()))
@@ -1092,7 +1095,8 @@ def _draw_arm(cv: _Canvas, p: PersonSpec, g: GarmentSpec, rig: _Rig, fl: _Flat, 
         ang = math.degrees(math.atan2(arm.d2[1], arm.d2[0]))
         rw = arm.r[2] * (1.35 if g.kind != "longsleeve" else 1.55)
         cv.ellipse(c, (0.011 * U, rw), ang, np.asarray(p.bracelet_color, np.float32), None, accessory=True)
-        cv.ellipse(c - arm.d2 * 0.003 * U, (0.004 * U, rw * 0.8), ang, np.asarray(p.bracelet_color, np.float32) * 1.15, None, accessory=True)
+        cv.ellipse(c - arm.d2 * 0.003 * U, (0.004 * U, rw * 0.8), ang, np.asarray(p.bracelet_color, np.float32) * 1.15, None,
+                   accessory=True)
 
 
 def _draw_bag(cv: _Canvas, p: PersonSpec, rig: _Rig) -> None:
@@ -1132,7 +1136,9 @@ def _draw_bag(cv: _Canvas, p: PersonSpec, rig: _Rig) -> None:
         c.ellipse(buf, ctr, ax, 0, 180, 360, 255, max(1, int(round(0.012 * U))), c.LINE_AA, _SHIFT)
         cv.paint(buf.astype(np.float32) / 255, col * 0.8, None, (x0, y0, x1, y1), accessory=True)
     cv.poly([body], col, None, accessory=True)
-    cv.poly([[(hand[0] - bw * 1.1, top + bh * 0.78), (hand[0] + bw * 1.1, top + bh * 0.78), (hand[0] + bw * 1.1, top + bh), (hand[0] - bw * 1.1, top + bh)]], col * 0.8, None, accessory=True)
+    bottom = [(hand[0] - bw * 1.1, top + bh * 0.78), (hand[0] + bw * 1.1, top + bh * 0.78),
+              (hand[0] + bw * 1.1, top + bh), (hand[0] - bw * 1.1, top + bh)]
+    cv.poly([bottom], col * 0.8, None, accessory=True)
 
 
 def _draw_head(cv: _Canvas, p: PersonSpec, rig: _Rig, skin: np.ndarray) -> None:
@@ -1181,7 +1187,8 @@ def _draw_head(cv: _Canvas, p: PersonSpec, rig: _Rig, skin: np.ndarray) -> None:
         brow = [(ex - 0.012 * U, eye_y - 0.014 * U), (ex + 0.012 * U, eye_y - 0.016 * U - 0.002 * U * s),
                 (ex + 0.012 * U, eye_y - 0.012 * U - 0.002 * U * s), (ex - 0.012 * U, eye_y - 0.011 * U)]  # fmt: skip
         cv.poly([brow], hair * 0.8, None)
-    nose = [(hx - 0.004 * U, hy + 0.012 * U), (hx + 0.004 * U, hy + 0.012 * U), (hx + 0.007 * U, hy + 0.032 * U), (hx - 0.007 * U, hy + 0.032 * U)]
+    nose = [(hx - 0.004 * U, hy + 0.012 * U), (hx + 0.004 * U, hy + 0.012 * U),
+            (hx + 0.007 * U, hy + 0.032 * U), (hx - 0.007 * U, hy + 0.032 * U)]
     cv.poly([nose], skin * 0.88, None)
     cv.ellipse((hx, hy + 0.05 * U), (0.014 * U, 0.0055 * U), 0, np.asarray(p.lips, np.float32), None)
 
@@ -1320,7 +1327,7 @@ def generate(
     ``test_pairs.txt`` (paired), ``test_pairs_unpaired.txt``, ``synth_meta.json``,
     ``synth_samples.jsonl`` (both specs of every sample, to re-render any pair).
     """
-    from tryon._fs import atomic_directory
+    from tryon.fs import atomic_directory
     from tryon.errors import InputError
 
     cfg = SynthConfig(int(n), (int(size[0]), int(size[1])), int(seed), float(test_fraction), float(arms_crossed), float(accessories))
@@ -1403,7 +1410,9 @@ def _validate(cfg: SynthConfig, workers: int) -> None:
         raise InputError("--size", "HxW with 32 ≤ H ≤ 2048 and 24 ≤ W ≤ 2048 (e.g. 256x192)", f"{h}x{w}")
     if not 0.6 <= w / h <= 1.0:
         raise InputError("--size", "a portrait aspect ratio W/H between 0.6 and 1.0 (e.g. 256x192)", f"{h}x{w}")
-    for name, v, hi in (("--test-fraction", cfg.test_fraction, 0.9), ("--arms-crossed", cfg.arms_crossed, 1.0), ("--accessories", cfg.accessories, 1.0)):
+    bounds = (("--test-fraction", cfg.test_fraction, 0.9), ("--arms-crossed", cfg.arms_crossed, 1.0),
+              ("--accessories", cfg.accessories, 1.0))
+    for name, v, hi in bounds:
         if not (0.0 <= v <= hi) or math.isnan(v):
             raise InputError(name, f"a fraction in [0, {hi:g}]", f"{v:g}")
     if workers < 1:
@@ -1463,7 +1472,8 @@ def contact_sheet(root: str | os.PathLike, out: str | os.PathLike, n: int = 12, 
         gt_path = root / split / "unpaired_gt" / name
         gt = c.imread(str(gt_path))[..., ::-1] if gt_path.exists() else np.zeros_like(img)
         other = unp.get(name)
-        oc = c.imread(str(root / split / "cloth" / other))[..., ::-1] if other and (root / split / "cloth" / other).exists() else np.zeros_like(img)
+        other_path = root / split / "cloth" / other if other else None
+        oc = c.imread(str(other_path))[..., ::-1] if other_path is not None and other_path.exists() else np.zeros_like(img)
         sep = np.full((img.shape[0], 4, 3), 255, np.uint8)
         rows.append(np.concatenate([img, sep, cloth, sep, parse, sep, oc, sep, gt], 1))
     sheet = np.concatenate([np.concatenate([r, np.full((4, r.shape[1], 3), 255, np.uint8)], 0) for r in rows], 0)

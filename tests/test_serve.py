@@ -1,6 +1,7 @@
 """tryon.serve: the HTTP service over ONNX exports (FastAPI TestClient / httpx ASGI transport, no real port).
 
-The export is the tiny test task of test_export.py ("tiny-tryon", 64×48), fp32 + int8.
+The export is the tiny test task of test_export.py ("tiny-tryon", 64×48), fp32 + int8 (tests/serve_support.py).
+The limits, auth, server and catalogue tests are in tests/test_serve_*.py.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("fastapi")
+pytest.importorskip("prometheus_client")
 
 import asyncio
 import hashlib
@@ -19,8 +21,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -28,58 +28,33 @@ import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
-import tryon
-import tryon.export
-import tryon.plugins
 from tryon.cli import build_app, main
 from tryon.errors import TryonError
 from tryon.runtime import TryOnSession
 from tryon.serve import create_app, parse_model_specs
+from tryon.serve.metrics import histogram_quantile, parse_buckets
 
+
+def _support():
+    if "serve_support" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("serve_support", Path(__file__).with_name("serve_support.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["serve_support"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["serve_support"]
+
+
+S = _support()
 UPLOAD_LIMIT = 64 * 1024
 PIXEL_LIMIT = 100_000
-INFER = "/v1/models/tiny/infer"
-
-
-def _load_tiny():
-    spec = importlib.util.spec_from_file_location("_tiny_task_defs", Path(__file__).with_name("test_export.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tiny = _load_tiny()
-PERSON = tiny.smooth_image(80, 60, 1)  # 80 high, 60 wide: not the model's 64×48
-GARMENT = tiny.smooth_image(70, 52, 2)
-
-
-def encode(arr, fmt="PNG", **kw) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-def files(person=None, garment=None):
-    out = {}
-    if person is not None:
-        out["person"] = ("person.png", person, "image/png")
-    if garment is not None:
-        out["garment"] = ("garment.jpg", garment, "image/jpeg")
-    return out
-
-
-P_PNG, G_JPG = encode(PERSON), encode(GARMENT, "JPEG", quality=95)
+INFER = S.INFER
+PERSON, GARMENT, P_PNG, G_JPG = S.PERSON, S.GARMENT, S.P_PNG, S.G_JPG
+encode, files = S.encode, S.files
 
 
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory):
-    tiny.register_tiny_tasks()
-    pipe = tryon.load("tiny-tryon", device="cpu")
-    out = tmp_path_factory.mktemp("exports") / "tiny"
-    tryon.export.export_onnx(pipe, None, out, parity_batches=(1,))
-    tryon.export.quantize_int8(out, [{"person": PERSON, "garment": GARMENT}], parity_batches=(1,))
-    yield out
-    tryon.plugins.reset_manager()
+    return S.tiny_export(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +82,10 @@ def scrape(client) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------
 def test_health_and_models(client, export_dir):
     assert client.get("/healthz").json() == {"status": "ok", "models": ["tiny"]}
+    for path in ("/livez", "/v2/health/live"):  # liveness, incl. the Open Inference Protocol v2 path
+        assert client.get(path).json() == {"live": True}
+    for path in ("/readyz", "/v2/health/ready"):
+        assert client.get(path).json() == {"ready": True, "models": ["tiny"]}
     listing = client.get("/v1/models").json()["models"]
     assert len(listing) == 1
     m = listing[0]
@@ -119,6 +98,7 @@ def test_health_and_models(client, export_dir):
     assert m["variants"] == {"fp32": True, "fp16": False, "int8": True}
     assert m["serving"]["variant"] == "fp32" and m["serving"]["providers"] == ["CPUExecutionProvider"]
     assert m["random_weights"] is True
+    assert m["limits"] == {"max_pixels": PIXEL_LIMIT, "max_output_pixels": 16 * 64 * 48}  # output: 16× the model's
     assert client.get("/v1/models/tiny").json() == m
     assert client.get("/v1/models/nope").status_code == 404
 
@@ -175,8 +155,27 @@ def test_missing_or_wrong_fields_give_422(client):
     assert r.status_code == 422 and r.json()["detail"] == "field garment: expected a file upload, got a text value"
     r = client.post(INFER, files=files(P_PNG, G_JPG), data={"format": "gif"})
     assert r.status_code == 422 and r.json()["detail"] == "format: expected png or jpeg, got 'gif'"
+    r = client.post(INFER, files=files(P_PNG, G_JPG), data={"size": "huge"})
+    assert r.status_code == 422 and r.json()["detail"] == "size: expected input or model, got 'huge'"
     r = client.post(INFER, json={"person": "p.png"})
     assert r.status_code == 415 and "multipart/form-data" in r.json()["detail"]
+
+
+def test_unknown_fields_give_422_naming_them(client):
+    r = client.post(INFER, files={**files(P_PNG, G_JPG), "mask": ("m.png", P_PNG, "image/png")},
+                    data={"quality": "95"})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["unknown"] == ["mask", "quality"] and body["detail"].startswith("unknown field(s) mask, quality:")
+
+
+def test_protocol_level_errors_are_json(client):
+    for r in (client.get("/no/such/path"), client.delete("/healthz"), client.get("/v1/models/nope")):
+        assert r.status_code in (404, 405) and r.headers["content-type"] == "application/json", r.text
+        assert isinstance(r.json()["detail"], str) and "\n" not in r.json()["detail"]
+        assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"])
+    r = client.get("/healthz", headers={"X-Request-Id": "shop-42"})
+    assert r.headers["x-request-id"] == "shop-42"  # a sane client id is kept for log correlation
 
 
 def test_oversized_upload_gives_413(client):
@@ -219,25 +218,22 @@ def test_metrics_counters_increase(client):
     assert delta('tryon_serve_request_seconds_count{model="tiny"}') == 1
     assert after["tryon_serve_requests_in_flight"] == 1  # this scrape
     assert after["tryon_serve_inferences_running"] == 0 and after["tryon_serve_inferences_waiting"] == 0
-    assert after["tryon_serve_max_concurrency"] == 2
+    assert after["tryon_serve_max_concurrency"] == 2 and after["tryon_serve_buffered_bytes"] == 0
+    # histograms with buckets that fit image latencies: the +Inf bucket equals the count, p95 is readable
+    text = client.get("/metrics").text
+    buckets = parse_buckets(text, "tryon_serve_request_seconds", model="tiny")
+    assert [le for le, _ in buckets][:3] == [0.005, 0.01, 0.025] and buckets[-1][0] == float("inf")
+    assert buckets[-1][1] == after['tryon_serve_request_seconds_count{model="tiny"}']
+    assert 0 < histogram_quantile(0.95, buckets) <= 60
 
 
-def _slow(app, seconds):
-    """Replace the model run by a slow one that records how many runs overlap."""
-    model = app.state.tryon.models["tiny"]
-    real, lock, state = model.run, threading.Lock(), {"now": 0, "max": 0}
-
-    def run(inputs):
-        with lock:
-            state["now"] += 1
-            state["max"] = max(state["max"], state["now"])
-        time.sleep(seconds)
-        with lock:
-            state["now"] -= 1
-        return real(inputs)
-
-    model.run = run
-    return state
+def test_histogram_quantile_matches_prometheus():
+    # the example of Prometheus' histogram_quantile docs: linear interpolation inside the bucket
+    b = [(0.1, 10.0), (0.5, 30.0), (1.0, 40.0), (float("inf"), 40.0)]
+    assert histogram_quantile(0.5, b) == pytest.approx(0.1 + 0.4 * (20 - 10) / 20)
+    assert histogram_quantile(0.25, b) == pytest.approx(0.1)
+    assert histogram_quantile(0.95, [(1.0, 0.0), (float("inf"), 5.0)]) == 1.0  # all above the top bound
+    assert np.isnan(histogram_quantile(0.5, [(1.0, 0.0), (float("inf"), 0.0)]))
 
 
 async def _burst(app, n):
@@ -248,18 +244,20 @@ async def _burst(app, n):
 
 def test_concurrency_limit_and_bounded_wait(export_dir):
     app = create_app({"tiny": export_dir}, max_concurrency=2, queue_timeout_s=20, warmup=False)
-    state = _slow(app, 0.25)
+    state = S.slow_model(app, 0.25)
     rs = asyncio.run(_burst(app, 5))
     assert [r.status_code for r in rs] == [200] * 5 and state["max"] == 2  # 5 requests, never more than 2 runs
 
     app = create_app({"tiny": export_dir}, max_concurrency=1, queue_timeout_s=0.2, warmup=False)
-    _slow(app, 1.0)
+    S.slow_model(app, 1.0)
     rs = asyncio.run(_burst(app, 2))
     assert sorted(r.status_code for r in rs) == [200, 503]
     busy = next(r for r in rs if r.status_code == 503)
     assert busy.headers["retry-after"] == "1" and busy.json()["detail"].startswith("server busy")
     m = app.state.tryon.metrics
-    assert (m.running, m.waiting, m.infer_requests[("tiny", 503)]) == (0, 0, 1)
+    assert m.value("tryon_serve_inferences_running") == 0 and m.value("tryon_serve_inferences_waiting") == 0
+    assert m.value("tryon_serve_infer_requests_total", model="tiny", status="503") == 1
+    assert m.value("tryon_serve_rejected_total", reason="busy") == 1
 
 
 def test_model_names_and_cli(export_dir, tmp_path, capsys):
@@ -270,10 +268,19 @@ def test_model_names_and_cli(export_dir, tmp_path, capsys):
         create_app({"a b": export_dir}, warmup=False)
     app = build_app()
     assert "serve" in app.commands
-    args = app.build_parser().parse_args(["serve", "--model", str(export_dir), "--model", f"b={export_dir}", "--port", "9001",
-                                          "--threads", "1", "--max-upload-mb", "5", "--max-concurrency", "3"])
+    args = app.build_parser().parse_args(["serve", "--model", str(export_dir), "--model", f"b={export_dir}", "--port",
+                                          "9001", "--threads", "1", "--max-upload-mb", "5", "--max-concurrency", "3"])
     assert (args.model, args.port, args.threads, args.max_upload_mb, args.max_concurrency, args.host) == (
         [str(export_dir), f"b={export_dir}"], 9001, 1, 5.0, 3, "127.0.0.1")
+    from tryon.serve.cli import limits_from_args
+
+    args = app.build_parser().parse_args(["serve", "--model", "m", "--body-timeout", "2", "--header-timeout", "1.5",
+                                          "--max-connections", "7", "--max-waiting", "3", "--max-buffered-mb", "40",
+                                          "--shutdown-timeout", "4", "--max-pixels", "5000", "--rate-limit", "120/min"])
+    lim = limits_from_args(args)
+    assert (lim.body_timeout_s, lim.header_timeout_s, lim.max_connections, lim.max_waiting, lim.shutdown_timeout_s,
+            lim.max_pixels, lim.buffered_bytes) == (2.0, 1.5, 7, 3, 4.0, 5000, 40 * 2**20)
+    assert args.rate_limit == 2.0 and args.insecure is False and args.api_key_file is None
     assert main(["serve", "--model", str(tmp_path / "missing")]) == 1  # fails before listening
     assert "no such folder" in capsys.readouterr().err
 

@@ -60,8 +60,8 @@ def _describe(x: Any) -> str:
 # ----------------------------------------------------------------------------------------------
 # decoding
 # ----------------------------------------------------------------------------------------------
-def _open_pil(x: Any, name: str, limit: int) -> Image.Image:
-    """Open a path or bytes with PIL, checking the pixel limit *before* decoding pixels."""
+def _open_lazy(x: Any, name: str, limit: int) -> Image.Image:
+    """Open a path or bytes with PIL (header only), checking the pixel limit *before* decoding pixels."""
     if isinstance(x, (str, os.PathLike)):
         path = Path(x)
         if not path.exists():
@@ -88,8 +88,8 @@ def _open_pil(x: Any, name: str, limit: int) -> Image.Image:
         if fmt:
             raise UnreadableImageError(name, f"a complete {fmt} image", f"corrupt or truncated {fmt} data") from None
         raise UnreadableImageError(name, "a PNG/JPEG/WebP/BMP/TIFF image", "bytes no decoder recognises") from None
-    except OSError as exc:
-        raise UnreadableImageError(name, "a complete image", f"corrupt or truncated data ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - plugins raise OSError, ValueError, SyntaxError, struct.error ...
+        raise _decoder_failure(name, exc) from None
     w, h = img.size
     if w == 0 or h == 0:
         raise ImageSizeError(name, "a non-empty image", f"{w}×{h} pixels")
@@ -97,11 +97,78 @@ def _open_pil(x: Any, name: str, limit: int) -> Image.Image:
         raise ImageSizeError(
             name, f"at most {limit} pixels", f"{w}×{h} = {w * h} pixels", "raise TRYON_MAX_PIXELS if intended"
         )
-    try:
-        img.load()
-    except OSError as exc:  # truncated / corrupt data
-        raise UnreadableImageError(name, "a complete image", f"corrupt or truncated data ({exc})") from None
     return img
+
+
+def _decoder_failure(name: str, exc: BaseException) -> UnreadableImageError:
+    """Any exception of a PIL decoder (each format plugin raises its own kinds) → one input error."""
+    detail = " ".join(str(exc).split())[:200]
+    return UnreadableImageError(name, "a complete image", f"corrupt or truncated data ({detail or type(exc).__name__})")
+
+
+def _open_pil(x: Any, name: str, limit: int, min_size: tuple[int, int] | None = None) -> Image.Image:
+    """:func:`_open_lazy`, then decode the pixels — at reduced scale inside the JPEG decoder when ``min_size``
+    (H, W) allows it (``Image.draft``: 1/2, 1/4 or 1/8, never below ``min_size``)."""
+    img = _open_lazy(x, name, limit)
+    try:
+        if min_size is not None and _draftable(img):
+            img.draft(None, (max(1, min_size[1]), max(1, min_size[0])))
+        img.load()
+    except Exception as exc:  # noqa: BLE001 - truncated / corrupt data, whatever the plugin raises
+        raise _decoder_failure(name, exc) from None
+    return img
+
+
+def _draftable(img: Image.Image) -> bool:
+    return img.format == "JPEG" and len(getattr(img, "tile", ()) or ()) == 1
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What :func:`probe_image` reads from an image header, without decoding pixels."""
+
+    width: int
+    height: int
+    format: str
+    mode: str
+    draftable: bool  # JPEG with one tile: the decoder itself can produce 1/2, 1/4, 1/8 scale
+
+    def decode_size(self, min_size: tuple[int, int] | None = None) -> tuple[int, int]:
+        """(H, W) the decoder produces for ``load_image(..., min_size=)``: smaller only for drafted JPEGs."""
+        h, w = self.height, self.width
+        if min_size is None or not self.draftable:
+            return h, w
+        scale = min(w // max(1, min_size[1]), h // max(1, min_size[0]))
+        s = next((s for s in (8, 4, 2, 1) if scale >= s), 1)
+        return (h + s - 1) // s, (w + s - 1) // s
+
+    def decoded_size(self, min_size: tuple[int, int] | None = None) -> tuple[int, int]:
+        """(H, W) of the array ``load_image(..., min_size=)`` returns (after the draft and the box reduction)."""
+        h, w = self.decode_size(min_size)
+        k = _reduction(h, w, min_size)
+        return (h + k - 1) // k, (w + k - 1) // k
+
+
+def _reduction(h: int, w: int, min_size: tuple[int, int] | None) -> int:
+    """The largest integer box-reduction factor keeping both sides >= ``min_size`` (1 = none)."""
+    if min_size is None:
+        return 1
+    return max(1, min(w // max(1, min_size[1]), h // max(1, min_size[0])))
+
+
+def probe_image(x: Any, *, name: str = "image", max_pixels: int | None = None) -> ImageHeader:
+    """Read the size, format and mode of an encoded image (path or bytes) without decoding its pixels.
+
+    Raises the same :class:`InputError` subclasses as :func:`load_image` for unreadable data and for images
+    over the pixel limit — so a server can refuse a costly image before it spends anything on it.
+    """
+    limit = max_pixels or globals()["max_pixels"]()
+    label = name if isinstance(x, (bytes, bytearray, memoryview)) else f"{name} ({x})"
+    img = _open_lazy(x, label, limit)
+    try:
+        return ImageHeader(img.width, img.height, str(img.format or "?"), img.mode, _draftable(img))
+    finally:
+        img.close()
 
 
 _MAGIC = ((b"\x89PNG", "PNG"), (b"\xff\xd8", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
@@ -161,7 +228,8 @@ def _numpy_to_rgb(arr: np.ndarray, name: str, limit: int) -> np.ndarray:
     if arr.dtype == np.uint16:
         arr = (arr.astype(np.float32) / 257.0).round().astype(np.uint8)
     elif arr.dtype != np.uint8:
-        raise ImageModeError(name, "a uint8 (or uint16) numpy array", f"dtype {arr.dtype}", "float images go in as torch tensors in [-1, 1]")
+        raise ImageModeError(name, "a uint8 (or uint16) numpy array", f"dtype {arr.dtype}",
+                             "float images go in as torch tensors in [-1, 1]")
     if arr.shape[2] == 1:
         return np.repeat(arr, 3, axis=2)
     if arr.shape[2] == 4:
@@ -171,8 +239,16 @@ def _numpy_to_rgb(arr: np.ndarray, name: str, limit: int) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def load_image(x: Any, *, name: str = "image", max_pixels: int | None = None) -> np.ndarray:
-    """Decode/validate one image from a path, bytes, PIL image or numpy array → ``H×W×3`` uint8 RGB."""
+def load_image(
+    x: Any, *, name: str = "image", max_pixels: int | None = None, min_size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Decode/validate one image from a path, bytes, PIL image or numpy array → ``H×W×3`` uint8 RGB.
+
+    ``min_size=(H, W)``: the caller needs no more pixels than that (e.g. a model's input size), so an encoded
+    image (path or bytes) much larger is decoded smaller, never below ``min_size``: a JPEG at 1/2, 1/4 or 1/8
+    scale inside the decoder (``Image.draft``), then any format by the largest integer box reduction
+    (``Image.reduce``) keeping both sides >= ``min_size``. :meth:`ImageHeader.decoded_size` predicts the result.
+    """
     limit = max_pixels or globals()["max_pixels"]()
     if isinstance(x, np.ndarray):
         return _numpy_to_rgb(x, name, limit)
@@ -185,7 +261,15 @@ def load_image(x: Any, *, name: str = "image", max_pixels: int | None = None) ->
         return _pil_to_rgb(x, name)
     if isinstance(x, (str, os.PathLike, bytes, bytearray, memoryview)):
         label = name if isinstance(x, (bytes, bytearray, memoryview)) else f"{name} ({x})"
-        return _pil_to_rgb(_open_pil(x, label, limit), label)
+        img = _open_pil(x, label, limit, min_size)
+        try:
+            rgb = _pil_to_rgb(img, label)
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a mode conversion the decoder's data does not support
+            raise _decoder_failure(label, exc) from None
+        k = _reduction(rgb.shape[0], rgb.shape[1], min_size)
+        return rgb if k == 1 else np.asarray(Image.fromarray(rgb).reduce(k))
     raise InputError(name, "a path, bytes, PIL image, numpy array or torch tensor", type(x).__name__)
 
 

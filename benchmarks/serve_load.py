@@ -1,0 +1,489 @@
+"""Load / soak benchmark of ``tryon serve`` — loopback only, bounded in requests and time, stops by itself.
+
+    .venv/bin/python benchmarks/serve_load.py --export runs/serve-bench/student-128x96 --out runs/serve-load
+    .venv/bin/python benchmarks/serve_load.py --size 128x96      # exports a random-weight split student first
+
+Starts ``tryon serve`` in a subprocess on 127.0.0.1 (a free port; ``--body-timeout`` / ``--header-timeout``
+shortened so the slow-client scenario ends within the run) and measures, with an asyncio/httpx client:
+
+* ``load``: 4 / 16 / 64 concurrent closed-loop clients on ``POST /v1/models/M/infer`` — req/s, client-side
+  p50/p95/p99, status counts, and p50/p95 read from the server's ``tryon_serve_request_seconds`` histogram
+  (``histogram_quantile`` over the scrape delta), to show the metrics give the same picture;
+* ``slow``: 4 normal clients while 8 stalled uploads and 8 idle connections hold sockets — normal req/s and
+  p50 against the unloaded 4-client figures, and when the stalled ones were answered (408) or closed;
+* ``bomb``: 4 normal clients while 2 clients send the issue's 40-megapixel 1-bit PNG (a few KB) in a loop —
+  normal req/s, and the bomb requests' status and latency (refused from the header, before a slot);
+* ``soak``: a fixed number of requests at 8 clients with the server's RSS (VmRSS, /proc) sampled along the way;
+* ``catalogue`` (split exports): "same person, many garments" — ``/infer`` with both uploads vs
+  ``/tryon`` with a ``person_id`` and a garment upload vs ``/tryon`` with ``person_id`` + ``garment_id``, same
+  4 clients and 16 garments, in interleaved rounds of the same run;
+* ``shutdown``: SIGTERM with a stalled upload open — seconds until the server process exits.
+
+Prints one table and writes ``serve_load.json`` (with machine, versions, thread counts, date) under ``--out``.
+Other jobs on the machine change every figure: record the load average (it is in the JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+HOST = "127.0.0.1"
+
+
+# ------------------------------------------------------------------------------------------------
+# inputs
+# ------------------------------------------------------------------------------------------------
+def synthetic(h: int, w: int, seed: int) -> np.ndarray:
+    """A smooth photo-like RGB image (no torch)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    chans = [np.sin(xx / (5 + 9 * rng.random()) + 6 * rng.random()) * np.cos(yy / (4 + 11 * rng.random()))
+             for _ in range(3)]
+    return ((np.stack(chans, -1) * 0.5 + 0.5) * 255).round().astype(np.uint8)
+
+
+def jpeg(arr: np.ndarray, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def bomb_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("1", (6300, 6300), 1).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------
+# machine
+# ------------------------------------------------------------------------------------------------
+def environment() -> dict[str, Any]:
+    from importlib import metadata
+
+    cpu, flags = platform.processor() or platform.machine(), []
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        for line in text.splitlines():
+            if line.lower().startswith("model name") and cpu in ("", platform.machine(), platform.processor()):
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                flags = sorted(have & {"sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni",
+                                       "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "avx_vnni"})
+    except OSError:
+        pass
+    versions = {}
+    for dist in ("onnxruntime", "fastapi", "starlette", "uvicorn", "h11", "httpx", "prometheus_client",
+                 "python-multipart", "numpy", "pillow"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    from tryon.runtime import physical_cores
+
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpu": cpu, "isa_flags": flags, "logical_cores": os.cpu_count(),
+                    "physical_cores": physical_cores(), "platform": platform.platform(),
+                    "load_average_start": [round(v, 2) for v in os.getloadavg()]},
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# the server
+# ------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``tryon serve`` in a subprocess on loopback; RSS from /proc."""
+
+    def __init__(self, export: Path, name: str, args: list[str], log: Path):
+        self.port = free_port()
+        self.name = name
+        self.url = f"http://{HOST}:{self.port}"
+        cmd = [sys.executable, "-c", "import sys; from tryon.cli import main; sys.exit(main(sys.argv[1:]))",
+               "serve", "--model", f"{name}={export}", "--host", HOST, "--port", str(self.port),
+               "--log-level", "warning", *args]
+        env = {**os.environ, "TRYON_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.command = " ".join(cmd[3:])
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        import httpx
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"tryon serve exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("tryon serve did not become ready")
+
+    def rss_mb(self) -> dict[str, float]:
+        out = {}
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                key = line.split(":")[0]
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = round(int(line.split()[1]) / 1024, 1)
+        except OSError:
+            pass
+        return out
+
+    def stop(self, timeout: float = 20) -> float:
+        """SIGTERM; seconds until the process exited (killed after ``timeout``)."""
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        return time.monotonic() - t0
+
+
+# ------------------------------------------------------------------------------------------------
+# clients
+# ------------------------------------------------------------------------------------------------
+def summary(lat_s: list[float], codes: dict[int, int], wall: float) -> dict[str, Any]:
+    ok = [v * 1000 for v in lat_s]
+    p = np.percentile(ok, [50, 95, 99]) if ok else [float("nan")] * 3
+    n = sum(codes.values())
+    return {"requests": n, "ok": codes.get(200, 0), "req_per_s": round(codes.get(200, 0) / wall, 2) if wall else 0,
+            "p50_ms": round(float(p[0]), 1), "p95_ms": round(float(p[1]), 1), "p99_ms": round(float(p[2]), 1),
+            "status": {str(k): v for k, v in sorted(codes.items())}, "wall_s": round(wall, 2)}
+
+
+async def closed_loop(url: str, clients: int, total: int, make_request, cap_s: float, sink: list | None = None
+                      ) -> dict[str, Any]:
+    """``clients`` workers send requests back to back until ``total`` were sent or ``cap_s`` passed; the
+    latencies of successful requests are also appended to ``sink``."""
+    import httpx
+
+    lat, codes, sent = [] if sink is None else sink, {}, 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
+        end = time.monotonic() + cap_s
+
+        async def worker(i: int) -> None:
+            nonlocal sent
+            while sent < total and time.monotonic() < end:
+                sent += 1
+                method, path, kw = make_request(sent)
+                t0 = time.perf_counter()
+                try:
+                    r = await c.request(method, path, **kw)
+                    code = r.status_code
+                except httpx.HTTPError:
+                    code = 0  # transport error
+                dt = time.perf_counter() - t0
+                codes[code] = codes.get(code, 0) + 1
+                if code == 200:
+                    lat.append(dt)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(clients)))
+        wall = time.perf_counter() - t0
+    return summary(lat, codes, wall)
+
+
+def scrape_quantiles(text_before: str, text_after: str, model: str) -> dict[str, float]:
+    from tryon.serve.metrics import histogram_quantile, parse_buckets
+
+    a = dict(parse_buckets(text_before, "tryon_serve_request_seconds", model=model))
+    b = parse_buckets(text_after, "tryon_serve_request_seconds", model=model)
+    delta = [(le, n - a.get(le, 0.0)) for le, n in b]
+    return {f"server_p{int(q * 100)}_ms": round(histogram_quantile(q, delta) * 1000, 1) for q in (0.5, 0.95)}
+
+
+async def hold_stalled(port: int, path: str, n_uploads: int, n_idle: int, seconds: float) -> dict[str, Any]:
+    """Open ``n_uploads`` stalled uploads (head + part of the body) and ``n_idle`` silent connections; record
+    after how long each was answered or closed by the server (bounded by ``seconds``)."""
+    results = {"stalled": [], "idle": []}
+
+    async def one(kind: str) -> None:
+        t0 = time.monotonic()
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 5)
+        except (OSError, asyncio.TimeoutError):
+            results[kind].append({"status": "refused", "after_s": 0.0})
+            return
+        if kind == "stalled":
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: multipart/form-data; "
+                         f"boundary=b\r\nContent-Length: 1000000\r\n\r\n--b\r\n".encode())
+            await writer.drain()
+        try:
+            data = await asyncio.wait_for(reader.read(4096), seconds)
+            status = data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/") else "closed"
+        except asyncio.TimeoutError:
+            status = "still open"
+        except OSError:
+            status = "reset"
+        results[kind].append({"status": status, "after_s": round(time.monotonic() - t0, 2)})
+        writer.close()
+
+    await asyncio.gather(*(one("stalled") for _ in range(n_uploads)), *(one("idle") for _ in range(n_idle)))
+    out = {}
+    for kind, rows in results.items():
+        statuses: dict[str, int] = {}
+        for r in rows:
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+        out[kind] = {"status": statuses, "max_after_s": max((r["after_s"] for r in rows), default=0)}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+def ensure_export(args: argparse.Namespace, out: Path) -> Path:
+    if args.export:
+        return Path(args.export)
+    h, w = (int(v) for v in args.size.lower().split("x"))
+    export = out / f"student-{h}x{w}"
+    if not (export / "manifest.json").is_file():
+        print(f"exporting a random-weight split wuton-student at {h}x{w} to {export} ...", flush=True)
+        subprocess.run([sys.executable, "-c", "import sys; from tryon.cli import main; sys.exit(main(sys.argv[1:]))",
+                        "export", "wuton-student", "--size", f"{h}x{w}", "--split", "--out", str(export)],
+                       check=True, timeout=1800)
+    return export
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--export", default=None, help="export folder (split for the catalogue scenario)")
+    ap.add_argument("--size", default="128x96",
+                    help="HxW of the random-weight student exported when --export is not given")
+    ap.add_argument("--out", default="runs/serve-load")
+    ap.add_argument("--clients", default="4,16,64")
+    ap.add_argument("--requests-per-client", type=int, default=6,
+                    help="load scenario: requests per client (at least 60 per level)")
+    ap.add_argument("--soak-requests", type=int, default=1500)
+    ap.add_argument("--catalogue-requests", type=int, default=100, help="per variant and round")
+    ap.add_argument("--catalogue-rounds", type=int, default=3)
+    ap.add_argument("--max-concurrency", type=int, default=2)
+    ap.add_argument("--cap-s", type=float, default=240, help="time cap of each scenario")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated scenarios to skip (load,slow,bomb,soak,catalogue,shutdown)")
+    args = ap.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    export = ensure_export(args, out)
+    manifest = json.loads((export / "manifest.json").read_text())
+    H, W = manifest["resolution"]
+    split = bool(manifest.get("graphs"))
+    name = "student"
+    server_args = ["--max-concurrency", str(args.max_concurrency), "--body-timeout", "5", "--header-timeout", "5",
+                   "--shutdown-timeout", "3"]
+    env = environment()
+    server = Server(export, name, server_args, out / "server.log")
+    result: dict[str, Any] = {"environment": env, "export": str(export), "resolution": [H, W], "server": server.command,
+                              "scenarios": {}}
+    infer = f"/v1/models/{name}/infer"
+    person = jpeg(synthetic(2 * H, 2 * W, 1))
+    garments = [jpeg(synthetic(2 * H, 2 * W, 100 + i)) for i in range(16)]
+
+    def infer_request(i: int):
+        return "POST", infer, {"files": {"person": ("p.jpg", person, "image/jpeg"),
+                                         "garment": ("g.jpg", garments[i % len(garments)], "image/jpeg")}}
+
+    rows = []
+    t_start = time.monotonic()
+    try:
+        server.wait_ready()
+        import httpx
+
+        result["rss_start_mb"] = server.rss_mb()
+        summary_info = httpx.get(f"{server.url}/v1/models/{name}").json()
+        result["serving"] = {**summary_info["serving"], "limits": summary_info["limits"],
+                             "max_concurrency": args.max_concurrency}
+        asyncio.run(closed_loop(server.url, 2, 10, infer_request, 60))  # warm-up
+
+        def metrics() -> str:
+            return httpx.get(f"{server.url}/metrics").text
+
+        if "load" not in skip:
+            load = {}
+            for n in [int(c) for c in args.clients.split(",")]:
+                before = metrics()
+                count = max(60, n * args.requests_per_client)
+                s = asyncio.run(closed_loop(server.url, n, count, infer_request, args.cap_s))
+                s.update(scrape_quantiles(before, metrics(), name))
+                s["rss_mb"] = server.rss_mb()
+                load[str(n)] = s
+                rows.append((f"load {n} clients", s))
+            result["scenarios"]["load"] = load
+
+        if "slow" not in skip:
+            async def slow():
+                held = asyncio.ensure_future(hold_stalled(server.port, infer, 8, 8, 15))
+                await asyncio.sleep(0.5)
+                normal = await closed_loop(server.url, 4, 60, infer_request, args.cap_s)
+                return normal, await held
+
+            normal, held = asyncio.run(slow())
+            result["scenarios"]["slow"] = {"normal_4_clients": normal, "held": held,
+                                           "server_limits": "--body-timeout 5 --header-timeout 5"}
+            rows.append(("4 clients + 8 stalled + 8 idle", normal))
+
+        if "bomb" not in skip:
+            bomb = bomb_png()
+
+            async def bombs():
+                stop = time.monotonic() + args.cap_s
+                bomb_res = {"codes": {}, "lat": []}
+                done = asyncio.Event()
+
+                async def bomber():
+                    async with httpx.AsyncClient(base_url=server.url, timeout=60) as c:
+                        while not done.is_set() and time.monotonic() < stop:
+                            t0 = time.perf_counter()
+                            r = await c.post(infer, files={"person": ("b.png", bomb, "image/png"),
+                                                           "garment": ("g.jpg", garments[0], "image/jpeg")})
+                            bomb_res["codes"][r.status_code] = bomb_res["codes"].get(r.status_code, 0) + 1
+                            bomb_res["lat"].append(time.perf_counter() - t0)
+
+                tasks = [asyncio.ensure_future(bomber()) for _ in range(2)]
+                normal = await closed_loop(server.url, 4, 60, infer_request, args.cap_s)
+                done.set()
+                await asyncio.gather(*tasks)
+                lat = np.asarray(bomb_res["lat"]) * 1000
+                return normal, {"bytes": len(bomb), "requests": int(lat.size),
+                                "status": {str(k): v for k, v in bomb_res["codes"].items()},
+                                "p50_ms": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
+                                "max_ms": round(float(lat.max()), 1) if lat.size else None}
+
+            normal, bombed = asyncio.run(bombs())
+            result["scenarios"]["bomb"] = {"normal_4_clients": normal, "bomb_clients_2": bombed,
+                                           "rss_mb": server.rss_mb()}
+            rows.append(("4 clients + 2 sending 6300² PNG", normal))
+
+        if "catalogue" not in skip and split:
+            pid = httpx.post(f"{server.url}/v1/persons",
+                             files={"person": ("p.jpg", person, "image/jpeg")}).json()["person_id"]
+            gids = [httpx.post(f"{server.url}/v1/garments",
+                               files={"garment": ("g.jpg", g, "image/jpeg")}).json()["garment_id"] for g in garments]
+            tryon = f"/v1/models/{name}/tryon"
+
+            def tryon_upload(i: int):
+                return "POST", tryon, {"data": {"person_id": pid},
+                                       "files": {"garment": ("g.jpg", garments[i % len(garments)], "image/jpeg")}}
+
+            def tryon_ids(i: int):
+                return "POST", tryon, {"data": {"person_id": pid, "garment_id": gids[i % len(gids)]}}
+
+            variants = (("infer (person + garment uploads)", infer_request),
+                        ("tryon (person_id + garment upload)", tryon_upload),
+                        ("tryon (person_id + garment_id)", tryon_ids))
+            # interleaved rounds, so that a change of the machine's load hits every variant alike
+            lat: dict[str, list[float]] = {label: [] for label, _ in variants}
+            codes: dict[str, dict[int, int]] = {label: {} for label, _ in variants}
+            wall = dict.fromkeys(lat, 0.0)
+            per_round = []
+            for _ in range(args.catalogue_rounds):
+                rates = {}
+                for label, make in variants:
+                    s = asyncio.run(closed_loop(server.url, 4, args.catalogue_requests, make, args.cap_s, lat[label]))
+                    wall[label] += s["wall_s"]
+                    rates[label] = s["req_per_s"]
+                    for code, n in s["status"].items():
+                        codes[label][int(code)] = codes[label].get(int(code), 0) + n
+                per_round.append(rates)
+            cat = {label: summary(lat[label], codes[label], wall[label]) for label, _ in variants}
+            base = cat[variants[0][0]]["req_per_s"]
+            for label, s in cat.items():
+                s["speed_vs_infer"] = round(s["req_per_s"] / base, 2) if base else None
+                s["speed_vs_infer_per_round"] = [round(r[label] / r[variants[0][0]], 2) for r in per_round]
+                rows.append((f"catalogue: {label}", s))
+            result["scenarios"]["catalogue"] = cat
+
+        if "soak" not in skip:
+            samples = [(0, server.rss_mb())]
+
+            async def soak():
+                step = max(50, args.soak_requests // 10)
+                lat: list[float] = []
+                codes: dict[int, int] = {}
+                t0 = time.perf_counter()
+                for k in range(0, args.soak_requests, step):
+                    n = min(step, args.soak_requests - k)
+                    s = await closed_loop(server.url, 8, n, infer_request, args.cap_s, lat)
+                    for code, n in s["status"].items():
+                        codes[int(code)] = codes.get(int(code), 0) + n
+                    samples.append((min(k + step, args.soak_requests), server.rss_mb()))
+                return summary(lat, codes, time.perf_counter() - t0)
+
+            s = asyncio.run(soak())
+            rss = [r.get("VmRSS", 0) for _, r in samples]
+            s.update({"rss_samples_mb": [[n, r.get("VmRSS")] for n, r in samples],
+                      "rss_growth_mb_after_first_tenth": round(rss[-1] - rss[1], 1) if len(rss) > 2 else None,
+                      "rss_peak_mb": samples[-1][1].get("VmHWM")})
+            result["scenarios"]["soak"] = s
+            rows.append((f"soak {args.soak_requests} requests, 8 clients", s))
+    finally:
+        if "shutdown" not in skip and server.proc.poll() is None:
+            s = socket.create_connection((HOST, server.port), timeout=5)
+            s.sendall(f"POST {infer} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                      "Content-Length: 100000\r\n\r\n--b\r\n".encode())
+            time.sleep(0.3)
+            took = server.stop()
+            s.close()
+            result["scenarios"]["shutdown"] = {"exit_after_sigterm_s": round(took, 2), "with": "one stalled upload",
+                                               "shutdown_timeout_s": 3}
+        else:
+            server.stop()
+        result["environment"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+        result["total_s"] = round(time.monotonic() - t_start, 1)
+        (out / "serve_load.json").write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"\ntryon serve load ({H}x{W}, {env['machine']['cpu']}, {env['machine']['logical_cores']} cores, "
+          f"load {env['machine']['load_average_start']})")
+    print(f"{'scenario':44s} {'req/s':>7s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}  status")
+    for label, s in rows:
+        extra = f"  server p50/p95 {s['server_p50_ms']}/{s['server_p95_ms']}" if "server_p50_ms" in s else ""
+        print(f"{label:44s} {s['req_per_s']:7.2f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f}  "
+              f"{s['status']}{extra}")
+    sc = result["scenarios"]
+    if "slow" in sc:
+        print(f"stalled/idle connections: {sc['slow']['held']}")
+    if "catalogue" in sc:
+        print("catalogue speed vs /infer per round: "
+              + "; ".join(f"{k}: {v['speed_vs_infer_per_round']}" for k, v in sc["catalogue"].items()))
+    if "bomb" in sc:
+        print(f"bomb requests: {sc['bomb']['bomb_clients_2']}")
+    if "soak" in sc:
+        print(f"soak RSS samples (requests, MB): {sc['soak']['rss_samples_mb']}")
+    if "shutdown" in sc:
+        print(f"shutdown with a stalled upload: exited {sc['shutdown']['exit_after_sigterm_s']} s after SIGTERM")
+    print(f"wrote {out / 'serve_load.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -161,3 +161,14 @@ def test_weighted_sum():
         L.WeightedSum(l1=1.0)(l2=torch.tensor(1.0))
     with pytest.raises(KeyError):
         L.WeightedSum(l1=1.0, warp=1.0)(l1=torch.tensor(1.0))
+
+
+def test_registry_has_san_with_split_outputs():
+    """``get_adversarial_loss("san")`` (004 §3.3): d takes SANOutput pairs, g the plain scores; same values
+    as the direct functions."""
+    san = L.get_adversarial_loss("san")
+    real = L.SANOutput(fun=torch.tensor([2.0, 0.0]), dir=torch.tensor([0.5, 0.5]))
+    fake = L.SANOutput(fun=torch.tensor([-2.0, 0.0]), dir=torch.tensor([0.25, 0.25]))
+    assert san.d(real, fake).item() == pytest.approx(L.san_d_loss(real, fake).item())
+    assert san.g(None, torch.tensor([1.0, 3.0])).item() == pytest.approx(-2.0)
+    assert not san.needs_real_for_g

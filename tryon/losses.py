@@ -212,13 +212,16 @@ ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {
     "nonsaturating": AdversarialLoss("nonsaturating", nonsaturating_d_loss, lambda r, f: nonsaturating_g_loss(f), False),
     "hinge": AdversarialLoss("hinge", hinge_d_loss, lambda r, f: hinge_g_loss(f), False),
     "wgan": AdversarialLoss("wgan", wgan_d_loss, lambda r, f: wgan_g_loss(f), False),
+    # SAN (004 §3.3): ``d`` takes the :class:`SANOutput` pairs of ``SANHead.split``; ``g`` the plain scores.
+    "san": AdversarialLoss("san", san_d_loss, lambda r, f: san_g_loss(f), False),  # type: ignore[arg-type]
 }
 
 
 def get_adversarial_loss(name: str) -> AdversarialLoss:
-    """Look up ``"relativistic"`` (000 App. E), ``"nonsaturating"``, ``"hinge"`` or ``"wgan"``.
+    """Look up ``"relativistic"`` (000 App. E), ``"nonsaturating"``, ``"hinge"``, ``"wgan"`` or ``"san"``.
 
-    (SAN needs the split outputs of :class:`SANHead`; use :func:`san_d_loss` / :func:`san_g_loss` directly.)
+    For ``"san"`` (004 §3.3) the discriminator loss takes the split outputs of :class:`SANHead`
+    (:class:`SANOutput` for real and fake) and the generator loss the plain head scores ``SANHead.forward``.
     """
     try:
         return ADVERSARIAL_LOSSES[name]

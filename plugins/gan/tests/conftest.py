@@ -1,0 +1,30 @@
+"""Shared fixtures: one tiny toy GAN trained once per session (single thread: tiny MLPs are faster that way)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="session")
+def toy_data():
+    from tryon_gan.data import gaussian_grid
+
+    # 4 modes, spacing 4, std 0.2: fast to fit with a small MLP, gaps a generator must bridge
+    return gaussian_grid(4, 4.0, 0.2, n=20_000, seed=0)
+
+
+@pytest.fixture(scope="session")
+def toy_gan(toy_data, tmp_path_factory):
+    """(pipeline, run folder) of a hinge GAN trained 800 steps on ``toy_data`` (≈ 8 s on one busy core)."""
+    from tryon_gan.training import train_gan
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path_factory.mktemp("toy-gan")
+        pipe, _ = train_gan(toy_data, out, loss="hinge", steps=800, batch_size=256, latent_dim=2, hidden=(64, 64),
+                            lr=1e-3, betas=(0.5, 0.9), seed=0, progress=False, log_every=200, ckpt_every=400)
+    finally:
+        torch.set_num_threads(threads)
+    return pipe, out

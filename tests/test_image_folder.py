@@ -1,0 +1,51 @@
+"""tryon.data.ImageFolderDataset: recursive listing, resizing, and one clear error for a broken file."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tryon.data import ImageFolderDataset, find_images
+from tryon.errors import DatasetError
+
+
+def _write(path, h, w, value):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((h, w, 3), value, np.uint8)).save(path)
+
+
+def test_recursive_sorted_and_hidden_skipped(tmp_path):
+    _write(tmp_path / "b.png", 8, 8, 0)
+    _write(tmp_path / "sub" / "a.jpg", 8, 8, 255)
+    _write(tmp_path / ".hidden" / "c.png", 8, 8, 0)
+    _write(tmp_path / ".d.png", 8, 8, 0)
+    (tmp_path / "notes.txt").write_text("x")
+    files = find_images(tmp_path)
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == ["b.png", "sub/a.jpg"]
+
+
+def test_items_resized_cropped_in_range(tmp_path):
+    _write(tmp_path / "wide.png", 20, 40, 255)
+    ds = ImageFolderDataset(tmp_path, size=(16, 12))
+    x = ds[0]
+    assert tuple(x.shape) == (3, 16, 12)
+    assert float(x.min()) == pytest.approx(1.0) and float(x.max()) == pytest.approx(1.0)
+    black = tmp_path / "z.png"
+    _write(black, 16, 12, 0)
+    assert float(ImageFolderDataset(tmp_path)[1].max()) == pytest.approx(-1.0)
+
+
+def test_broken_file_named_once(tmp_path):
+    _write(tmp_path / "ok.png", 8, 8, 0)
+    (tmp_path / "bad.png").write_bytes(b"not an image at all")
+    ds = ImageFolderDataset(tmp_path)
+    with pytest.raises(DatasetError, match="bad.png"):
+        ds[0]
+    with pytest.raises(DatasetError, match="bad.png"):
+        ImageFolderDataset(tmp_path, validate=True)
+
+
+def test_empty_and_missing_folder(tmp_path):
+    with pytest.raises(DatasetError, match="at least one image"):
+        ImageFolderDataset(tmp_path)
+    with pytest.raises(DatasetError, match="no such folder"):
+        ImageFolderDataset(tmp_path / "nope")

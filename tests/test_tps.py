@@ -204,3 +204,28 @@ def test_pixel_to_token_mask_any_pixel():
     assert t.shape == (2, 1, 16, 12)
     assert t.sum().item() == 1 and t[0, 0, 2, 1].item() == 1
     assert pixel_to_token_mask(m[0, 0], (16, 12)).shape == (16, 12)
+
+
+def test_random_rectangle_mask_sizes_in_range():
+    from tryon.geometry import random_rectangle_mask
+
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        m = random_rectangle_mask((100, 80), generator=g)
+        rows, cols = m.any(1).nonzero(), m.any(0).nonzero()
+        rh, rw = len(rows), len(cols)
+        assert 40 <= rh <= 60 and 32 <= rw <= 48
+        assert m.sum().item() == rh * rw  # one filled rectangle
+        assert rows.max() - rows.min() + 1 == rh and cols.max() - cols.min() + 1 == rw
+
+
+def test_free_form_mask_binary_both_sides_and_blocky():
+    from tryon.geometry import free_form_mask
+
+    g = torch.Generator().manual_seed(1)
+    m = free_form_mask((60, 60), generator=g)
+    assert set(m.unique().tolist()) == {0.0, 1.0}
+    # the mask follows a 6x6 grid: the centre pixel of each 10x10 cell equals the low-resolution draw
+    g2 = torch.Generator().manual_seed(1)
+    low = (torch.rand(1, 1, 6, 6, generator=g2) < 0.5).float()[0, 0]
+    assert torch.equal(m[5::10, 5::10], low)

@@ -1,6 +1,6 @@
 """Geometry building blocks: thin-plate-spline warps (000 §4.3.3.1) and mask operations."""
 
-from tryon.geometry.masks import dilate, erode, feather, pixel_to_token_mask
+from tryon.geometry.masks import dilate, erode, feather, free_form_mask, pixel_to_token_mask, random_rectangle_mask
 from tryon.geometry.tps import FixedGridTPS, pixel_centre_grid, tps_kernel, tps_warp
 
 __all__ = [
@@ -8,8 +8,10 @@ __all__ = [
     "dilate",
     "erode",
     "feather",
+    "free_form_mask",
     "pixel_centre_grid",
     "pixel_to_token_mask",
+    "random_rectangle_mask",
     "tps_kernel",
     "tps_warp",
 ]

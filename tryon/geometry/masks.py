@@ -1,4 +1,4 @@
-"""Small mask operations. Masks are float tensors in {0, 1} with **1 = edit/replace** (DESIGN.md), shaped
+"""Small mask operations. Masks are float tensors in {0, 1} with **1 = edit/replace**, shaped
 ``H x W``, ``B x H x W`` or ``B x 1 x H x W``; every helper returns the shape it was given.
 
 Used for the agnostic person of 000 §4.3.3.2 (grow/shrink the masked upper body, soft compositing) and for
@@ -16,7 +16,7 @@ from torch import Tensor
 
 from tryon.errors import MaskError
 
-__all__ = ["dilate", "erode", "feather", "pixel_to_token_mask"]
+__all__ = ["dilate", "erode", "feather", "free_form_mask", "pixel_to_token_mask", "random_rectangle_mask"]
 
 
 def _apply_4d(mask: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
@@ -98,3 +98,36 @@ def pixel_to_token_mask(mask: Tensor, token_hw: Sequence[int]) -> Tensor:
     if th < 1 or tw < 1:
         raise ValueError(f"token_hw: expected positive sizes, got {tuple(token_hw)}")
     return _apply_4d(mask, lambda x: (F.adaptive_max_pool2d(x, (th, tw)) > 0).to(x.dtype))
+
+
+def random_rectangle_mask(size: Sequence[int], frac: Sequence[float] = (0.4, 0.6), *,
+                          generator: torch.Generator | None = None) -> Tensor:
+    """An ``H x W`` mask with one axis-aligned rectangle of ones: height and width drawn uniformly in
+    ``[frac[0], frac[1]]`` of the image side, position uniform (000 App. D.2, rectangular masks)."""
+    h, w = int(size[0]), int(size[1])
+    lo, hi = float(frac[0]), float(frac[1])
+    if not 0.0 < lo <= hi <= 1.0:
+        raise ValueError(f"frac: expected 0 < lo <= hi <= 1, got {tuple(frac)}")
+    u = torch.rand(4, generator=generator)
+    rh = max(1, min(h, round(h * (lo + (hi - lo) * float(u[0])))))
+    rw = max(1, min(w, round(w * (lo + (hi - lo) * float(u[1])))))
+    top = int(float(u[2]) * (h - rh + 1)) if h > rh else 0
+    left = int(float(u[3]) * (w - rw + 1)) if w > rw else 0
+    mask = torch.zeros(h, w)
+    mask[top : top + rh, left : left + rw] = 1.0
+    return mask
+
+
+def free_form_mask(size: Sequence[int], grid: int = 6, threshold: float = 0.5, *,
+                   generator: torch.Generator | None = None, max_tries: int = 100) -> Tensor:
+    """An ``H x W`` free-form mask (000 App. D.2, after Chai et al. 2021): a random ``grid x grid`` binary
+    grid, upsampled bilinearly to the image and thresholded at ``threshold``. Draws again (up to
+    ``max_tries``) while the mask is empty or covers everything, so it always has pixels on both sides."""
+    h, w = int(size[0]), int(size[1])
+    for _ in range(max_tries):
+        low = (torch.rand(1, 1, grid, grid, generator=generator) < 0.5).float()
+        up = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+        mask = (up > threshold).float()
+        if 0.0 < float(mask.mean()) < 1.0:
+            return mask
+    raise ValueError(f"free_form_mask: no mask with both kept and edited pixels in {max_tries} draws of a {grid}x{grid} grid")

@@ -1,0 +1,68 @@
+"""Shared fixtures: a tiny procedural dataset and a tiny VQGAN + EdiBERT trained for a few steps (32×32
+images, 4× downsampling → 8×8 tokens, 64 codes, 2 transformer layers of width 64)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+
+TINY_VQ = {"n_codes": 64, "embed_dim": 16, "ch": 16, "ch_mult": [1, 2, 2]}
+TINY_TF = {"width": 64, "layers": 2, "heads": 4, "max_grid": [16, 16]}
+
+
+@contextlib.contextmanager
+def one_thread():
+    """These models are tiny: one intra-op thread is as fast on an idle machine and avoids the many-fold
+    slow-down of oversubscribed OpenMP threads when other jobs share the cores. Restores the count after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def scenes(tmp_path_factory) -> str:
+    from tryon_edibert.data import write_scenes
+
+    return str(write_scenes(tmp_path_factory.mktemp("scenes"), 16, (32, 32), seed=0))
+
+
+@pytest.fixture(scope="session")
+def vqgan_run(scenes, tmp_path_factory):
+    from tryon_edibert.train import train_vqgan
+
+    out = tmp_path_factory.mktemp("vq") / "run"
+    with one_thread():
+        outcome = train_vqgan(scenes, str(out), size=(32, 32), steps=24, batch_size=4, lr=3e-3, **TINY_VQ,
+                              perceptual_weight=0.0, disc_start=20, disc_layers=2, device="cpu", progress=False,
+                              log_every=4, ckpt_every=1000)
+    return str(out), outcome
+
+
+@pytest.fixture(scope="session")
+def edibert_run(vqgan_run, scenes, tmp_path_factory):
+    from tryon_edibert.train import train_edibert
+
+    out = tmp_path_factory.mktemp("bert") / "run"
+    with one_thread():
+        outcome = train_edibert(vqgan_run[0], scenes, str(out), size=(32, 32), steps=30, batch_size=8, lr=2e-3, **TINY_TF,
+                                device="cpu", progress=False, log_every=4, ckpt_every=1000)
+    return str(out), outcome
+
+
+@pytest.fixture()
+def tiny_model():
+    from tryon_edibert.pipelines import InpaintPipeline
+
+    torch.manual_seed(0)
+    return InpaintPipeline(**TINY_VQ, **TINY_TF).eval()

@@ -1,0 +1,47 @@
+"""`tryon eval edibert` on a trained run folder: the Table 4.2 ablation rows, the sampler timing rows and the
+report; the batched-sampler verdict; `tryon demo edibert --quick` end to end (slow)."""
+
+import json
+
+import pytest
+
+from tryon.cli import main as tryon_main
+
+
+def test_eval_verb_writes_ablation_timing_and_report(edibert_run, scenes, tmp_path, capsys):
+    from tryon_edibert.evaluate import ABLATION
+
+    out = tmp_path / "eval"
+    assert tryon_main(["eval", "edibert", "--weights", edibert_run[0], "--data", scenes, "--n", "4",
+                       "--optim-steps", "1", "--proxy-steps", "2", "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert [r["variant"] for r in res["ablation"]] == [n for n, _ in ABLATION]
+    assert res["size"] == [32, 32] and res["n"] == 4  # the training size recorded with the weights
+    one, rings, least, least4 = res["timing"]
+    assert one["sampler"].startswith("spiral (1 token")
+    # one token per forward costs epochs × |region| forwards per batch; the batched samplers far fewer
+    assert rings["forwards"] < one["forwards"] / 2 and least["forwards"] == 2 * 8
+    assert least4["forwards"] == 2 * 4
+    assert all(r["masked_l1"] >= 0 and r["proxy_fid"] == r["proxy_fid"] for r in res["ablation"] + res["timing"])
+    assert (out / "report.html").is_file()
+    assert "report" in json.loads(capsys.readouterr().out)
+
+
+def test_timing_verdict():
+    from tryon_edibert.demo import timing_verdict
+
+    rows = [{"sampler": "one", "speed-up": 1.0, "l1_vs_one_token": 1.0},
+            {"sampler": "fast-but-worse", "speed-up": 9.0, "l1_vs_one_token": 1.2},
+            {"sampler": "ok", "speed-up": 6.0, "l1_vs_one_token": 1.04}]
+    v = timing_verdict(rows)
+    assert v["met"] and v["sampler"] == "ok"
+    v = timing_verdict(rows[:2])
+    assert not v["met"] and v["sampler"] == "fast-but-worse" and v["speed_up"] == 9.0
+
+
+@pytest.mark.slow
+def test_demo_quick_writes_report(tmp_path):
+    assert tryon_main(["demo", "edibert", "--quick", "--no-progress", "--out", str(tmp_path / "demo")]) == 0
+    res = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert len(res["ablation"]) == 6 and len(res["timing"]) == 4 and (tmp_path / "demo" / "report.html").is_file()
+    assert set(res["timing_target"]) >= {"met", "sampler", "speed_up", "l1_vs_one_token"}

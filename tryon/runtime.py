@@ -190,7 +190,8 @@ def _resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     H, W = size
     if a.shape[:2] == (H, W):
         return a
-    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(a[..., c], dtype=np.float32)).resize((W, H), Image.BILINEAR)) for c in range(a.shape[2])]
+    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(a[..., c], dtype=np.float32)).resize((W, H), Image.BILINEAR))
+             for c in range(a.shape[2])]
     return np.stack(chans, -1).astype(np.float32, copy=False)
 
 
@@ -198,11 +199,13 @@ def _resize_nearest(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     H, W = size
     if a.shape[:2] == (H, W):
         return a
-    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(a[..., c], dtype=np.float32)).resize((W, H), Image.NEAREST)) for c in range(a.shape[2])]
+    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(a[..., c], dtype=np.float32)).resize((W, H), Image.NEAREST))
+             for c in range(a.shape[2])]
     return np.stack(chans, -1).astype(np.float32, copy=False)
 
 
-def letterbox_array(a: np.ndarray, size: tuple[int, int], fill: float = 1.0, nearest: bool = False) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def letterbox_array(a: np.ndarray, size: tuple[int, int], fill: float = 1.0,
+                    nearest: bool = False) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """``h×w×C`` float → ``H×W×C`` keeping the aspect ratio, padded with ``fill``; returns the content box
     ``(top, left, h', w')`` — the rule of :func:`tryon.io.letterbox`."""
     H, W = size
@@ -373,7 +376,7 @@ class ImageModelSession:
         allow_fallback: bool = False,
         log_severity: int | None = None,
     ):
-        ort = _ort()
+        _ort()  # fail early, with the install hint, when onnxruntime is missing
         self.export_dir, self.manifest = read_manifest(path)
         models = self.manifest["models"]
         if model not in models:
@@ -644,3 +647,12 @@ __all__ = [
     "MANIFEST_NAME",
     "EXPORT_FORMAT",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy re-export of :class:`tryon.catalogue.CatalogueSession` (that module imports this one)."""
+    if name == "CatalogueSession":
+        from .catalogue import CatalogueSession
+
+        return CatalogueSession
+    raise AttributeError(f"module 'tryon.runtime' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""ONNX export of task components (DESIGN "Export"): :func:`export_onnx`, :func:`quantize_int8`.
+"""ONNX export of task components: :func:`export_onnx`, :func:`quantize_int8`.
 
 Import-light: ``import tryon.export`` does not import torch or onnx (the CLI imports this package to
 register its verbs); the functions load :mod:`tryon.export.onnx` on first use.

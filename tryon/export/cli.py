@@ -14,24 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..cli import parse_size
 from ..errors import InputError, TryonError
+from ..filejobs import StagedOutputs, accept_named_options, named_inputs, named_path, output_targets, plan_items
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 _OWN_OPTIONS = {"model", "out", "pairs", "input", "providers", "precision", "threads", "batch_size", "all_outputs", "debug", "help"}
-
-
-def _named_path(text: str) -> tuple[str, str]:
-    name, eq, path = str(text).partition("=")
-    if not eq or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    return name.strip(), path
 
 
 # ------------------------------------------------------------------------------------------------
@@ -48,12 +38,16 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
                    help="auto = dynamo, TorchScript if dynamo fails (default)")
     p.add_argument("--static-batch", action="store_true", help="fixed batch dimension (default: dynamic)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="fp32 parity tolerance (max abs error, default 1e-4)")
-    p.add_argument("--check", type=_named_path, action="append", default=[], metavar="NAME=PATH",
+    p.add_argument("--check", type=named_path, action="append", default=[], metavar="NAME=PATH",
                    help="real images (file or folder) for the parity check of input NAME; repeat per input")
     p.add_argument("--fp16", action="store_true", help="also write model_fp16.onnx (for the CUDA provider)")
     p.add_argument("--int8", action="store_true", help="also write model_int8.onnx (static QDQ quantisation)")
-    p.add_argument("--calibration", type=_named_path, action="append", default=[], metavar="NAME=PATH",
+    p.add_argument("--calibration", type=named_path, action="append", default=[], metavar="NAME=PATH",
                    help="int8 calibration images (file or folder) for input NAME (default: the --check images, else random)")
+    p.add_argument("--split", action="store_true",
+                   help="also write the component's split graphs (e.g. garment/person/pair) for the catalogue runtime")
+    p.add_argument("--split-tolerance", type=float, default=1e-5,
+                   help="max abs error of the chained split graphs vs model.onnx (default 1e-5)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
 
@@ -86,6 +80,7 @@ def _run_export(args: argparse.Namespace) -> int:
     manifest = export_onnx(
         pipe, spec, out, opset=args.opset, fp16=args.fp16, dynamic_batch=not args.static_batch,
         check_inputs=check, tolerance=args.tolerance, exporter=args.exporter, task=task,
+        split=args.split, split_tolerance=args.split_tolerance,
         extra={"weights": str(Path(args.weights).resolve()) if args.weights else None},
     )
     if args.int8:
@@ -124,6 +119,11 @@ def _run_export(args: argparse.Namespace) -> int:
         e = manifest["models"].get(variant)
         if e:
             print(f"  {variant}: {e['file']}, max abs error {e['parity']['max_abs_error']:.2e} vs {e['parity']['reference']}")
+    if manifest.get("graphs"):
+        sp = manifest["split"]
+        print(f"  split graphs {', '.join(g['file'] for g in manifest['graphs'])}: chain vs model.onnx max abs error "
+              f"{sp['parity']['max_abs_error']:.2e} (tolerance {sp['parity']['tolerance']:g}); "
+              f"fp16-stored features {sp['fp16_features']['max_abs_error']:.2e}")
     print(f"  ops: {', '.join(f'{k} {v}' for k, v in list(manifest['ops'].items())[:8])}")
     return 0
 
@@ -135,7 +135,7 @@ def _configure_infer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="export folder (written by `tryon export`)")
     p.add_argument("--out", required=True, help="output image file (single inputs) or folder")
     p.add_argument("--pairs", default=None, help="with folders: a file of lines 'a b' naming one file per folder input")
-    p.add_argument("--input", type=_named_path, action="append", default=[], metavar="NAME=PATH",
+    p.add_argument("--input", type=named_path, action="append", default=[], metavar="NAME=PATH",
                    help="an input by name (same as --NAME PATH)")
     p.add_argument("--providers", default="cpu", help="execution providers, comma-separated (cpu, cuda, trt; default cpu)")
     p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32", help="model variant (default fp32)")
@@ -143,110 +143,8 @@ def _configure_infer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="images per run (default 4)")
     p.add_argument("--all-outputs", action="store_true", help="write every image output as <name>_<output>.png")
     p.epilog = "Model inputs are options named after the manifest's inputs, e.g. --person P --garment G."
-    # The model's inputs are only known once --model is read: keep unknown options for run() instead of
-    # letting argparse reject them (argparse's sub-parser action calls parser.parse_known_args).
-    p.allow_abbrev = False
-    original = p.parse_known_args
-
-    def parse_known_args(args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
-        ns, extras = original(args, namespace)
-        ns._model_inputs = list(getattr(ns, "_model_inputs", None) or []) + list(extras)
-        return ns, []
-
-    p.parse_known_args = parse_known_args  # type: ignore[method-assign]
-
-
-def _named_inputs(extra: list[str], given: list[tuple[str, str]], names: list[str]) -> dict[str, str]:
-    """``--name VALUE`` / ``--name=VALUE`` pairs (and ``--input name=VALUE``) → ``{input name: path}``."""
-    expected = ", ".join(f"--{n}" for n in names)
-    found: list[tuple[str, str]] = list(given)
-    i = 0
-    while i < len(extra):
-        tok = extra[i]
-        if tok == "--debug":  # the global flag, also accepted after the verb (tryon.cli.main reads it)
-            i += 1
-            continue
-        if not tok.startswith("--") or tok == "--":
-            raise InputError("tryon infer", f"options {expected} (this model's inputs)", f"an unexpected argument {tok!r}")
-        key, eq, val = tok[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(extra) or extra[i + 1].startswith("--"):
-                raise InputError(f"--{key}", "a file or folder after it", "no value")
-            val, i = extra[i + 1], i + 2
-        else:
-            i += 1
-        found.append((key, val))
-    out: dict[str, str] = {}
-    by_norm = {n.replace("-", "_"): n for n in names}
-    for key, val in found:
-        name = by_norm.get(key.replace("-", "_"))
-        if name is None:
-            raise InputError(f"--{key}", f"one of {expected} (this model's inputs)", "an unknown option")
-        if name in out:
-            raise InputError(f"--{name}", "one file or folder", "the option given twice")
-        out[name] = val
-    missing = [n for n in names if n not in out]
-    if missing:
-        raise InputError("tryon infer", f"all of {expected}", f"missing {', '.join('--' + m for m in missing)}")
-    return out
-
-
-def _pairs(paths: dict[str, str], names: list[str], pairs_file: str | None) -> tuple[list[dict[str, Path]], list[str]]:
-    """Items to run (``{name: file}``) and their output stems."""
-    from ..io import image_files
-
-    kinds = {}
-    for n in names:
-        p = Path(paths[n])
-        if p.is_dir():
-            kinds[n] = "dir"
-        elif p.is_file():
-            kinds[n] = "file"
-        else:
-            raise InputError(f"--{n} {p}", "an image file or a folder of images", "no such file or folder")
-    folders = [n for n in names if kinds[n] == "dir"]
-    if not folders:
-        if pairs_file:
-            raise InputError("--pairs", "folder inputs", "only single files")
-        item = {n: Path(paths[n]) for n in names}
-        return [item], [item[names[0]].stem]
-    if pairs_file:
-        pf = Path(pairs_file)
-        if not pf.is_file():
-            raise InputError(f"--pairs {pf}", "a text file of lines naming one file per folder input", "no such file")
-        rows = []
-        for lineno, line in enumerate(pf.read_text().splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            toks = line.split()
-            if len(toks) != len(folders):
-                raise InputError(f"--pairs {pf}:{lineno}", f"{len(folders)} names ({' '.join(folders)})", f"{len(toks)}: {line!r}")
-            row = {}
-            for n, t in zip(folders, toks):
-                f = Path(paths[n]) / t
-                if not f.is_file():
-                    raise InputError(f"--pairs {pf}:{lineno}", f"a file of --{n} {paths[n]}", f"no file {t!r}")
-                row[n] = f
-            rows.append(row)
-        if not rows:
-            raise InputError(f"--pairs {pf}", "at least one line", "an empty file")
-    else:
-        lists = {n: image_files(paths[n]) for n in folders}
-        counts = {n: len(v) for n, v in lists.items()}
-        if len(set(counts.values())) > 1 or 0 in counts.values():
-            raise InputError("tryon infer", "the same (non-zero) number of images in every folder, or --pairs FILE",
-                             ", ".join(f"--{n}: {k}" for n, k in counts.items()))
-        rows = [{n: lists[n][i] for n in folders} for i in range(next(iter(counts.values())))]
-    items, stems = [], []
-    for row in rows:
-        item = {n: row[n] if n in row else Path(paths[n]) for n in names}
-        items.append(item)
-        stems.append("__".join(row[n].stem for n in folders))
-    if len(set(stems)) != len(stems):
-        dup = next(s for s in stems if stems.count(s) > 1)
-        raise InputError("tryon infer", "distinct output names", f"{dup!r} twice (same file names in a pair list?)")
-    return items, stems
+    # The model's inputs are only known once --model is read: keep unknown options for run().
+    accept_named_options(p)
 
 
 def _run_infer(args: argparse.Namespace) -> int:
@@ -259,9 +157,8 @@ def _run_infer(args: argparse.Namespace) -> int:
     extra = list(getattr(args, "_model_inputs", []) or [])
     if clash and not args.input:
         raise InputError("tryon infer", f"--input NAME=PATH for the inputs {clash} (their names clash with infer's own options)", "none")
-    paths = _named_inputs(extra, list(args.input), names)
-    items, stems = _pairs(paths, names, args.pairs)
-    out = Path(args.out)
+    paths = named_inputs(extra, list(args.input), names, "tryon infer")
+    items, stems = plan_items(paths, args.pairs, "tryon infer")
     single = len(items) == 1 and all(Path(paths[n]).is_file() for n in names)
     image_outputs = [o["name"] for o in sess.output_specs if len(o["shape"]) == 4 and o["shape"][1] == 3]
     if not image_outputs:
@@ -269,37 +166,17 @@ def _run_infer(args: argparse.Namespace) -> int:
     wanted = image_outputs if args.all_outputs else [sess.output_names[0]]
     if sess.output_names[0] not in image_outputs and not args.all_outputs:
         raise TryonError(f"the main output {sess.output_names[0]!r} is not an image; use --all-outputs")
-    if single and out.suffix.lower() in IMAGE_SUFFIXES:
-        targets = [{w: out if len(wanted) == 1 else out.with_name(f"{out.stem}_{w}{out.suffix}") for w in wanted}]
-        out_dir = out.parent
-    else:
-        if out.suffix.lower() in IMAGE_SUFFIXES:
-            raise InputError(f"--out {out}", "a folder (the inputs are folders)", "an image file name")
-        out_dir = out
-        targets = [{w: out / (f"{s}.png" if len(wanted) == 1 else f"{s}_{w}.png") for w in wanted} for s in stems]
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".tryon-infer-", dir=out_dir))
-    staged: list[tuple[Path, Path]] = []
-    try:
+    out_dir, targets = output_targets(Path(args.out), single, stems, wanted)
+    with StagedOutputs(out_dir) as stage:
         bs = max(1, int(args.batch_size))
         for start in range(0, len(items), bs):
             chunk = items[start : start + bs]
             res = sess(return_all=True, **{n: [str(it[n]) for it in chunk] for n in names})
             for k, tgt in enumerate(targets[start : start + bs]):
                 for w, final in tgt.items():
-                    tmp = stage / f"{len(staged)}{final.suffix or '.png'}"
-                    save_image(res[w][k], tmp)
-                    staged.append((tmp, final))
-        for tmp, final in staged:  # everything computed: move into place
-            os.replace(tmp, final)
-    except BaseException:
-        if created:
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    where = staged[0][1] if len(staged) == 1 else out_dir
+                    stage.write(final, lambda tmp, img=res[w][k]: save_image(img, tmp))
+    staged = stage.written
+    where = staged[0] if len(staged) == 1 else out_dir
     print(f"wrote {len(staged)} image(s) to {where} ({sess.model}, providers {', '.join(sess.providers_used)})")
     return 0
 

@@ -1,4 +1,4 @@
-"""Export a task component to ONNX, checked for parity against PyTorch (DESIGN "Export"; issue #6 §2).
+"""Export a task component to ONNX, checked for parity against PyTorch.
 
 Task-agnostic: everything comes from the task's :class:`tryon.ExportSpec` — ``spec.build(pipeline)`` is
 the module, ``spec.example_inputs(pipeline, batch)`` its ordered inputs, ``spec.outputs`` the output names,
@@ -8,7 +8,7 @@ the module, ``spec.example_inputs(pipeline, batch)`` its ordered inputs, ``spec.
 ``model_fp16.onnx`` with ``fp16=True``); :func:`quantize_int8` adds ``model_int8.onnx`` to an existing
 export. Folder format: ``exports/README.md``.
 
-Facts this relies on (``/work/shared/reference/deps.md`` §4, ``anchors-editing.md`` §4):
+Facts this relies on (measured with torch 2.13–2.14, onnx 1.23, onnxruntime 1.32):
 
 * the default exporter is the torch.export-based one (``dynamo=True``, needs onnxscript); a dynamic batch
   is declared with ``torch.export.Dim``; it may silently raise the opset (17 → 18 when the
@@ -37,7 +37,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .._fs import atomic_directory
+from ..fs import atomic_directory
 from .._version import __version__
 from ..errors import TryonError
 from ..runtime import (
@@ -192,8 +192,7 @@ def _export_graph(module: Any, args: tuple, in_names: list[str], out_names: list
                 if name == "dynamo":
                     kw: dict[str, Any] = {}
                     if dynamic_batch:
-                        batch = torch.export.Dim("batch", min=1, max=65536)
-                        kw["dynamic_shapes"] = tuple({0: batch} for _ in args)
+                        kw["dynamic_shapes"] = _batch_dynamic_shapes(module, args, torch.export.Dim("batch", min=1, max=65536))
                     torch.onnx.export(module, args, str(path), dynamo=True, opset_version=opset, input_names=in_names,
                                       output_names=out_names, external_data=False, verbose=False, **kw)
                 else:
@@ -210,6 +209,25 @@ def _export_graph(module: Any, args: tuple, in_names: list[str], out_names: list
                 path.unlink()
     detail = "; ".join(f"{k} exporter: {v}" for k, v in errors.items())
     raise TryonError(f"ONNX export failed ({detail})")
+
+
+def _batch_dynamic_shapes(module: Any, args: tuple, batch: Any) -> tuple:
+    """``dynamic_shapes`` for torch.export with dimension 0 of every input dynamic, shaped like ``forward``'s
+    signature (torch.export wants a ``*features`` parameter's specs as one nested tuple)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(module.forward)
+        bound = sig.bind(*args)
+    except (TypeError, ValueError):
+        return tuple({0: batch} for _ in args)
+    shapes: list[Any] = []
+    for name, value in bound.arguments.items():
+        if sig.parameters[name].kind is inspect.Parameter.VAR_POSITIONAL:
+            shapes.append(tuple({0: batch} for _ in value))
+        else:
+            shapes.append({0: batch})
+    return tuple(shapes)
 
 
 @contextlib.contextmanager
@@ -298,7 +316,8 @@ def _compare(ort_outs: list[np.ndarray], ref: list[np.ndarray], out_names: list[
     for name, o, r in zip(out_names, ort_outs, ref):
         o = np.asarray(o, dtype=np.float32)
         if o.shape != r.shape:
-            raise TryonError(f"parity check ({where}): output {name!r} has shape {list(o.shape)} in onnxruntime but {list(r.shape)} in PyTorch")
+            raise TryonError(f"parity check ({where}): output {name!r} has shape {list(o.shape)} in onnxruntime "
+                             f"but {list(r.shape)} in PyTorch")
         if not np.isfinite(o).all():
             raise TryonError(f"parity check ({where}): output {name!r} has non-finite values in onnxruntime")
         errs[name] = float(np.max(np.abs(o - r))) if o.size else 0.0
@@ -474,6 +493,25 @@ def model_card(m: dict[str, Any]) -> str:
             q = e["parity"]
             lines.append(f"{variant} (`{e['file']}`, {q['provider']}, vs {q['reference']}): max {q['max_abs_error']:.2e}"
                          + (f", mean {q['mean_abs_error']:.2e}" if "mean_abs_error" in q else "") + f". {e.get('note', '')}")
+    if m.get("graphs"):
+        sp = m["split"]
+        lines += [
+            "",
+            "## Split graphs (catalogue mode)",
+            "",
+            "| graph | file | role | inputs | outputs |",
+            "|---|---|---|---|---|",
+        ]
+        for g in m["graphs"]:
+            role = f"branch of `{g['branch_of']}`" if g.get("branch_of") else g.get("role", "")
+            lines.append(f"| {g['name']} | `{g['file']}` | {role} | {len(g['inputs'])} | {len(g['outputs'])} |")
+        lines += [
+            "",
+            (f"Chain vs `{m['models']['fp32']['file']}`: max abs error **{sp['parity']['max_abs_error']:.2e}** (tolerance "
+             f"{sp['parity']['tolerance']:g}); with the cached values stored as float16: "
+             f"{sp['fp16_features']['max_abs_error']:.2e}. Run with `tryon.runtime.CatalogueSession(\"<this folder>\")` "
+             "(branch features cached per input)."),
+        ]
     lines += [
         "",
         "## Run it (no torch needed)",
@@ -496,6 +534,147 @@ def model_card(m: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
+# split export (several graphs whose chain equals the component)
+# ------------------------------------------------------------------------------------------------
+_GRAPH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def _check_split_graphs(graphs: Sequence[Any], in_names: list[str], out_names: list[str], where: str) -> None:
+    """The graphs must form a chain: each takes component inputs or earlier outputs; the last one yields
+    the component's outputs; names are unique and file-safe."""
+    from ..registry import GraphSpec
+
+    if not graphs:
+        raise TryonError(f"{where}: ExportSpec.split returned no graphs")
+    available, seen = set(in_names), set()
+    for g in graphs:
+        if not isinstance(g, GraphSpec):
+            raise TryonError(f"{where}: ExportSpec.split must return tryon.registry.GraphSpec items, got {type(g).__name__}")
+        if not _GRAPH_NAME.match(g.name) or g.name in seen or g.name == Path(MODEL_NAME).stem:
+            raise TryonError(f"{where}: split graph name {g.name!r} is not unique/file-safe (letters, digits, _ and -)")
+        seen.add(g.name)
+        missing = [i for i in g.inputs if i not in available]
+        if missing:
+            raise TryonError(f"{where}: split graph {g.name!r} takes {missing}, which are neither component inputs "
+                             f"({in_names}) nor outputs of an earlier graph")
+        clash = [o for o in g.outputs if o in available]
+        if clash or len(set(g.outputs)) != len(g.outputs):
+            raise TryonError(f"{where}: split graph {g.name!r} outputs {list(g.outputs)} reuse names already defined: {clash}")
+        available.update(g.outputs)
+    if list(graphs[-1].outputs) != out_names:
+        raise TryonError(f"{where}: the last split graph {graphs[-1].name!r} must output {out_names}, "
+                         f"it outputs {list(graphs[-1].outputs)}")
+
+
+def graph_role(graph_inputs: Sequence[str], component_inputs: Sequence[str]) -> str | None:
+    """The component input a *branch* graph depends on (one component input and nothing else), else None."""
+    return graph_inputs[0] if len(graph_inputs) == 1 and graph_inputs[0] in component_inputs else None
+
+
+def run_chain(sessions: Sequence[tuple[Any, Sequence[str]]], feeds: dict[str, np.ndarray], component_inputs: Sequence[str],
+              round_fp16: bool = False) -> dict[str, np.ndarray]:
+    """Run ``[(onnxruntime session, its input names), ...]`` in order on ``feeds``; every value is available
+    to later graphs. ``round_fp16``: values that a non-branch graph receives are rounded to float16 first
+    (what a feature store in fp16 does to cached features and inputs)."""
+    values = dict(feeds)
+    for sess, names in sessions:
+        branch = graph_role(names, component_inputs) is not None
+        feed = {}
+        for n in names:
+            v = values[n]
+            feed[n] = v.astype(np.float16).astype(np.float32) if round_fp16 and not branch else v
+        outs = sess.run(None, feed)
+        values.update(zip([o.name for o in sess.get_outputs()], outs))
+    return values
+
+
+def _export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], runs: list, mono_sess: Any,
+                  opset: int, dynamic_batch: bool, exporter: str, tolerance: float, where: str) -> tuple[list, dict]:
+    """Export ``spec.split(pipeline)``'s graphs next to ``model.onnx`` and check that their chain reproduces the
+    monolithic ONNX model (max abs error ≤ ``tolerance``) on every parity case of the main export."""
+    import onnx
+    import torch
+
+    in_names, out_names = list(example), list(spec.outputs)
+    graphs = list(spec.split(pipeline) or [])
+    _check_split_graphs(graphs, in_names, out_names, where)
+    values: dict[str, Any] = dict(example)
+    records, sessions = [], []
+    for g in graphs:
+        gw = f"{where} split graph {g.name!r}"
+        module = g.build(pipeline)
+        if not isinstance(module, torch.nn.Module):
+            raise TryonError(f"{gw}: build returned {type(module).__name__}, expected a torch.nn.Module")
+        if any(p.device.type != "cpu" for p in list(module.parameters()) + list(module.buffers())):
+            module = copy.deepcopy(module).cpu()
+        module.eval()
+        args = tuple(values[i] for i in g.inputs)
+        try:
+            with torch.no_grad():
+                outs = _outputs_tuple(module(*args), list(g.outputs))
+        except Exception as exc:  # noqa: BLE001
+            raise TryonError(f"{gw}: the module failed on its example inputs: {_root_cause(exc)}") from None
+        if len(outs) != len(g.outputs):
+            raise TryonError(f"{gw}: the module returns {len(outs)} outputs but the GraphSpec names {len(g.outputs)}")
+        values.update({n: o.detach() for n, o in zip(g.outputs, outs)})
+        path = tmp / f"{g.name}.onnx"
+        info = _export_graph(module, args, list(g.inputs), list(g.outputs), path, opset, dynamic_batch, exporter)
+        model = onnx.load(str(path))
+        _name_batch_dims(model, dynamic_batch)
+        onnx.save(model, str(path))
+        if file_opset(model) < spec.min_opset:
+            raise TryonError(f"{gw}: opset {file_opset(model)} < the component's minimum {spec.min_opset}")
+        graph_in = [i.name for i in model.graph.input]
+        if graph_in != list(g.inputs):
+            raise TryonError(f"{gw}: the ONNX graph inputs {graph_in} differ from the GraphSpec inputs {list(g.inputs)} "
+                             "(an input unused by the module is dropped by the exporter)")
+        try:
+            onnx.checker.check_model(str(path), full_check=True)
+        except Exception as exc:  # noqa: BLE001
+            raise TryonError(f"{gw}: onnx.checker rejected the exported graph: {_root_cause(exc)}") from None
+        sessions.append((_cpu_session(path), list(g.inputs)))
+        records.append({
+            "name": g.name,
+            "file": path.name,
+            "role": "branch" if graph_role(g.inputs, in_names) else "head",
+            "branch_of": graph_role(g.inputs, in_names),
+            "inputs": [{"name": n, "shape": _shape_list(values[n].shape, dynamic_batch), "dtype": "float32"} for n in g.inputs],
+            "outputs": [{"name": n, "shape": _shape_list(values[n].shape, dynamic_batch), "dtype": "float32"} for n in g.outputs],
+            "sha256": sha256(path), "bytes": path.stat().st_size, "opset": file_opset(model), "exporter": info["exporter"],
+            "exporter_fallback_reason": info.get("fallback_reason"), "ops": count_ops(model),
+        })
+
+    cases, cases_torch, cases16 = [], [], []
+    for b, kind, feeds, ref in runs:
+        mono = [np.asarray(o, np.float32) for o in mono_sess.run(None, feeds)]
+        got = run_chain(sessions, feeds, in_names)
+        chain = [got[n] for n in out_names]
+        errs = _compare(chain, mono, out_names, f"{where} split chain, batch {b}, {kind} inputs")
+        cases.append({"batch": b, "inputs": kind, "errors": errs})
+        cases_torch.append({"batch": b, "inputs": kind, "errors": _compare(chain, ref, out_names, "split vs torch")})
+        got16 = run_chain(sessions, feeds, in_names, round_fp16=True)
+        cases16.append({"batch": b, "inputs": kind, "errors": _compare([got16[n] for n in out_names], mono, out_names, "fp16 features")})
+        worst = max(errs, key=errs.get)
+        if errs[worst] > tolerance:
+            raise TryonError(f"{where}: split parity failed: output {worst!r} of the chained graphs "
+                             f"({' -> '.join(g.name for g in graphs)}) differs from {MODEL_NAME} by {errs[worst]:.3g} > "
+                             f"{tolerance:g} (batch {b}, {kind} inputs)")
+    parity = _summarise(cases, tolerance, "CPUExecutionProvider", f"{MODEL_NAME} (onnxruntime CPU)")
+    vs_torch = _summarise(cases_torch, None, "CPUExecutionProvider", "torch eager fp32 (CPU)")
+    fp16 = _summarise(cases16, None, "CPUExecutionProvider", f"{MODEL_NAME} (onnxruntime CPU), fp32 features")
+    split = {
+        "graphs": [g.name for g in graphs],
+        "parity": parity,
+        "parity_vs_torch": {"max_abs_error": vs_torch["max_abs_error"], "by_output": vs_torch["by_output"]},
+        "fp16_features": {
+            "max_abs_error": fp16["max_abs_error"], "by_output": fp16["by_output"], "by_batch": fp16["by_batch"],
+            "note": "every value a head graph receives (cached features, cached inputs) rounded to float16 and back",
+        },
+    }
+    return records, split
+
+
+# ------------------------------------------------------------------------------------------------
 # export
 # ------------------------------------------------------------------------------------------------
 def export_onnx(
@@ -515,6 +694,8 @@ def export_onnx(
     batch_sizes: Sequence[int] | None = None,
     extra: dict[str, Any] | None = None,
     seed: int = 0,
+    split: bool = False,
+    split_tolerance: float = 1e-5,
 ) -> dict[str, Any]:
     """Export ``spec.build(pipeline)`` to ``out_dir`` and return the manifest (see ``exports/README.md``).
 
@@ -527,6 +708,10 @@ def export_onnx(
     raises :class:`TryonError` naming the output. ``fp16=True`` also writes ``model_fp16.onnx`` (policy in
     :func:`convert_fp16`; its parity is measured on the CPU provider and must stay ≤ ``fp16_tolerance``).
     With ``dynamic_batch=False`` the batch is fixed to ``parity_batches[0]`` (parity at that batch only).
+    ``split=True`` also writes the graphs of ``spec.split(pipeline)`` (e.g. ``garment.onnx``, ``person.onnx``,
+    ``pair.onnx``), listed under ``manifest["graphs"]``; their chain must reproduce ``model.onnx`` within
+    ``split_tolerance`` (max abs error, onnxruntime CPU, every parity case) — recorded under
+    ``manifest["split"]`` with the error when the cached values are stored in float16.
     Nothing is written unless everything passes: the folder is assembled in a temporary sibling and
     renamed into place (an existing folder is replaced).
     """
@@ -542,6 +727,10 @@ def export_onnx(
     opset_req = max(int(opset), int(spec.min_opset))
     out = Path(out_dir)
     where = f"{task or '?'}/{spec.name}"
+    if split and getattr(spec, "split", None) is None:
+        raise TryonError(f"{where}: this component declares no split graphs (ExportSpec.split is not set)")
+    if split and not dynamic_batch:
+        raise TryonError(f"{where}: a split export needs a dynamic batch (the catalogue runtime batches pairs)")
     with atomic_directory(out) as tmp:
         module = spec.build(pipeline)
         if not isinstance(module, torch.nn.Module):
@@ -564,7 +753,8 @@ def export_onnx(
         except Exception as exc:  # noqa: BLE001
             raise TryonError(f"{where}: the module failed on its own example inputs: {_root_cause(exc)}") from None
         if len(probe) != len(out_names):
-            raise TryonError(f"{where}: the module returns {len(probe)} outputs but ExportSpec.outputs names {len(out_names)} ({out_names})")
+            raise TryonError(f"{where}: the module returns {len(probe)} outputs but ExportSpec.outputs names "
+                             f"{len(out_names)} ({out_names})")
         shapes = {k: _shape_list(v.shape, dynamic_batch) for k, v in example.items()}
         out_shapes = {n: _shape_list(t.shape, dynamic_batch) for n, t in zip(out_names, probe)}
         first4d = next((v for v in example.values() if v.ndim == 4), None)
@@ -649,6 +839,11 @@ def export_onnx(
                 "note": "parity measured on the CPU execution provider (no GPU here); CUDA fp16 kernels may differ slightly",
             }
 
+        graphs, split_info = None, None
+        if split:
+            graphs, split_info = _export_split(pipeline, spec, tmp, example, runs, sess, opset_req, dynamic_batch,
+                                               exporter, split_tolerance, where)
+
         manifest = {
             "format": EXPORT_FORMAT,
             "format_version": EXPORT_FORMAT_VERSION,
@@ -678,6 +873,9 @@ def export_onnx(
             "versions": versions(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if graphs is not None:
+            manifest["graphs"] = graphs
+            manifest["split"] = split_info
         if extra:
             manifest.update(_json_safe(extra))
         write_manifest(tmp, manifest)
@@ -818,6 +1016,8 @@ __all__ = [
     "file_opset",
     "model_card",
     "resolve_export_spec",
+    "run_chain",
+    "graph_role",
     "versions",
     "FP16_EXTRA_BLOCK",
     "INT8_OP_TYPES",

@@ -1,4 +1,4 @@
-"""S-WUTON FPS benchmark (issue 6 §3): student vs teacher pipeline, torch eager vs onnxruntime (fp32, int8).
+"""S-WUTON FPS benchmark: student vs teacher pipeline, torch eager vs onnxruntime (fp32, int8).
 
     .venv/bin/python benchmarks/wuton_fps.py --out runs/bench [--weights RUN2 --teacher RUN]
         [--sizes 256x192,512x384] [--batches 1,4,16] [--iters 30] [--threads 2]

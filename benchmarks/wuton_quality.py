@@ -1,4 +1,4 @@
-"""T-WUTON quality run and ablations (issue 5 "Done when"; 000 Table E.1, Fig. E.2).
+"""T-WUTON quality run and ablations (000 Table E.1, Fig. E.2).
 
     .venv/bin/python benchmarks/wuton_quality.py --out runs/quality [--n 2000] [--size 256x192]
         [--steps 120] [--batch 4] [--eval-pairs 200]

@@ -1,4 +1,4 @@
-"""Speed benchmark harness: ``tryon bench TASK`` (DESIGN "bench.py"; issue #6 §3).
+"""Speed benchmark harness: ``tryon bench TASK``.
 
 For each resolution (pipelines take ``size=(H, W)``) and batch size it times each backend with warm-up
 runs, then ``iters`` timed runs, each ended by a device synchronisation (``torch.cuda.synchronize`` on

@@ -35,7 +35,7 @@ class ExportSpec:
 
 @dataclass(frozen=True)
 class GraphSpec:
-    """One graph of a split export (DESIGN "Data flow of the catalogue mode").
+    """One graph of a split export.
 
     ``build(pipeline)`` returns a ``torch.nn.Module`` whose ``forward`` takes ``inputs`` positionally: names
     of the component's inputs or of earlier graphs' outputs. A graph fed by one component input only is a

@@ -1,4 +1,4 @@
-"""Reports a person would rather look at than read: tables, image grids and loss curves (DESIGN "report.py").
+"""Reports a person would rather look at than read: tables, image grids and loss curves.
 
 ``Report(out_dir, title)`` collects blocks and ``write()`` renders them twice:
 

@@ -1,4 +1,4 @@
-"""The training loop every plugin uses: seeded, resumable, logged, DDP-ready (DESIGN "train.py").
+"""The training loop every plugin uses: seeded, resumable, logged, DDP-ready.
 
 The loop itself is task-agnostic: a plugin supplies its modules, optimisers, dataset and a ``step_fn`` that
 does one optimisation step (for WUTON: discriminator update then generator update with Adam β=(0.5, 0.999),

@@ -1,4 +1,4 @@
-"""Quality metrics with a fixed, recorded protocol (issue #4; protocol card: ``PROTOCOL.md``).
+"""Quality metrics with a fixed, recorded protocol.
 
 Distribution metrics on features — :func:`fid`, :func:`frechet_distance`, :func:`kid`, :func:`prdc`
 (precision / recall / density / coverage), :func:`inception_score` — with feature extractors

@@ -1,5 +1,5 @@
 """The person-cache endpoints of ``tryon serve``: a shopper uploads one photo, then browses the catalogue
-at the cost of the pair head (DESIGN "Data flow of the catalogue mode"; 000 §4.3.3.1, App. E.1: the person
+at the cost of the pair head (000 §4.3.3.1, App. E.1: the person
 and garment branches of S-WUTON see one input each, so they can be computed once).
 
 Served for every model whose export is split (``tryon export TASK --split``), over

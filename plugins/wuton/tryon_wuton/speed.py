@@ -1,14 +1,13 @@
 """Speed work on the try-on models: where the teacher pipeline's time goes, and what int8 costs in quality.
 
-**Teacher breakdown** (issue 6 §3: "report our parser's share of the teacher pipeline").
+**Teacher breakdown**.
 
 The seeds' 181 ms → 13 ms (13.9×) on a V100 is mostly a heavy parser + pose network (168 ms, 000 Table 4.4);
 our teacher pipeline has a light smp U-Net parser and no pose network, so its speed-up is smaller and the
 honest number to put beside the ratio is the parser's share, measured here stage by stage on the same
 backend (torch eager) and batch.
 
-**int8** (issue 6 §3: "int8 quantisation ... offered as an *additional* named model ... its own
-parity/quality figure"): :func:`calibration_inputs` draws the calibration set for
+**int8**: :func:`calibration_inputs` draws the calibration set for
 :func:`tryon.export.quantize_int8` from a dataset's *training* split; :func:`int8_quality` then scores the
 fp32 and int8 ONNX models of an export folder on the *test* split against the unpaired ground truth and
 against each other, so the int8 figure is measured on held-out images, not on what it was calibrated on.

@@ -101,3 +101,22 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def json_safe(obj: Any, *, strict: bool = False) -> Any:
+    """``obj`` with JSON types only: mappings (keys as strings), lists, numbers, strings, booleans, None;
+    paths become strings and 0-d numpy/torch scalars their Python value. Anything else becomes its text,
+    or raises ``TypeError`` when ``strict`` (hyper-parameters must round-trip)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v, strict=strict) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v, strict=strict) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, os.PathLike):
+        return str(obj)
+    if getattr(obj, "shape", None) == () and hasattr(obj, "item"):
+        return obj.item()
+    if strict:
+        raise TypeError(f"{obj!r} ({type(obj).__name__}) is not JSON-serialisable")
+    return str(obj)

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .fs import atomic_directory
+from .fs import atomic_directory, json_safe
 from .imports import import_target
 from ._version import __version__
 from .errors import WeightsError
@@ -33,19 +33,12 @@ FORMAT_VERSION = 2  # 2: training provenance beside the config, not inside it
 
 
 def _json_safe(obj: Any, lenient: bool = False) -> Any:
-    """``obj`` as JSON types. Hyper-parameters must round-trip, so anything else raises; provenance
-    (``lenient=True``) is a record for people and keeps the text of what it cannot convert."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v, lenient) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v, lenient) for v in obj]
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    if isinstance(obj, os.PathLike):
-        return str(obj)
-    if lenient:
-        return str(obj)
-    raise WeightsError(f"config value {obj!r} ({type(obj).__name__}) is not JSON-serialisable")
+    """Hyper-parameters must round-trip, so anything that is not JSON raises; provenance (``lenient=True``)
+    is a record for people and keeps the text of what it cannot convert."""
+    try:
+        return json_safe(obj, strict=not lenient)
+    except TypeError as exc:
+        raise WeightsError(f"config value {exc}") from None
 
 
 def _weights_family(task: str) -> str:

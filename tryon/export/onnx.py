@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import io
 import json
 import os
@@ -37,7 +36,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..fs import atomic_directory
+from ..fs import atomic_directory, json_safe, sha256_file
 from .._version import __version__
 from ..errors import TryonError
 from ..runtime import (
@@ -91,24 +90,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    return str(obj)
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -640,7 +621,7 @@ def _export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], 
             "branch_of": graph_role(g.inputs, in_names),
             "inputs": [{"name": n, "shape": _shape_list(values[n].shape, dynamic_batch), "dtype": "float32"} for n in g.inputs],
             "outputs": [{"name": n, "shape": _shape_list(values[n].shape, dynamic_batch), "dtype": "float32"} for n in g.outputs],
-            "sha256": sha256(path), "bytes": path.stat().st_size, "opset": file_opset(model), "exporter": info["exporter"],
+            "sha256": sha256_file(path), "bytes": path.stat().st_size, "opset": file_opset(model), "exporter": info["exporter"],
             "exporter_fallback_reason": info.get("fallback_reason"), "ops": count_ops(model),
         })
 
@@ -759,7 +740,7 @@ def export_onnx(
         out_shapes = {n: _shape_list(t.shape, dynamic_batch) for n, t in zip(out_names, probe)}
         first4d = next((v for v in example.values() if v.ndim == 4), None)
         resolution = [int(first4d.shape[-2]), int(first4d.shape[-1])] if first4d is not None else []
-        norm = _json_safe(dict(spec.normalisation))
+        norm = json_safe(dict(spec.normalisation))
 
         # 1. export
         path = tmp / MODEL_NAME
@@ -809,7 +790,7 @@ def export_onnx(
                     )
         parity = _summarise(cases, tolerance, "CPUExecutionProvider", "torch eager fp32 (CPU)")
         models: dict[str, Any] = {
-            "fp32": {"file": MODEL_NAME, "default": True, "sha256": sha256(path), "bytes": path.stat().st_size,
+            "fp32": {"file": MODEL_NAME, "default": True, "sha256": sha256_file(path), "bytes": path.stat().st_size,
                      "ops": count_ops(model), "parity": parity},
         }
 
@@ -834,7 +815,7 @@ def export_onnx(
                                  f"{fp16_tolerance:g} (export with fp16=False, or raise fp16_tolerance)")
             m16 = onnx.load(str(p16))
             models["fp16"] = {
-                "file": FP16_NAME, "default": False, "sha256": sha256(p16), "bytes": p16.stat().st_size,
+                "file": FP16_NAME, "default": False, "sha256": sha256_file(p16), "bytes": p16.stat().st_size,
                 "ops": count_ops(m16), "parity": p, "policy": policy, "intended_provider": "CUDAExecutionProvider",
                 "note": "parity measured on the CPU execution provider (no GPU here); CUDA fp16 kernels may differ slightly",
             }
@@ -851,7 +832,7 @@ def export_onnx(
             "component": spec.name,
             "pipeline": {
                 "class": f"{type(pipeline).__module__}:{type(pipeline).__qualname__}",
-                "config": _json_safe(getattr(pipeline, "config", {})),
+                "config": json_safe(getattr(pipeline, "config", {})),
             },
             "model": MODEL_NAME,
             "inputs": [{"name": n, "shape": shapes[n], "dtype": str(example[n].dtype).replace("torch.", "")} for n in in_names],
@@ -877,7 +858,7 @@ def export_onnx(
             manifest["graphs"] = graphs
             manifest["split"] = split_info
         if extra:
-            manifest.update(_json_safe(extra))
+            manifest.update(json_safe(extra))
         write_manifest(tmp, manifest)
         (tmp / CARD_NAME).write_text(model_card(manifest))
     return manifest
@@ -995,7 +976,7 @@ def quantize_int8(
         if tmp.exists():
             tmp.unlink()
     manifest["models"]["int8"] = {
-        "file": out_name, "default": False, "sha256": sha256(dst), "bytes": dst.stat().st_size, "ops": count_ops(m8),
+        "file": out_name, "default": False, "sha256": sha256_file(dst), "bytes": dst.stat().st_size, "ops": count_ops(m8),
         "parity": parity, "intended_provider": "CPUExecutionProvider",
         "calibration": {"samples": len(items), "method": "MinMax", "format": "QDQ", "per_channel": bool(per_channel),
                         "activations": "int8", "weights": "int8", "quantised_op_types": list(op_types),

@@ -137,8 +137,8 @@ class _Catalogue:
         from ..runtime import restore_output
 
         cat = self.session
-        outs = cat.run_features({"person": [person], "garment": [garment]})
-        first = cat.output_names[0]
+        first = cat.output_names[0]  # only the image: onnxruntime then skips the full-resolution garment warp
+        outs = cat.run_features({"person": [person], "garment": [garment]}, outputs=[first])
         size = out_hw if out_hw is not None else tuple(person.box[2:])
         return restore_output(outs[first][:1], [size], [person.box], "numpy", cat.manifest, first)[0]
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# Helper modules shared by several test files (serve_support.py, catalogue_toy.py) import by name.
+sys.path.insert(0, str(Path(__file__).parent))
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 

@@ -6,7 +6,6 @@ the split export itself is tested in test_catalogue.py).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -28,14 +27,7 @@ from tryon.cli import main  # noqa: E402
 from tryon.runtime import CatalogueSession  # noqa: E402
 
 
-def _toy():
-    spec = importlib.util.spec_from_file_location("_catalogue_toy", Path(__file__).with_name("catalogue_toy.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-toy = _toy()
+import catalogue_toy as toy  # noqa: E402 - tests/ is on sys.path (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ resume (finished pairs skipped). Skipped when Ray is not installed (``pip instal
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -20,12 +19,7 @@ from tryon.batch import read_results  # noqa: E402
 from tryon.batch_ray import pool_args, pool_size  # noqa: E402
 from tryon.cli import main  # noqa: E402
 
-
-def _toy():
-    spec = importlib.util.spec_from_file_location("_catalogue_toy", Path(__file__).with_name("catalogue_toy.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+import catalogue_toy as toy  # noqa: E402 - tests/ is on sys.path (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,6 @@ def local_ray():
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    toy = _toy()
     root = tmp_path_factory.mktemp("ray")
     toy.export_toy(root / "toy", exporter="torchscript")
     toy.write_images(root / "persons", 2, 1, "p", sizes=((64, 48), (50, 40)))

@@ -6,7 +6,6 @@ an ExportSpec with ``split``. The S-WUTON split itself is tested in plugins/wuto
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -25,14 +24,7 @@ from tryon.errors import InputError, TryonError  # noqa: E402
 from tryon.runtime import ImageModelSession  # noqa: E402
 
 
-def _toy():
-    spec = importlib.util.spec_from_file_location("_catalogue_toy", Path(__file__).with_name("catalogue_toy.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-toy = _toy()
+import catalogue_toy as toy  # noqa: E402 - tests/ is on sys.path (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ pytest.importorskip("prometheus_client")
 
 import asyncio
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -21,7 +20,6 @@ import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -35,16 +33,7 @@ from tryon.serve import create_app, parse_model_specs
 from tryon.serve.metrics import histogram_quantile, parse_buckets
 
 
-def _support():
-    if "serve_support" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("serve_support", Path(__file__).with_name("serve_support.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["serve_support"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["serve_support"]
-
-
-S = _support()
+import serve_support as S  # noqa: E402 - tests/ is on sys.path (tests/conftest.py)
 UPLOAD_LIMIT = 64 * 1024
 PIXEL_LIMIT = 100_000
 INFER = S.INFER

@@ -8,9 +8,6 @@ pytest.importorskip("fastapi")
 pytest.importorskip("prometheus_client")
 
 import hmac
-import importlib.util
-import sys
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -21,16 +18,7 @@ from tryon.serve import auth as serve_auth
 from tryon.serve.auth import ApiKeys, RateLimiter, check_bind, is_loopback, parse_rate
 
 
-def _support():
-    if "serve_support" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("serve_support", Path(__file__).with_name("serve_support.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["serve_support"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["serve_support"]
-
-
-S = _support()
+import serve_support as S  # noqa: E402 - tests/ is on sys.path (tests/conftest.py)
 INFER = S.INFER
 K1, K2 = "k1-" + "a" * 30, "k2-" + "b" * 30
 

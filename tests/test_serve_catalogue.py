@@ -12,11 +12,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("prometheus_client")
 pytest.importorskip("onnx")
 
-import importlib.util
 import io
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from fastapi.testclient import TestClient
@@ -25,17 +22,8 @@ from PIL import Image
 from tryon.serve import create_app
 
 
-def _load(name: str, file: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(file))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _load("serve_support", "serve_support.py")
-toy = _load("_catalogue_toy_for_serve", "catalogue_toy.py")
+import catalogue_toy as toy  # noqa: E402 - tests/ is on sys.path (tests/conftest.py)
+import serve_support as S  # noqa: E402
 
 
 @pytest.fixture(scope="module")

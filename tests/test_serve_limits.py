@@ -13,12 +13,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("prometheus_client")
 
 import asyncio
-import importlib.util
 import io
 import logging
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -30,16 +27,7 @@ from tryon.serve.limits import ConcurrencyGate, ServeLimits
 from tryon.errors import TryonError
 
 
-def _support():
-    if "serve_support" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("serve_support", Path(__file__).with_name("serve_support.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["serve_support"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["serve_support"]
-
-
-S = _support()
+import serve_support as S  # noqa: E402 - tests/ is on sys.path (tests/conftest.py)
 INFER = S.INFER
 MODEL_PIXELS = 64 * 48
 

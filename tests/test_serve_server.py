@@ -12,27 +12,15 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("prometheus_client")
 
-import importlib.util
 import json
 import socket
-import sys
 import threading
 import time
-from pathlib import Path
 
 from tryon.serve import create_app
 
 
-def _support():
-    if "serve_support" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("serve_support", Path(__file__).with_name("serve_support.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["serve_support"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["serve_support"]
-
-
-S = _support()
+import serve_support as S  # noqa: E402 - tests/ is on sys.path (tests/conftest.py)
 INFER = S.INFER
 
 

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import torch
 
+from .reduction import reduce_per_image
 from ..errors import ImageSizeError, InputError, WeightsError
 from .features import describe_path
 from .protocol import LPIPS_NETS
@@ -128,7 +129,7 @@ def lpips(
     dev = next(model.parameters()).device
     with torch.no_grad():
         d = model(a.to(dev), b.to(dev)).flatten()
-    return _reduce(d, reduction)
+    return reduce_per_image(d, reduction)
 
 
 def proxy_lpips(
@@ -156,12 +157,5 @@ def proxy_lpips(
             x = x / (x.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
             y = y / (y.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
             total = total + (x - y).pow(2).sum(dim=1).mean(dim=(1, 2))
-    return _reduce(total, reduction)
+    return reduce_per_image(total, reduction)
 
-
-def _reduce(per_image: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return per_image.mean()
-    if reduction == "none":
-        return per_image
-    raise InputError("reduction", "'mean' or 'none'", repr(reduction))

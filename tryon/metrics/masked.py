@@ -14,6 +14,7 @@ from typing import Sequence
 
 import torch
 
+from .reduction import reduce_per_image
 from ..errors import ImageSizeError, InputError, MaskError
 
 
@@ -51,9 +52,4 @@ def masked_l1(
     den = w.flatten(1).sum(dim=1)
     if bool((den <= 0).any()):
         raise MaskError("mask", "some pixels outside the edited region", "a mask covering the whole image")
-    per_image = num / den
-    if reduction == "mean":
-        return per_image.mean()
-    if reduction == "none":
-        return per_image
-    raise InputError("reduction", "'mean' or 'none'", repr(reduction))
+    return reduce_per_image(num / den, reduction)

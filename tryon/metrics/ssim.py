@@ -24,6 +24,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from .reduction import reduce_per_image
 from ..errors import ImageSizeError, InputError
 
 BT601 = (0.299, 0.587, 0.114)
@@ -127,7 +128,7 @@ def ssim(
     else:
         raise InputError("padding", "'valid', 'same-reflect' or 'same-zero'", repr(padding))
     per_image = smap.flatten(1).mean(dim=1)
-    return _reduce(per_image, reduction)
+    return reduce_per_image(per_image, reduction)
 
 
 def psnr(
@@ -143,12 +144,5 @@ def psnr(
 
     a01, b01 = _pair(a, b, value_range, channels)
     per_image = torch.stack([kornia.metrics.psnr(a01[i], b01[i], 1.0) for i in range(a01.shape[0])])
-    return _reduce(per_image, reduction)
+    return reduce_per_image(per_image, reduction)
 
-
-def _reduce(per_image: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return per_image.mean()
-    if reduction == "none":
-        return per_image
-    raise InputError("reduction", "'mean' or 'none'", repr(reduction))

@@ -81,35 +81,69 @@ class _Clock:
         return tokens
 
 
-def _generator(seed: int | None) -> torch.Generator:
-    g = torch.Generator()
-    g.manual_seed(0 if seed is None else int(seed))
-    return g
+class _Run:
+    """State of one ``sample`` call: the seeded generator, the working token grid, the allowed positions, the
+    resolved top-k / temperature, the visit lists and the counters that become :class:`SampleStats`."""
+
+    def __init__(self, request: EditRequest, seed: int | None, top_k: int | None, temperature: float | None) -> None:
+        self.t0 = time.perf_counter()
+        tokens, pos = request.tokens, request.positions.bool()
+        if tokens.dim() != 3 or pos.shape != tokens.shape:
+            raise ValueError(f"EditRequest: tokens B×h×w and positions of the same shape expected, got "
+                             f"{tuple(tokens.shape)} and {tuple(pos.shape)}")
+        self.tokens, self.pos = tokens.clone(), pos
+        self.b, self.h, self.w = tokens.shape
+        self.generator = torch.Generator()
+        self.generator.manual_seed(0 if seed is None else int(seed))
+        self.top_k = top_k if top_k is not None else request.top_k
+        self.temperature = temperature if temperature is not None else request.temperature
+        self.visits: list[list[int]] = [[] for _ in range(self.b)]
+        self.forwards = self.updates = 0
+
+    def forward(self, model: Any) -> Tensor:
+        """One transformer forward on the current grid (counted)."""
+        self.forwards += 1
+        return model(self.tokens)
+
+    def resample(self, logits: Tensor, i: int, idx: Tensor) -> None:
+        """Draw new codes for the flat positions ``idx`` of image ``i`` from its ``logits`` and record the visit."""
+        self.tokens.view(self.b, -1)[i, idx] = draw(logits[i].view(self.h * self.w, -1)[idx], self.top_k,
+                                                     self.temperature, self.generator)
+        self.visits[i] += idx.tolist()
+        self.updates += len(idx)
+
+    def nll(self, logits: Tensor) -> Tensor:
+        """``B×(h·w)`` negative log-likelihood of the current token at every position."""
+        logp = logits.float().log_softmax(-1).view(self.b, self.h * self.w, -1)
+        return -logp.gather(-1, self.tokens.view(self.b, -1, 1))[..., 0]
+
+    def result(self) -> SampleResult:
+        stats = SampleStats(requested=self.b, returned=self.b, proposed=self.b, model_calls=self.forwards,
+                            wall_time_s=time.perf_counter() - self.t0, extra={"token_updates": float(self.updates)})
+        return SampleResult(self.tokens, {"visits": self.visits}, stats)
 
 
-def _check(request: EditRequest) -> tuple[Tensor, Tensor]:
-    tokens, pos = request.tokens, request.positions.bool()
-    if tokens.dim() != 3 or pos.shape != tokens.shape:
-        raise ValueError(f"EditRequest: tokens B×h×w and positions of the same shape expected, got "
-                         f"{tuple(tokens.shape)} and {tuple(pos.shape)}")
-    return tokens.clone(), pos
-
-
-def _stats(b: int, forwards: int, t0: float, updates: int) -> SampleStats:
-    return SampleStats(requested=b, returned=b, proposed=b, model_calls=forwards, wall_time_s=time.perf_counter() - t0,
-                       extra={"token_updates": float(updates)})
-
-
-class OneTokenSampler:
-    """One token per forward, positions in ``order`` (``spiral``, ``random`` or ``raster``); images of a batch
-    advance in lockstep (one batched forward per step)."""
+class _TokenSampler:
+    """Base of the family: ``top_k`` / ``temperature`` given here override the request's."""
 
     family = FAMILY
+
+    def __init__(self, top_k: int | None = None, temperature: float | None = None) -> None:
+        self.top_k, self.temperature = top_k, temperature
+
+    def _start(self, request: EditRequest, seed: int | None) -> _Run:
+        return _Run(request, seed, self.top_k, self.temperature)
+
+
+class OneTokenSampler(_TokenSampler):
+    """One token per forward, positions in ``order`` (``spiral``, ``random`` or ``raster``); images of a batch
+    advance in lockstep (one batched forward per step)."""
 
     def __init__(self, order: str = "spiral", top_k: int | None = None, temperature: float | None = None) -> None:
         if order not in ORDERINGS:
             raise ValueError(f"order: expected one of {sorted(ORDERINGS)}, got {order!r}")
-        self.order, self.top_k, self.temperature = order, top_k, temperature
+        super().__init__(top_k, temperature)
+        self.order = order
 
     def _orders(self, pos: Tensor, g: torch.Generator) -> list[list[int]]:
         if self.order == "random":
@@ -118,153 +152,105 @@ class OneTokenSampler:
 
     @torch.no_grad()
     def sample(self, model: Any, request: EditRequest, *, seed: int | None = None) -> SampleResult:
-        t0 = time.perf_counter()
-        g = _generator(seed)
-        tokens, pos = _check(request)
-        b, h, w = tokens.shape
-        top_k = self.top_k if self.top_k is not None else request.top_k
-        temp = self.temperature if self.temperature is not None else request.temperature
-        visits: list[list[int]] = [[] for _ in range(b)]
-        forwards = updates = 0
+        run = self._start(request, seed)
         for _ in range(int(request.epochs)):
-            orders = self._orders(pos, g)
+            orders = self._orders(run.pos, run.generator)
             n = max((len(o) for o in orders), default=0)
             clock = _Clock(request, n)
             for k in range(n):
-                logits = model(tokens)
-                forwards += 1
-                rows = [(i, orders[i][k]) for i in range(b) if k < len(orders[i])]
-                sel = torch.stack([logits[i].view(h * w, -1)[p] for i, p in rows])
-                new = draw(sel, top_k, temp, g)
+                logits = run.forward(model)
+                rows = [(i, orders[i][k]) for i in range(run.b) if k < len(orders[i])]
+                sel = torch.stack([logits[i].view(run.h * run.w, -1)[p] for i, p in rows])
+                new = draw(sel, run.top_k, run.temperature, run.generator)
                 for (i, p), t in zip(rows, new):
-                    tokens.view(b, -1)[i, p] = t
-                    visits[i].append(p)
-                updates += len(rows)
-                tokens = clock.tick(k + 1, tokens)
-        return SampleResult(tokens, {"visits": visits}, _stats(b, forwards, t0, updates))
+                    run.tokens.view(run.b, -1)[i, p] = t
+                    run.visits[i].append(p)
+                run.updates += len(rows)
+                run.tokens = clock.tick(k + 1, run.tokens)
+        return run.result()
 
 
-class RingSampler:
+class RingSampler(_TokenSampler):
     """Batched spiral: every token of one ring (border → inside) is drawn from one forward; rings longer
     than ``max_per_forward`` are cut into chunks."""
 
-    family = FAMILY
-
     def __init__(self, max_per_forward: int = 64, top_k: int | None = None, temperature: float | None = None) -> None:
+        super().__init__(top_k, temperature)
         self.max_per_forward = max(1, int(max_per_forward))
-        self.top_k, self.temperature = top_k, temperature
 
     @torch.no_grad()
     def sample(self, model: Any, request: EditRequest, *, seed: int | None = None) -> SampleResult:
-        t0 = time.perf_counter()
-        g = _generator(seed)
-        tokens, pos = _check(request)
-        b, h, w = tokens.shape
-        top_k = self.top_k if self.top_k is not None else request.top_k
-        temp = self.temperature if self.temperature is not None else request.temperature
+        run = self._start(request, seed)
         groups_per_image = []
-        for p in pos:
+        for p in run.pos:
             groups = []
             for ring in spiral_rings(p.cpu()):
                 groups += [ring[s : s + self.max_per_forward] for s in range(0, len(ring), self.max_per_forward)]
             groups_per_image.append(groups)
         n = max((len(gr) for gr in groups_per_image), default=0)
-        visits: list[list[int]] = [[] for _ in range(b)]
-        forwards = updates = 0
         for _ in range(int(request.epochs)):
             clock = _Clock(request, n)
             for k in range(n):
-                logits = model(tokens)
-                forwards += 1
-                for i in range(b):
-                    if k >= len(groups_per_image[i]):
-                        continue
-                    idx = torch.tensor(groups_per_image[i][k], device=tokens.device)
-                    new = draw(logits[i].view(h * w, -1)[idx], top_k, temp, g)
-                    tokens.view(b, -1)[i, idx] = new
-                    visits[i] += groups_per_image[i][k]
-                    updates += len(idx)
-                tokens = clock.tick(k + 1, tokens)
-        return SampleResult(tokens, {"visits": visits}, _stats(b, forwards, t0, updates))
+                logits = run.forward(model)
+                for i in range(run.b):
+                    if k < len(groups_per_image[i]):
+                        run.resample(logits, i, torch.tensor(groups_per_image[i][k], device=run.tokens.device))
+                run.tokens = clock.tick(k + 1, run.tokens)
+        return run.result()
 
 
-class LeastLikelySampler:
+class LeastLikelySampler(_TokenSampler):
     """Batched: ``steps`` forwards per epoch; each resamples the least likely positions (highest NLL of the
     current token) among those of the region not yet updated this epoch, ``ceil(remaining / steps_left)``
     at a time."""
 
-    family = FAMILY
-
     def __init__(self, steps: int | None = None, top_k: int | None = None, temperature: float | None = None) -> None:
-        self.steps, self.top_k, self.temperature = steps, top_k, temperature
+        super().__init__(top_k, temperature)
+        self.steps = steps
 
     @torch.no_grad()
     def sample(self, model: Any, request: EditRequest, *, seed: int | None = None) -> SampleResult:
-        t0 = time.perf_counter()
-        g = _generator(seed)
-        tokens, pos = _check(request)
-        b, h, w = tokens.shape
-        top_k = self.top_k if self.top_k is not None else request.top_k
-        temp = self.temperature if self.temperature is not None else request.temperature
+        run = self._start(request, seed)
         steps = max(1, int(self.steps if self.steps is not None else min(request.steps, 8)))
-        visits: list[list[int]] = [[] for _ in range(b)]
-        forwards = updates = 0
         for _ in range(int(request.epochs)):
-            remaining = pos.clone().view(b, -1)
+            remaining = run.pos.clone().view(run.b, -1)
             clock = _Clock(request, steps)
             for k in range(steps):
                 if not bool(remaining.any()):
                     break
-                logits = model(tokens)
-                forwards += 1
-                logp = logits.float().log_softmax(-1).view(b, h * w, -1)
-                nll = -logp.gather(-1, tokens.view(b, -1, 1))[..., 0]
-                for i in range(b):
+                logits = run.forward(model)
+                nll = run.nll(logits)
+                for i in range(run.b):
                     left = int(remaining[i].sum())
                     if left == 0:
                         continue
-                    n_take = math.ceil(left / (steps - k))
                     score = nll[i].masked_fill(~remaining[i], float("-inf"))
-                    idx = score.topk(n_take).indices
-                    new = draw(logits[i].view(h * w, -1)[idx], top_k, temp, g)
-                    tokens.view(b, -1)[i, idx] = new
+                    idx = score.topk(math.ceil(left / (steps - k))).indices
+                    run.resample(logits, i, idx)
                     remaining[i, idx] = False
-                    visits[i] += idx.tolist()
-                    updates += n_take
-                tokens = clock.tick(k + 1, tokens)
-        return SampleResult(tokens, {"visits": visits}, _stats(b, forwards, t0, updates))
+                run.tokens = clock.tick(k + 1, run.tokens)
+        return run.result()
 
 
-class DenoiseSampler:
+class DenoiseSampler(_TokenSampler):
     """000 Alg. 3: ``steps`` iterations; each draws ``per_forward`` positions with probability
     ``softmax(NLL / selection_temperature)`` over the allowed positions and resamples them from
     ``p(· | s)`` (the denoising notebook's ``multiple_sampling`` when ``per_forward > 1``)."""
 
-    family = FAMILY
-
     def __init__(self, per_forward: int = 1, selection_temperature: float = 0.05, top_k: int | None = None,
                  temperature: float | None = None) -> None:
+        super().__init__(top_k, temperature)
         self.per_forward = max(1, int(per_forward))
         self.selection_temperature = float(selection_temperature)
-        self.top_k, self.temperature = top_k, temperature
 
     @torch.no_grad()
     def sample(self, model: Any, request: EditRequest, *, seed: int | None = None) -> SampleResult:
-        t0 = time.perf_counter()
-        g = _generator(seed)
-        tokens, pos = _check(request)
-        b, h, w = tokens.shape
-        top_k = self.top_k if self.top_k is not None else request.top_k
-        temp = self.temperature if self.temperature is not None else request.temperature
-        visits: list[list[int]] = [[] for _ in range(b)]
-        forwards = updates = 0
+        run = self._start(request, seed)
         for _ in range(int(request.steps)):
-            logits = model(tokens)
-            forwards += 1
-            logp = logits.float().log_softmax(-1).view(b, h * w, -1)
-            nll = -logp.gather(-1, tokens.view(b, -1, 1))[..., 0]
-            for i in range(b):
-                allowed = pos[i].view(-1)
+            logits = run.forward(model)
+            nll = run.nll(logits)
+            for i in range(run.b):
+                allowed = run.pos[i].view(-1)
                 n_allowed = int(allowed.sum())
                 if n_allowed == 0:
                     continue
@@ -272,11 +258,9 @@ class DenoiseSampler:
                 score = nll[i] / nll[i][allowed].max().clamp_min(1e-6)
                 probs = (score / self.selection_temperature).masked_fill(~allowed, float("-inf")).softmax(-1)
                 idx = torch.multinomial(probs.cpu(), min(self.per_forward, n_allowed), replacement=False,
-                                        generator=g).to(tokens.device)
-                tokens.view(b, -1)[i, idx] = draw(logits[i].view(h * w, -1)[idx], top_k, temp, g)
-                visits[i] += idx.tolist()
-                updates += len(idx)
-        return SampleResult(tokens, {"visits": visits}, _stats(b, forwards, t0, updates))
+                                        generator=run.generator).to(run.tokens.device)
+                run.resample(logits, i, idx)
+        return run.result()
 
 
 def spiral_sampler(**kw: Any) -> OneTokenSampler:

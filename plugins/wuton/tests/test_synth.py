@@ -268,7 +268,10 @@ def test_cli_synth_then_check(tmp_path, capsys):
                               "--sheet", str(tmp_path / "sheet.png")])  # fmt: skip
     assert args._run(args) == 0
     assert "wrote 10 samples (9 train, 1 test)" in capsys.readouterr().out
-    assert Image.open(tmp_path / "sheet.png").size[1] == 64 + 4
+    from tryon.report import GRID_HEADER, GRID_PAD
+
+    sheet = Image.open(tmp_path / "sheet.png")  # one test sample: one row of five 64x48 cells under the titles
+    assert sheet.size == (5 * 48 + 6 * GRID_PAD, GRID_HEADER + 64 + 2 * GRID_PAD)
     args = parser.parse_args(["data", "check", str(out), "--all"])
     assert args._run(args) == 0
     text = capsys.readouterr().out

@@ -1455,28 +1455,30 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def contact_sheet(root: str | os.PathLike, out: str | os.PathLike, n: int = 12, split: str = "test") -> Path:
-    """Rows of person | garment | parse (coloured) | unpaired GT for the first ``n`` samples of ``split``."""
-    c = cv2()
-    root = Path(root)
-    lines = (root / f"{split}_pairs_unpaired.txt").read_text().split() if (root / f"{split}_pairs_unpaired.txt").exists() else []
-    unp = dict(zip(lines[0::2], lines[1::2]))
-    names = sorted(p.name for p in (root / split / "image").iterdir())[:n]
-    rows = []
-    for name in names:
-        stem = name[:-4]
-        img = c.imread(str(root / split / "image" / name))[..., ::-1]
-        cloth = c.imread(str(root / split / "cloth" / name))[..., ::-1]
-        from PIL import Image
+    """Rows of person | garment | parse (coloured) | other garment | unpaired GT for the first ``n`` samples of
+    ``split`` (missing files are left as empty cells), drawn with :func:`tryon.report.grid_image`."""
+    from PIL import Image
 
-        parse = L.colorize(np.asarray(Image.open(root / split / "image-parse-v3" / f"{stem}.png")))
-        gt_path = root / split / "unpaired_gt" / name
-        gt = c.imread(str(gt_path))[..., ::-1] if gt_path.exists() else np.zeros_like(img)
-        other = unp.get(name)
-        other_path = root / split / "cloth" / other if other else None
-        oc = c.imread(str(other_path))[..., ::-1] if other_path is not None and other_path.exists() else np.zeros_like(img)
-        sep = np.full((img.shape[0], 4, 3), 255, np.uint8)
-        rows.append(np.concatenate([img, sep, cloth, sep, parse, sep, oc, sep, gt], 1))
-    sheet = np.concatenate([np.concatenate([r, np.full((4, r.shape[1], 3), 255, np.uint8)], 0) for r in rows], 0)
+    from tryon.report import grid_image
+
+    root = Path(root)
+    pairs_file = root / f"{split}_pairs_unpaired.txt"
+    words = pairs_file.read_text().split() if pairs_file.is_file() else []
+    unpaired = dict(zip(words[0::2], words[1::2]))
+
+    def rgb(path: Path | None) -> np.ndarray | None:
+        return np.asarray(Image.open(path).convert("RGB")) if path is not None and path.is_file() else None
+
+    def parse_map(path: Path) -> np.ndarray | None:
+        return L.colorize(np.asarray(Image.open(path))) if path.is_file() else None
+
+    rows = []
+    for name in sorted(p.name for p in (root / split / "image").iterdir())[:n]:
+        other = unpaired.get(name)
+        rows.append([rgb(root / split / "image" / name), rgb(root / split / "cloth" / name),
+                     parse_map(root / split / "image-parse-v3" / f"{Path(name).stem}.png"),
+                     rgb(root / split / "cloth" / other) if other else None, rgb(root / split / "unpaired_gt" / name)])
+    sheet = grid_image(rows, column_titles=["person", "garment", "parse", "other garment", "unpaired GT"])
     out = Path(out)
-    c.imwrite(str(out), np.ascontiguousarray(sheet[..., ::-1]))
+    sheet.save(out)
     return out

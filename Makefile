@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tryon-installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
-EXTRAS ?= onnx,serve,ray,dev
+EXTRAS ?= onnx,serve,ray,openvino,dev
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 

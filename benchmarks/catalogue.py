@@ -36,20 +36,6 @@ from typing import Any, Callable
 import numpy as np
 
 
-def isa_flags() -> list[str]:
-    wanted = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-              "avx_vnni", "amx_tile")
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    have = set(line.split(":", 1)[1].split())
-                    return [f for f in wanted if f in have]
-    except OSError:
-        pass
-    return []
-
-
 def export_student(out: Path, size: tuple[int, int]) -> dict[str, Any]:
     import torch
 
@@ -396,7 +382,6 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = environment(args.threads)
-    env["machine"]["isa_flags"] = isa_flags()
     result: dict[str, Any] = {"environment": env}
     export = Path(args.export) if args.export else out / f"wuton-student-split-{size[0]}x{size[1]}"
     if args.export:
@@ -420,7 +405,7 @@ def main() -> None:
     c = result["catalogue"]
     print(f"\nS-WUTON catalogue, {c['grid'][0]}x{c['grid'][1]} grid at {c['resolution'][0]}x{c['resolution'][1]}, "
           f"ORT CPU {c['threads']} threads, median of {c['rounds']} rounds; {env['machine']['cpu']} "
-          f"({', '.join(env['machine']['isa_flags'])}); load {env['machine']['load_average']} -> {result['load_average_end']}")
+          f"({', '.join(env['machine']['isa'])}); load {env['machine']['load_average']} -> {result['load_average_end']}")
     print(f"{'level':6s} {'case':48s} {'ms/pair':>8s} {'pairs/s':>8s} {'x mono':>7s} {'min ms':>7s} {'x (min)':>7s}  note")
     for r in c["table"]:
         print(f"{r['level']:6s} {r['case']:48s} {r['ms_per_pair']:8.2f} {r['pairs_per_s']:8.1f} {r['x_monolithic']:7.2f} "

@@ -76,18 +76,6 @@ def bomb_png() -> bytes:
 def environment() -> dict[str, Any]:
     from importlib import metadata
 
-    cpu, flags = platform.processor() or platform.machine(), []
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        for line in text.splitlines():
-            if line.lower().startswith("model name") and cpu in ("", platform.machine(), platform.processor()):
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                have = set(line.split(":", 1)[1].split())
-                flags = sorted(have & {"sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni",
-                                       "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "avx_vnni"})
-    except OSError:
-        pass
     versions = {}
     for dist in ("onnxruntime", "fastapi", "starlette", "uvicorn", "h11", "httpx", "prometheus_client",
                  "python-multipart", "numpy", "pillow"):
@@ -95,13 +83,11 @@ def environment() -> dict[str, Any]:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    from tryon.runtime import physical_cores
+    from tryon.hardware import machine
 
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu, "isa_flags": flags, "logical_cores": os.cpu_count(),
-                    "physical_cores": physical_cores(), "platform": platform.platform(),
-                    "load_average_start": [round(v, 2) for v in os.getloadavg()]},
+        "machine": machine(),
         "python": platform.python_version(),
         "versions": versions,
     }
@@ -464,7 +450,7 @@ def main() -> None:
         (out / "serve_load.json").write_text(json.dumps(result, indent=2) + "\n")
 
     print(f"\ntryon serve load ({H}x{W}, {env['machine']['cpu']}, {env['machine']['logical_cores']} cores, "
-          f"load {env['machine']['load_average_start']})")
+          f"load {env['machine']['load_average']})")
     print(f"{'scenario':44s} {'req/s':>7s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}  status")
     for label, s in rows:
         extra = f"  server p50/p95 {s['server_p50_ms']}/{s['server_p95_ms']}" if "server_p50_ms" in s else ""

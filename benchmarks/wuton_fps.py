@@ -1,14 +1,19 @@
-"""S-WUTON FPS benchmark: student vs teacher pipeline, torch eager vs onnxruntime (fp32, int8).
+"""S-WUTON FPS benchmark: student vs teacher pipeline; torch eager vs onnxruntime (fp32, int8) vs OpenVINO (fp32, bf16, int8).
 
-    .venv/bin/python benchmarks/wuton_fps.py --out runs/bench [--weights RUN2 --teacher RUN]
-        [--sizes 256x192,512x384] [--batches 1,4,16] [--iters 30] [--threads 2]
+    .venv/bin/python benchmarks/wuton_fps.py --out runs/bench [--weights RUN2 --teacher RUN | --fit-steps 60]
+        [--sizes 256x192,512x384] [--batches 1,4,16] [--iters 30] [--threads 2] [--backends ...] [--no-teacher]
 
-Without weights, randomly initialised models are timed (speed does not depend on the weights). For each
-resolution: export the student (fp32, parity checked), add the int8 model (ORT static quantisation,
-calibrated on synthetic person/garment images of that resolution: its parity figure goes to the
-manifest), then ``tryon.bench.run_bench`` over torch / ort-cpu / ort-int8 and the batch sweep, with the
-teacher pipeline timed side by side (``compare``), plus the teacher's per-stage breakdown (parser share).
-Writes ``bench.json`` and ``bench.md`` under ``--out``. Run it on an idle machine.
+Weights: a student run (``--weights``), else a randomly initialised student briefly fitted here
+(``--fit-steps N``: N Adam steps of L1 between the output and the person on synthetic paired data — not a
+distilled student, but its activations are those of a trained net, which is what int8 calibration and the
+quality figure need; 0 = random weights, speed only). For each resolution: export the student (fp32,
+parity checked), add the ORT int8 model (static quantisation; ``--int8-format``/``--int8-activations``)
+and, when OpenVINO is installed, the NNCF int8 model, both calibrated on the same synthetic training
+pairs; score every variant against torch fp32 on held-out *test* pairs (SSIM of the try-on image, mean/max
+absolute difference: the int8/bf16 quality figure); then ``tryon.bench.run_bench`` over the backends and
+batches (latency, FPS, GMAC, efficiency vs the reference graph of the same run), with the teacher
+pipeline timed side by side (``compare``) unless ``--no-teacher``. Writes ``bench.json``/``bench.md`` under
+``--out``. Run it on an idle machine.
 """
 
 from __future__ import annotations
@@ -18,18 +23,79 @@ import json
 import tempfile
 from pathlib import Path
 
+ALL_BACKENDS = "torch,ort-cpu,ort-int8,ov-fp32,ov-bf16,ov-int8"
+
+
+def fit_student(student, data, size, steps: int, seed: int = 0) -> float:
+    """``steps`` Adam steps (lr 1e-3, batch 2) of L1(image, person) on the paired training split; returns the last loss."""
+    import torch
+
+    from tryon_wuton.data import TryOnDataset
+
+    ds = TryOnDataset(data, split="train", size=size)
+    gen = torch.Generator().manual_seed(seed)
+    net = student.generator.train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss = torch.tensor(0.0)
+    for _ in range(steps):
+        idx = torch.randint(len(ds), (2,), generator=gen).tolist()
+        person = torch.stack([ds[i]["person"] for i in idx])
+        garment = torch.stack([ds[i]["garment"] for i in idx])
+        image, _ = net(person, garment)
+        loss = (image - person).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    return float(loss.detach())
+
+
+def quality(export_dir, student, data, size, variants, pairs: int, threads) -> dict:
+    """Every variant vs torch fp32 on ``pairs`` held-out unpaired test pairs: SSIM and abs. differences of the image."""
+    import numpy as np
+    import torch
+
+    from tryon.metrics import ssim
+    from tryon.runtime import ImageModelSession
+    from tryon_wuton.data import TryOnDataset
+
+    test = TryOnDataset(data, split="test", pairs="unpaired", size=size)
+    n = min(len(test), pairs)
+    feeds = [{"person": test[i]["person"][None].numpy(), "garment": test[i]["garment"][None].numpy()} for i in range(n)]
+    with torch.inference_mode():
+        ref = torch.cat([student.generator(torch.from_numpy(f["person"]), torch.from_numpy(f["garment"]))[0] for f in feeds])
+    out = {}
+    for name, (backend, precision) in variants.items():
+        try:
+            sess = ImageModelSession(export_dir, intra_op_threads=threads, backend=backend, precision=precision)
+        except Exception as exc:  # noqa: BLE001 - recorded, the benchmark goes on
+            out[name] = {"skipped": str(exc)}
+            continue
+        got = torch.from_numpy(np.concatenate([sess.run_arrays(f)["image"] for f in feeds]))
+        diff = (got - ref).abs()
+        out[name] = {"pairs": n, "ssim_vs_torch_fp32": round(float(ssim(got, ref)), 5),
+                     "mean_abs_vs_torch_fp32": round(float(diff.mean()), 6), "max_abs_vs_torch_fp32": round(float(diff.max()), 5)}
+    return out
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/bench")
-    ap.add_argument("--weights", default=None, help="student run (default: random init)")
+    ap.add_argument("--weights", default=None, help="student run (default: random init, see --fit-steps)")
     ap.add_argument("--teacher", default=None, help="teacher run (default: random init)")
+    ap.add_argument("--no-teacher", action="store_true", help="do not time the teacher pipeline")
+    ap.add_argument("--fit-steps", type=int, default=0, help="without --weights: fit the random student this many steps")
     ap.add_argument("--sizes", default="256x192,512x384")
     ap.add_argument("--batches", default="1,4,16")
+    ap.add_argument("--backends", default=ALL_BACKENDS)
     ap.add_argument("--iters", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--calibration", type=int, default=16, help="synthetic pairs for int8 calibration")
+    ap.add_argument("--calibration", type=int, default=16, help="synthetic training pairs for int8 calibration")
+    ap.add_argument("--quality-pairs", type=int, default=16, help="held-out test pairs for the quality figure")
+    ap.add_argument("--int8-format", choices=("qdq", "qoperator"), default="qdq")
+    ap.add_argument("--int8-activations", choices=("int8", "uint8"), default="uint8")
+    ap.add_argument("--int8-keep-last", type=int, default=2, help="last Conv layers kept fp32 in the ORT int8 model (default 2)")
     args = ap.parse_args()
 
     import torch
@@ -44,21 +110,40 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        import nncf  # noqa: F401
+        import openvino  # noqa: F401
+
+        have_ov = True
+    except ImportError:
+        have_ov = False
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     batches = [int(b) for b in args.batches.split(",")]
-    combined: dict = {"runs": [], "breakdown": []}
+    backends = [b for b in args.backends.split(",") if b]
+    fitted_note = f"random init fitted {args.fit_steps} steps (L1 to the person, synthetic data)"
+    combined: dict = {"runs": [], "breakdown": [], "quality": {},
+                      "weights": args.weights or (fitted_note if args.fit_steps else "random init")}
     for size in [parse_size(s) for s in args.sizes.split(",")]:
         tag = f"{size[0]}x{size[1]}"
+        torch.manual_seed(0)
         student = tryon.load("wuton-student", weights=args.weights, device="cpu", **({} if args.weights else {"size": list(size)}))
         if tuple(student.size) != tuple(size):
             print(f"skip {tag}: the student weights are for {student.size}")
             continue
         spec = next(e for e in tryon.get_task("wuton-student").exportable if e.name == "student")
         export_dir = out / f"export-{tag}"
+        weights = args.weights
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "calib"
-            generate(data, max(12, args.calibration + 2), size=size, seed=123, test_fraction=0.1, progress=False)
+            n_total = args.calibration + 2 * args.quality_pairs + 4
+            generate(data, n_total, size=size, seed=123, test_fraction=(args.quality_pairs + 1) / n_total, progress=False)
+            fitted = None
+            if not args.weights and args.fit_steps:
+                fitted = fit_student(student, data, size, args.fit_steps)
+                weights = str(out / f"fitted-student-{tag}")
+                student.save_pretrained(weights)
+                print(f"fitted the student {args.fit_steps} steps at {tag}: last L1 {fitted:.4f}")
             ds = TryOnDataset(data, split="train", size=size)
             calib = calibration_inputs(data, size, n=args.calibration)
             real = {"person": torch.stack([ds[i]["person"] for i in range(2)]),
@@ -67,22 +152,39 @@ def main() -> None:
             # constant on flat synthetic images, and InstanceNorm (eps 1e-5) amplifies float rounding up
             # to ~300x (measured 1.2e-4 random vs 9e-6 trained, 128x96). Random inputs are checked always.
             export_onnx(student, spec, export_dir, opset=17, check_inputs=real if args.weights else None)
-            quantize_int8(export_dir, calib, data_note=f"{len(calib)} synthetic pairs at {tag}")
-        res = run_bench("wuton-student", weights=args.weights, sizes=[size], batches=batches,
-                        backends=["torch", "ort-cpu", "ort-int8"], iters=args.iters, warmup=args.warmup,
-                        threads=args.threads, compare="wuton-teacher", compare_weights=args.teacher,
+            note = f"{len(calib)} synthetic training pairs at {tag}"
+            quantize_int8(export_dir, calib, data_note=note, quant_format=args.int8_format, activation_type=args.int8_activations,
+                          keep_last_fp32=args.int8_keep_last)
+            variants = {"ort-fp32": ("ort", "fp32"), "ort-int8": ("ort", "int8")}
+            if have_ov:
+                from tryon.export.openvino import quantize_openvino_int8
+
+                quantize_openvino_int8(export_dir, calib, data_note=note)
+                variants.update({"ov-fp32": ("openvino", "fp32"), "ov-bf16": ("openvino", "bf16"), "ov-int8": ("openvino", "int8")})
+            combined["quality"][tag] = q = quality(export_dir, student, data, size, variants, args.quality_pairs, args.threads)
+            print(f"quality vs torch fp32 at {tag} (held-out pairs): "
+                  + "; ".join(f"{k} SSIM {v['ssim_vs_torch_fp32']:.4f}" for k, v in q.items() if "ssim_vs_torch_fp32" in v))
+        res = run_bench("wuton-student", weights=weights, sizes=None if weights else [size], batches=batches,
+                        backends=backends, iters=args.iters, warmup=args.warmup, threads=args.threads,
+                        compare=None if args.no_teacher else "wuton-teacher", compare_weights=args.teacher,
                         out_dir=out / f"bench-{tag}", export_dir=export_dir)
+        res["quality"] = combined["quality"][tag]
         combined["runs"].append(res)
-        teacher = tryon.load("wuton-teacher", weights=args.teacher, device="cpu", **({} if args.teacher else {"size": list(size)}))
-        bd = teacher_breakdown(teacher, batch=1, iters=args.iters, warmup=args.warmup)
-        combined["breakdown"].append(bd)
+        if not args.no_teacher:
+            teacher = tryon.load("wuton-teacher", weights=args.teacher, device="cpu", **({} if args.teacher else {"size": list(size)}))
+            bd = teacher_breakdown(teacher, batch=1, iters=args.iters, warmup=args.warmup)
+            combined["breakdown"].append(bd)
+            print(f"teacher breakdown {tag} (torch, B=1, p50 ms): {bd['p50_ms']} — parser share {bd['parser_share']:.1%}")
         manifest = json.loads((export_dir / "manifest.json").read_text())
-        combined.setdefault("parity", {})[tag] = {"fp32": manifest.get("parity"),
-                                                  "int8": manifest.get("models", {}).get("int8", {}).get("parity")}
+        combined.setdefault("parity", {})[tag] = {k: (manifest["models"][k].get("parity") if k != "fp32" else manifest.get("parity"))
+                                                  for k in manifest["models"]}
         print(render_markdown(res))
-        print(f"teacher breakdown {tag} (torch, B=1, p50 ms): {bd['p50_ms']} — parser share {bd['parser_share']:.1%}")
     (out / "bench.json").write_text(json.dumps(combined, indent=2, default=str) + "\n")
     md = [render_markdown(r) for r in combined["runs"]]
+    for tag, q in combined["quality"].items():
+        md.append(f"Quality vs torch fp32, {tag} ({combined['weights']}): " + "; ".join(
+            f"{k}: SSIM {v['ssim_vs_torch_fp32']:.4f}, mean |d| {v['mean_abs_vs_torch_fp32']:.4f}" if "ssim_vs_torch_fp32" in v
+            else f"{k}: skipped ({v['skipped']})" for k, v in q.items()))
     for bd in combined["breakdown"]:
         md.append(f"Teacher pipeline breakdown {bd['size'][0]}x{bd['size'][1]} (torch eager, B=1, p50 ms): "
                   + ", ".join(f"{k} {v:.1f}" for k, v in bd["p50_ms"].items())

@@ -138,3 +138,59 @@ def test_bench_cli_with_int8_export(tasks, tmp_path, capsys):
         main(["bench", "tiny-tryon", "--backends", "torch,tensorflow"])
     assert info.value.code == 2
     assert "unknown backend(s) ['tensorflow']" in capsys.readouterr().err
+
+
+def test_efficiency_isa_and_reference(bench):
+    """Every torch / ORT row carries GMAC, achieved GMAC/s and efficiency vs the reference graph of the same run."""
+    from tryon.macs import REFERENCE_CONV, reference_conv_macs
+
+    out, result = bench
+    env = result["environment"]
+    assert isinstance(env["machine"]["isa"], list)
+    with open("/proc/cpuinfo") as fh:
+        flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    assert ("avx512_vnni" in env["machine"]["isa"]) == ("avx512_vnni" in flags)
+    refs = {(r["backend"], r["precision"]): r for r in result["reference_conv"]}
+    assert {("torch", "fp32"), ("ort-cpu", "fp32")} <= set(refs)
+    for r in refs.values():
+        assert r["macs"] == reference_conv_macs(depth=REFERENCE_CONV["depth"]) and r["threads"] == 1
+        assert r["gmac_per_s"] == pytest.approx(r["macs"] / (r["p50_ms"] * 1e6), rel=1e-3)
+    rows = [r for r in result["results"] if r["role"] == "main" and r["backend"] in ("torch", "ort-cpu")]
+    assert rows
+    for r in rows:
+        ref = refs[(r["backend"], "fp32")]
+        assert r["gmac_per_s"] == pytest.approx(r["macs"] / (r["p50_ms"] * 1e6), rel=2e-3)
+        assert r["efficiency"] == pytest.approx(r["gmac_per_s"] / ref["gmac_per_s"], rel=2e-3)
+    by = {(r["batch"], tuple(r["size"])): r["macs"] for r in rows if r["backend"] == "ort-cpu"}
+    assert by[(2, (32, 24))] == 2 * by[(1, (32, 24))]
+    assert by[(1, (48, 32))] > by[(1, (32, 24))]  # MACs grow with the resolution
+    assert all(r["max_abs_vs_fp32"] == 0.0 for r in rows if r["backend"] == "ort-cpu")
+    md = (out / "bench.md").read_text()
+    assert "GMAC/s" in md and "Reference graph" in md and "ISA:" in md
+    # the MAC count of the tiny net, by hand: 3 convs at 32x24 (6->8, 8->8, 8->2) + the head (11->3)
+    assert by[(1, (32, 24))] == 32 * 24 * 9 * (6 * 8 + 8 * 8 + 8 * 2 + 11 * 3)
+
+
+def test_gpu_rows_dry_run_on_cpu(tasks, tmp_path):
+    """benchmarks/gpu_rows.py (called by benchmarks/gpu.sh): on a CPU machine every CUDA row is skipped with a reason."""
+    import subprocess
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("_gpu_rows", Path(__file__).parents[1] / "benchmarks" / "gpu_rows.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--task", "tiny-tryon", "--sizes", "32x24", "--batches", "1,2", "--dry-run", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "gpu.json").read_text())
+    assert data["environment"]["machine"]["cpu"] and data["config"]["batches"] == [1, 2]
+    reasons = {s["backend"]: s["reason"] for s in data["skipped"]}
+    if not torch.cuda.is_available():
+        assert "torch.cuda.is_available() is False" in reasons["torch-cuda"]
+        assert not [r for r in data["results"] if r["backend"] == "torch-cuda"]
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        assert {"ort-cuda-fp32", "ort-cuda-fp16", "ort-trt-fp32"} <= set(reasons)
+        assert "CUDAExecutionProvider" in reasons["ort-cuda-fp32"]
+    assert "Skipped" in (tmp_path / "gpu.md").read_text()
+    subprocess.run(["bash", "-n", str(Path(__file__).parents[1] / "benchmarks" / "gpu.sh")], check=True)

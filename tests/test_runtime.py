@@ -230,3 +230,36 @@ def test_cli_export_reports_failures(exported, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "linalg" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_backend_and_precision_refusals(exported, monkeypatch):
+    """bf16 on ORT, bf16 on a CPU without it (faked probe), an unknown backend, openvino missing: one line each."""
+    import tryon.runtime_openvino as rov
+
+    with pytest.raises(TryonError, match="offered by backend 'openvino' only") as info:
+        rt.ImageModelSession(exported, precision="bf16")
+    assert "\n" not in str(info.value)
+    with pytest.raises(TryonError, match="backend must be one of ort, openvino"):
+        rt.ImageModelSession(exported, backend="tensorrt")
+    monkeypatch.setattr(rov, "cpu_has_bf16", lambda: False)
+    with pytest.raises(TryonError, match="precision 'bf16' refused: this CPU has neither avx512_bf16 nor amx_bf16") as info:
+        rt.ImageModelSession(exported, backend="openvino", precision="bf16")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ProviderError, match="backend 'openvino' runs on the CPU"):
+        rt.ImageModelSession(exported, backend="openvino", providers="cuda")
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if the extra were not installed
+    with pytest.raises(TryonError, match=r"pip install 'tryon\[openvino\]'"):
+        rt.ImageModelSession(exported, backend="openvino", precision="fp32")
+
+
+def test_cli_infer_refuses_bf16_on_ort(exported, images, tmp_path, capsys):
+    code = main(["infer", "--model", str(exported), "--person", str(images / "p" / "p0.png"), "--garment",
+                 str(images / "g" / "g0.jpg"), "--out", str(tmp_path / "o.png"), "--precision", "bf16"])
+    assert code != 0 and "offered by backend 'openvino' only" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_openvino_is_imported_lazily():
+    code = ("import sys, tryon, tryon.runtime, tryon.bench, tryon.catalogue, tryon.runtime_openvino; "
+            "assert 'openvino' not in sys.modules and 'nncf' not in sys.modules, 'imported at import time'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -439,7 +439,7 @@ class JobOptions:
 
 def run_job(job: Job, opts: JobOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the pending pairs of ``job``; returns the summary (also written to ``OUT/summary.json``)."""
-    from .runtime import physical_cores
+    from .hardware import physical_cores
 
     if opts.engine not in ("local", "ray"):
         raise InputError("--engine", "local or ray", repr(opts.engine))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -42,13 +41,16 @@ from .errors import TryonError
 from .report import markdown_table
 
 SCHEMA_VERSION = 1
-BACKENDS = ("torch", "torch-pipeline", "ort-cpu", "ort-cuda", "ort-trt", "ort-int8")
+BACKENDS = ("torch", "torch-pipeline", "ort-cpu", "ort-cuda", "ort-trt", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8")
 _ORT_BACKENDS = {
     "ort-cpu": (["CPUExecutionProvider"], "fp32"),
     "ort-cuda": (["CUDAExecutionProvider"], "fp32"),
     "ort-trt": (["TensorrtExecutionProvider", "CUDAExecutionProvider"], "fp32"),
     "ort-int8": (["CPUExecutionProvider"], "int8"),
 }
+#: OpenVINO CPU backends (optional extra): backend name -> precision
+_OV_BACKENDS = {"ov-fp32": "fp32", "ov-bf16": "bf16", "ov-int8": "int8"}
+#: ISA flags that decide which CPU kernels run (recorded with every benchmark)
 RESULT_KEYS = {
     "task": str, "component": str, "backend": str, "batch": int, "size": list, "p50_ms": float, "p95_ms": float,
     "p99_ms": float, "mean_ms": float, "fps": float, "peak_mem_mb": (float, type(None)), "providers": list,
@@ -58,30 +60,12 @@ RESULT_KEYS = {
 # ------------------------------------------------------------------------------------------------
 # environment
 # ------------------------------------------------------------------------------------------------
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _ram_gb() -> float | None:
-    try:
-        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def environment(ort_threads: int | None = None) -> dict[str, Any]:
     """Machine (CPU model, cores, RAM, GPU), library versions and thread counts."""
     import torch
 
     from .export.onnx import versions
-    from .runtime import physical_cores
+    from .hardware import machine, physical_cores
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     try:
@@ -90,18 +74,18 @@ def environment(ort_threads: int | None = None) -> dict[str, Any]:
         providers = list(ort.get_available_providers())
     except ImportError:  # pragma: no cover
         providers = []
+    vers = dict(versions())
+    for dist in ("openvino", "nncf"):
+        try:
+            from importlib import metadata
+
+            vers[dist] = metadata.version(dist)
+        except Exception:  # noqa: BLE001 - not installed
+            pass
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "cpu": _cpu_model(),
-            "logical_cores": os.cpu_count(),
-            "physical_cores": physical_cores(),
-            "ram_gb": _ram_gb(),
-            "gpu": gpu,
-            "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-        },
-        "versions": versions(),
+        "machine": {**machine(), "gpu": gpu},
+        "versions": vers,
         "threads": {"torch": torch.get_num_threads(), "ort_intra_op": ort_threads or physical_cores()},
         "ort_available_providers": providers,
         "notes": [
@@ -109,6 +93,10 @@ def environment(ort_threads: int | None = None) -> dict[str, Any]:
             "peak_mem_mb: CPU rows = process RSS high-water mark (ru_maxrss) after the row, cumulative over the "
             "process; torch rows on CUDA = torch.cuda.max_memory_allocated during the row",
             "onnxruntime CUDA/TensorRT rows run without IO binding (host inputs, copies included)",
+            "gmac: MACs of one call counted from the fp32 ONNX graph (Conv/ConvTranspose/Gemm/MatMul); efficiency = "
+            "achieved GMAC/s / GMAC/s of the reference graph (4 chained 3x3 convs 64->64 at 128x96, batch 1) timed with the same "
+            "backend, threads and precision in the same run (tryon.macs)",
+            "max_abs_vs_fp32: largest |output - ORT fp32 output| on the same random batch (a parity figure, not quality)",
             "load_average (1/5/15 min) at the start: with other processes on the cores, multi-threaded eager torch "
             "suffers most (OpenMP spinning); compare rows only from runs on an idle machine",
         ],
@@ -257,6 +245,7 @@ def run_bench(
     if export_dir is not None:
         given_export = read_manifest(export_dir)
     tmp_root = Path(tempfile.mkdtemp(prefix="tryon-bench-"))
+    yard = _Yardstick(tmp_root, warmup, iters, b)
     backends = list(backends)
     if compare and "torch-pipeline" not in backends:
         backends.append("torch-pipeline")  # the comparison is made on the whole pipeline
@@ -268,7 +257,19 @@ def run_bench(
                 spec, _ = resolve_export_spec(pipe, component, task)
             real_size = _pipeline_size(pipe, spec)
             comp = spec.name if spec is not None else "pipeline"
-            export_path: Path | None = None
+            exported: list[Path] = []
+            macs_torch: int | None = None
+
+            def ensure_export(pipe: Any = pipe, spec: Any = spec, real_size: tuple = real_size, comp: str = comp,
+                              exported: list = exported) -> Path:
+                if given_export is not None and list(given_export[1]["resolution"]) == list(real_size):
+                    return given_export[0]
+                if not exported:
+                    path = tmp_root / f"{task}-{real_size[0]}x{real_size[1]}"
+                    b.progress(f"exporting {task}/{comp} at {real_size[0]}x{real_size[1]} for the ORT/OpenVINO backends and MACs")
+                    export_onnx(pipe, spec, path, parity_batches=(1,), task=task)
+                    exported.append(path)
+                return exported[0]
             for backend in backends:
                 if backend == "torch":
                     if spec is None:
@@ -282,14 +283,24 @@ def run_bench(
                             with torch.inference_mode():
                                 return module(*inputs)
 
-                        b.record(task, comp, backend, "fp32", batch, real_size, fn, [str(device)], on_cuda)
+                        row = b.record(task, comp, backend, "fp32", batch, real_size, fn, [str(device)], on_cuda)
+                        if macs_torch is None:
+                            macs_torch = yard.macs_of(read_manifest(ensure_export()))
+                        _add_efficiency(row, macs_torch * batch, yard.torch_reference(str(device), on_cuda))
                 elif backend == "torch-pipeline":
                     _bench_pipeline(b, task, task_spec, pipe, batches, real_size, device, on_cuda)
                 else:
-                    providers, variant = _ORT_BACKENDS[backend]
                     if spec is None:
                         b.skip(task, backend, real_size, "the task declares no exportable component")
                         continue
+                    if backend in _OV_BACKENDS:
+                        providers, variant, kind = ["CPUExecutionProvider"], _OV_BACKENDS[backend], "openvino"
+                        reason = _openvino_unavailable(variant)
+                        if reason:
+                            b.skip(task, backend, real_size, reason)
+                            continue
+                    else:
+                        (providers, variant), kind = _ORT_BACKENDS[backend], "ort"
                     absent = [p for p in providers if p != "CPUExecutionProvider" and p not in available_providers()]
                     if absent:  # decided before any export work
                         b.skip(task, backend, real_size, f"{', '.join(absent)} not offered by the installed onnxruntime "
@@ -300,19 +311,23 @@ def run_bench(
                         path = given_export[0]
                     elif variant == "int8":
                         b.skip(task, backend, real_size, "no int8 model: pass export_dir/--export of an export made "
-                               "with `tryon export --int8` (or tryon.export.quantize_int8) at this resolution")
+                               "with `tryon export --int8` (or tryon.export.quantize_int8"
+                               + (", then tryon.export.openvino.quantize_openvino_int8" if kind == "openvino" else "")
+                               + ") at this resolution")
                         continue
                     else:
-                        if export_path is None:
-                            export_path = tmp_root / f"{task}-{real_size[0]}x{real_size[1]}"
-                            b.progress(f"exporting {task}/{comp} at {real_size[0]}x{real_size[1]} for the ORT backends")
-                            export_onnx(pipe, spec, export_path, parity_batches=(1,), task=task)
-                        path = export_path
+                        path = ensure_export()
                     try:
-                        sess = ImageModelSession(path, providers=providers, intra_op_threads=threads, model=variant)
+                        if kind == "openvino":
+                            sess = ImageModelSession(path, intra_op_threads=threads, backend="openvino", precision=variant)
+                        else:
+                            sess = ImageModelSession(path, providers=providers, intra_op_threads=threads, model=variant)
                     except TryonError as exc:  # ProviderError included: no silent CPU fallback
                         b.skip(task, backend, real_size, str(exc))
                         continue
+                    macs = yard.macs_of((sess.export_dir, sess.manifest))
+                    ref = yard.reference(backend, kind, variant, providers, sess.intra_op_threads, sess.manifest)
+                    fp32 = yard.fp32_session(sess.export_dir, sess.intra_op_threads)
                     for batch in batches:
                         feeds = {k: v.detach().float().cpu().numpy() for k, v in spec.example_inputs(pipe, batch).items()}
                         feeds = {k: feeds[k] for k in sess.input_names}
@@ -321,7 +336,9 @@ def run_bench(
                             return sess.session.run(None, feeds)
 
                         row = b.record(task, comp, backend, variant, batch, real_size, fn, sess.providers_used, False)
-                        row["ort_intra_op_threads"] = sess.intra_op_threads
+                        row["ort_intra_op_threads" if kind == "ort" else "openvino_threads"] = sess.intra_op_threads
+                        _add_efficiency(row, macs * batch, ref)
+                        row.update(_parity(fn(), fp32.run(None, feeds)))
             del pipe
             if compare:
                 mine = [r for r in b.results if r["task"] == task and r["backend"] == "torch-pipeline" and r["role"] == "main"
@@ -352,6 +369,7 @@ def run_bench(
                    "weights": str(weights) if weights else None, "export": str(export_dir) if export_dir else None},
         "environment": environment(threads),
         "results": b.results,
+        "reference_conv": yard.summary(),
         "skipped": b.skipped,
         "ratios": {"vs_torch": _vs_torch(b.results), "compare": b.compare},
     }
@@ -387,6 +405,189 @@ def _vs_torch(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if base:
             out.append({"task": r["task"], "backend": r["backend"], "batch": r["batch"], "size": r["size"],
                         "speedup": round(base["mean_ms"] / r["mean_ms"], 4)})
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# efficiency: MACs and the reference convolution
+# ------------------------------------------------------------------------------------------------
+def _openvino_unavailable(precision: str) -> str | None:
+    """Why an OpenVINO row cannot run here (``None``: it can)."""
+    from .runtime_openvino import check_precision
+
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return "openvino is not installed (pip install 'tryon[openvino]')"
+    try:
+        check_precision(precision)
+    except TryonError as exc:
+        return str(exc)
+    return None
+
+
+def _add_efficiency(row: dict[str, Any], macs: int | None, ref: dict[str, Any] | None) -> None:
+    from .macs import efficiency
+
+    if not macs or not ref:
+        return
+    row["macs"] = int(macs)
+    row["gmac"] = round(macs / 1e9, 6)
+    row.update(efficiency(macs, row["p50_ms"], ref["macs"], ref["p50_ms"]))
+
+
+def _parity(got: Sequence[Any], ref: Sequence[Any]) -> dict[str, float]:
+    errs = [np.abs(np.asarray(g, np.float32) - np.asarray(r, np.float32)) for g, r in zip(got, ref)]
+    return {"max_abs_vs_fp32": round(float(max(e.max() for e in errs)), 6),
+            "mean_abs_vs_fp32": round(float(max(e.mean() for e in errs)), 6)}
+
+
+class _Yardstick:
+    """MAC counts per export and reference-conv timings per (backend, precision, threads), each made once a run."""
+
+    def __init__(self, tmp: Path, warmup: int, iters: int, bench: _Bench):
+        self.tmp, self.warmup, self.iters, self.bench = tmp, max(2, warmup), max(10, iters), bench
+        self._macs: dict[str, int] = {}
+        self._refs: dict[tuple, dict[str, Any]] = {}
+        self._fp32: dict[tuple, Any] = {}
+
+    def macs_of(self, export: tuple[Path, dict[str, Any]]) -> int:
+        from .macs import count_macs
+
+        export_dir, manifest = export
+        key = str(export_dir)
+        if key not in self._macs:
+            self._macs[key] = count_macs(Path(export_dir) / manifest["models"]["fp32"]["file"], batch=1)["macs"]
+        return self._macs[key]
+
+    def fp32_session(self, export_dir: Path, threads: int) -> Any:
+        from .runtime import ImageModelSession
+
+        key = (str(export_dir), threads)
+        if key not in self._fp32:
+            self._fp32[key] = ImageModelSession(export_dir, intra_op_threads=threads).session
+        return self._fp32[key]
+
+    def _time(self, key: tuple, fn: Callable[[], Any], sync: Callable[[], None] | None = None) -> dict[str, Any]:
+        from .macs import REFERENCE_CONV, reference_conv_macs
+
+        times = time_fn(fn, self.warmup, self.iters, sync)
+        row = {"backend": key[0], "precision": key[1], "threads": key[2], **REFERENCE_CONV, "batch": 1,
+               "macs": reference_conv_macs(depth=REFERENCE_CONV["depth"]), **summarise(times, 1)}
+        row["gmac_per_s"] = round(row["macs"] / (row["p50_ms"] * 1e6), 3)
+        self._refs[key] = row
+        self.bench.progress(f"reference conv {key[0]} {key[1]}: p50 {row['p50_ms']:.2f} ms, {row['gmac_per_s']:.1f} GMAC/s")
+        return row
+
+    def torch_reference(self, device: str, on_cuda: bool) -> dict[str, Any]:
+        import torch
+
+        from .macs import REFERENCE_CONV as R
+
+        key = ("torch", "fp32", torch.get_num_threads(), device)
+        if key not in self._refs:
+            conv = torch.nn.Sequential(*[torch.nn.Conv2d(R["channels"], R["channels"], R["kernel"], padding=R["kernel"] // 2)
+                                         for _ in range(R["depth"])]).to(device).eval()
+            x = torch.randn(1, R["channels"], R["height"], R["width"], device=device)
+
+            def fn() -> Any:
+                with torch.inference_mode():
+                    return conv(x)
+
+            self._time(key, fn, torch.cuda.synchronize if on_cuda else None)
+        return self._refs[key]
+
+    def reference(self, backend: str, kind: str, precision: str, providers: list[str], threads: int,
+                  manifest: dict[str, Any]) -> dict[str, Any] | None:
+        from .macs import REFERENCE_CONV as R
+        from .macs import write_reference_conv
+
+        key = (backend, precision, threads)
+        if key in self._refs:
+            return self._refs[key]
+        path = self.tmp / "reference-conv" / "model.onnx"
+        if not path.is_file():
+            write_reference_conv(path, depth=R["depth"])
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((1, R["channels"], R["height"], R["width"])).astype(np.float32)
+        calib = [{"x": rng.standard_normal(x.shape).astype(np.float32)} for _ in range(4)]
+        try:
+            if kind == "openvino":
+                from .runtime_openvino import OpenVINOSession
+
+                file = path
+                if precision == "int8":
+                    file = _reference_ov_int8(path, calib)
+                sess = OpenVINOSession(file, precision, threads)
+                return self._time(key, lambda: sess.run(None, {"x": x}))
+            import onnxruntime as ort
+
+            file = path
+            if precision == "int8":
+                file = _reference_ort_int8(path, calib, (manifest["models"].get("int8") or {}).get("calibration", {}))
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = int(threads)
+            so.log_severity_level = 3
+            s = ort.InferenceSession(str(file), so, providers=providers)
+            return self._time(key, lambda: s.run(None, {"x": x}))
+        except Exception as exc:  # noqa: BLE001 - efficiency is then left out of the rows, with the reason
+            self.bench.skip("reference-conv", backend, (R["height"], R["width"]), f"reference conv failed: {exc}")
+            self._refs[key] = None  # type: ignore[assignment]
+            return None
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [r for r in self._refs.values() if r]
+
+
+def _reference_ort_int8(path: Path, calib: list[dict[str, np.ndarray]], settings: dict[str, Any]) -> Path:
+    """The reference conv quantised like the export's int8 model (its recorded format/activation settings)."""
+    import contextlib
+    import io
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    out = path.with_name(f"int8-{str(settings.get('format', 'qdq')).lower()}-{settings.get('activations', 'int8')}.onnx")
+    if out.is_file():
+        return out
+
+    class _Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(calib)
+
+        def get_next(self) -> Any:
+            return next(self.it, None)
+
+    import logging
+
+    logging.disable(logging.WARNING)  # onnxruntime.quantization's "consider pre-processing" on the root logger
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantize_static(str(path), str(out), _Reader(),
+                            quant_format=QuantFormat.QOperator if str(settings.get("format")).lower() == "qoperator" else QuantFormat.QDQ,
+                            per_channel=bool(settings.get("per_channel", True)),
+                            activation_type=QuantType.QUInt8 if settings.get("activations") == "uint8" else QuantType.QInt8,
+                            weight_type=QuantType.QInt8, reduce_range=bool(settings.get("reduce_range", False)),
+                            extra_options={"ActivationSymmetric": bool(settings.get("symmetric_activations", False))})
+    finally:
+        logging.disable(logging.NOTSET)
+    return out
+
+
+def _reference_ov_int8(path: Path, calib: list[dict[str, np.ndarray]]) -> Path:
+    import contextlib
+    import io
+    import logging
+
+    import nncf
+    import openvino as ov
+
+    out = path.with_name("int8-openvino.xml")
+    if not out.is_file():
+        nncf.set_log_level(logging.ERROR)
+        with contextlib.redirect_stdout(io.StringIO()):
+            q = nncf.quantize(ov.Core().read_model(str(path)), nncf.Dataset(calib), subset_size=len(calib),
+                              preset=nncf.QuantizationPreset.PERFORMANCE)
+        ov.save_model(q, str(out), compress_to_fp16=False)
     return out
 
 
@@ -459,13 +660,25 @@ def validate_bench_json(obj: Any) -> bool:
 # ------------------------------------------------------------------------------------------------
 # reports
 # ------------------------------------------------------------------------------------------------
-_COLUMNS = ("task", "backend", "batch", "size", "p50 ms", "p95 ms", "p99 ms", "img/s", "peak MB", "providers")
+_COLUMNS = ("task", "backend", "batch", "size", "p50 ms", "p95 ms", "p99 ms", "img/s", "GMAC", "GMAC/s", "eff.",
+            "peak MB", "providers")
 
 
 def _row_cells(r: dict[str, Any]) -> list[str]:
     return [r["task"], r["backend"] + ("" if r.get("model", "fp32") in ("fp32",) else f" ({r['model']})"), str(r["batch"]),
             f"{r['size'][0]}x{r['size'][1]}", f"{r['p50_ms']:.2f}", f"{r['p95_ms']:.2f}", f"{r['p99_ms']:.2f}",
-            f"{r['fps']:.1f}", "-" if r["peak_mem_mb"] is None else f"{r['peak_mem_mb']:.0f}", ",".join(r["providers"])]
+            f"{r['fps']:.1f}", f"{r['gmac']:.2f}" if "gmac" in r else "-", f"{r['gmac_per_s']:.1f}" if "gmac_per_s" in r else "-",
+            f"{r['efficiency']:.2f}" if "efficiency" in r else "-",
+            "-" if r["peak_mem_mb"] is None else f"{r['peak_mem_mb']:.0f}", ",".join(r["providers"])]
+
+
+def machine_line(env: dict[str, Any]) -> str:
+    """CPU model, cores, ISA flags, versions and threads in one line (printed with every table)."""
+    m, v, t = env["machine"], env["versions"], env["threads"]
+    extra = "".join(f", {k} {v[k]}" for k in ("openvino", "nncf") if k in v)
+    return (f"{m['cpu']} ({m['physical_cores']} physical / {m['logical_cores']} logical cores), ISA: "
+            f"{' '.join(m.get('isa') or []) or 'n/a'}; GPU: {m['gpu'] or 'none'}; torch {v.get('torch', '?')}, onnxruntime "
+            f"{v.get('onnxruntime', v.get('onnxruntime-gpu', '?'))}{extra}; threads: torch {t['torch']}, ORT/OpenVINO {t['ort_intra_op']}")
 
 
 def render_markdown(result: dict[str, Any]) -> str:
@@ -475,14 +688,16 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines = [
         f"# tryon bench: {result['task']}" + (f" vs {result['compare']}" if result.get("compare") else ""),
         "",
-        f"{env['date']} — {m['cpu']} ({m['physical_cores']} physical / {m['logical_cores']} logical cores, "
-        f"{m['ram_gb']} GiB RAM), GPU: {m['gpu'] or 'none'}; torch {v.get('torch', '?')}, onnxruntime "
-        f"{v.get('onnxruntime', v.get('onnxruntime-gpu', '?'))}, tryon {v.get('tryon', '?')}; threads: torch "
-        f"{env['threads']['torch']}, ORT intra-op {env['threads']['ort_intra_op']}; "
+        f"{env['date']} — {machine_line(env)}; {m['ram_gb']} GiB RAM; tryon {v.get('tryon', '?')}; "
         f"{result['config']['iters']} timed runs after {result['config']['warmup']} warm-up runs.",
         "",
         markdown_table(_COLUMNS, [_row_cells(r) for r in result["results"]], numeric=[False] * len(_COLUMNS)),
     ]
+    refs = result.get("reference_conv") or []
+    if refs:
+        lines += ["", "Reference graph (4 chained 3x3 convs 64->64 at 128x96, batch 1) per backend: "
+                  + "; ".join(f"{r['backend']} {r['precision']} {r['threads']} thr: {r['p50_ms']:.2f} ms = {r['gmac_per_s']:.1f} GMAC/s"
+                              for r in refs)]
     ratios = result["ratios"]
     if ratios.get("vs_torch"):
         lines += ["", "Speed-up over eager torch (same component, size, batch):", ""]
@@ -514,8 +729,12 @@ def print_table(result: dict[str, Any]) -> None:
         table.add_column(c, justify="right" if c not in ("task", "backend", "providers") else "left")
     for r in result["results"]:
         table.add_row(*_row_cells(r))
-    console = Console(width=max(120, Console().width))
+    console = Console(width=max(140, Console().width))
+    console.print(machine_line(result["environment"]))
     console.print(table)
+    for r in result.get("reference_conv", []):
+        console.print(f"reference conv ({r['backend']}, {r['precision']}, {r['threads']} threads): p50 {r['p50_ms']:.2f} ms, "
+                      f"{r['gmac_per_s']:.1f} GMAC/s")
     for x in result["ratios"].get("compare", []):
         console.print(f"{result['task']} vs {x['other']} (whole pipeline) B={x['batch']} "
                       f"{x['size'][0]}x{x['size'][1]}: ×{x['speedup']:.2f}")

@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import InputError, ProviderError, TryonError
+from .hardware import physical_cores
 from .io import load_image, load_mask
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ _OPT_LEVELS = {
     "all": "ORT_ENABLE_ALL",
 }
 MODEL_VARIANTS = ("fp32", "fp16", "int8")
+#: inference backends of :class:`ImageModelSession` (``openvino``: optional extra, :mod:`tryon.runtime_openvino`)
+BACKENDS = ("ort", "openvino")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 def _ort():
@@ -77,32 +81,6 @@ def _ort():
     return onnxruntime
 
 
-# ------------------------------------------------------------------------------------------------
-# machine facts (no psutil dependency)
-# ------------------------------------------------------------------------------------------------
-def physical_cores() -> int:
-    """Number of physical CPU cores (Linux ``/proc/cpuinfo``; else ``os.cpu_count()``)."""
-    try:
-        pairs, phys, core = set(), None, None
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                key, _, val = line.partition(":")
-                key = key.strip()
-                if key == "physical id":
-                    phys = val.strip()
-                elif key == "core id":
-                    core = val.strip()
-                elif not line.strip():
-                    if core is not None:
-                        pairs.add((phys, core))
-                    phys, core = None, None
-        if core is not None:
-            pairs.add((phys, core))
-        if pairs:
-            return len(pairs)
-    except OSError:
-        pass
-    return os.cpu_count() or 1
 
 
 def onnxruntime_distribution() -> str:
@@ -362,6 +340,11 @@ class ImageModelSession:
     ``intra_op_threads``: ``None`` = number of physical cores. ``graph_optimization``: ``"all"`` (default),
     ``"extended"``, ``"basic"``, ``"disable"``. ``model``: ``"fp32"`` (default), ``"fp16"`` (meant for the
     CUDA provider) or ``"int8"`` (QDQ, CPU) when the export folder has it.
+
+    ``backend``: ``"ort"`` (onnxruntime, default) or ``"openvino"`` (optional extra, CPU; see
+    :mod:`tryon.runtime_openvino`). ``precision``: ``"fp32"``, ``"bf16"`` (OpenVINO on a CPU with bf16 only,
+    refused with one line elsewhere), ``"int8"`` (ORT: the QDQ model; OpenVINO: the NNCF model) or ``"fp16"``
+    (ORT); when given it picks the model variant and replaces ``model``.
     """
 
     def __init__(
@@ -375,10 +358,24 @@ class ImageModelSession:
         inter_op_threads: int | None = None,
         allow_fallback: bool = False,
         log_severity: int | None = None,
+        backend: str = "ort",
+        precision: str | None = None,
     ):
-        _ort()  # fail early, with the install hint, when onnxruntime is missing
+        if backend not in BACKENDS:
+            raise TryonError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend = backend
+        if precision is not None:
+            model = precision
+        self.precision = model
         self.export_dir, self.manifest = read_manifest(path)
         models = self.manifest["models"]
+        if backend == "openvino":
+            self._init_openvino(providers, intra_op_threads)
+            return
+        if model == "bf16":
+            raise TryonError("precision 'bf16' is offered by backend 'openvino' only (onnxruntime's CPU provider has no "
+                             "bf16 kernels for these graphs): use backend='openvino' or precision 'fp32'/'int8'")
+        _ort()  # fail early, with the install hint, when onnxruntime is missing
         if model not in models:
             raise TryonError(
                 f"export {self.export_dir}: no {model!r} model (available: {', '.join(sorted(models))})"
@@ -440,6 +437,31 @@ class ImageModelSession:
         if sess_inputs != self.input_names:
             raise TryonError(f"{self.model_path}: graph inputs {sess_inputs} do not match the manifest {self.input_names}")
 
+    def _init_openvino(self, providers: Any, intra_op_threads: int | None) -> None:
+        from .runtime_openvino import OpenVINOSession, check_precision, model_file
+
+        if providers is not None and normalise_providers(providers) != ["CPUExecutionProvider"]:
+            raise ProviderError(f"backend 'openvino' runs on the CPU; providers {providers!r} apply to backend 'ort' only")
+        check_precision(self.precision)
+        self.model = self.precision
+        self.model_path = model_file(self.export_dir, self.manifest, self.precision)
+        self.input_specs = list(self.manifest["inputs"])
+        self.output_specs = list(self.manifest["outputs"])
+        self.input_names = [i["name"] for i in self.input_specs]
+        self.output_names = [o["name"] for o in self.output_specs]
+        self.resolution = tuple(int(v) for v in self.manifest["resolution"])
+        self.normalisation = dict(self.manifest["normalisation"])
+        self.intra_op_threads = int(intra_op_threads) if intra_op_threads else physical_cores()
+        self.inter_op_threads = None
+        self.graph_optimization = "openvino"
+        self.providers_requested = ["OpenVINO-CPU"]
+        self.session = OpenVINOSession(self.model_path, self.precision, self.intra_op_threads)
+        self.providers_used = self.session.get_providers()
+        self._node_providers = {"source": "session", "note": "OpenVINO runs the whole graph on the CPU plugin",
+                                "providers": self.providers_used}
+        if self.session.input_names != self.input_names:
+            raise TryonError(f"{self.model_path}: graph inputs {self.session.input_names} do not match the manifest {self.input_names}")
+
     # -- session --------------------------------------------------------------------------------
     def _options(self, profile_prefix: str | None = None):
         ort = _ort()
@@ -469,6 +491,8 @@ class ImageModelSession:
     def describe(self) -> dict[str, Any]:
         return {
             "export": str(self.export_dir),
+            "backend": self.backend,
+            "precision": self.precision,
             "model": self.model,
             "providers_requested": self.providers_requested,
             "providers_used": self.providers_used,

@@ -21,7 +21,8 @@ from ..cli import parse_size
 from ..errors import InputError, TryonError
 from ..filejobs import StagedOutputs, accept_named_options, named_inputs, named_path, output_targets, plan_items
 
-_OWN_OPTIONS = {"model", "out", "pairs", "input", "providers", "precision", "threads", "batch_size", "all_outputs", "debug", "help"}
+_OWN_OPTIONS = {"model", "out", "pairs", "input", "providers", "precision", "backend", "threads", "batch_size", "all_outputs", "debug",
+                "help"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -42,6 +43,8 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
                    help="real images (file or folder) for the parity check of input NAME; repeat per input")
     p.add_argument("--fp16", action="store_true", help="also write model_fp16.onnx (for the CUDA provider)")
     p.add_argument("--int8", action="store_true", help="also write model_int8.onnx (static QDQ quantisation)")
+    p.add_argument("--openvino-int8", action="store_true",
+                   help="also write model_int8_ov.xml (OpenVINO NNCF quantisation, same calibration; needs tryon[openvino])")
     p.add_argument("--calibration", type=named_path, action="append", default=[], metavar="NAME=PATH",
                    help="int8 calibration images (file or folder) for input NAME (default: the --check images, else random)")
     p.add_argument("--split", action="store_true",
@@ -83,7 +86,7 @@ def _run_export(args: argparse.Namespace) -> int:
         split=args.split, split_tolerance=args.split_tolerance,
         extra={"weights": str(Path(args.weights).resolve()) if args.weights else None},
     )
-    if args.int8:
+    if args.int8 or args.openvino_int8:
         calib_src = {name: [str(f) for f in _images_of(path)] for name, path in args.calibration} or check
         if calib_src:
             names = [i["name"] for i in manifest["inputs"]]
@@ -106,7 +109,12 @@ def _run_export(args: argparse.Namespace) -> int:
                     item[spec_in["name"]] = rng.uniform(lo, hi, size=shape).astype("float32")
                 items.append(item)
             note = "random inputs (no --calibration/--check images given: give real images for a usable int8 model)"
-        manifest = quantize_int8(out, items, data_note=note)
+        if args.int8:
+            manifest = quantize_int8(out, items, data_note=note)
+        if args.openvino_int8:
+            from .openvino import quantize_openvino_int8
+
+            manifest = quantize_openvino_int8(out, items, data_note=note)
     if args.json:
         print(json.dumps(manifest, indent=2))
         return 0
@@ -115,7 +123,7 @@ def _run_export(args: argparse.Namespace) -> int:
     print(f"  exporter {manifest['exporter']}, opset {manifest['opset']} (requested {manifest['opset_requested']}), "
           f"resolution {manifest['resolution'][0]}x{manifest['resolution'][1]}, dynamic batch {manifest['dynamic_batch']}")
     print(f"  parity fp32 (onnxruntime CPU vs torch): max abs error {p['max_abs_error']:.2e} (tolerance {p['tolerance']:g})")
-    for variant in ("fp16", "int8"):
+    for variant in ("fp16", "int8", "openvino-int8"):
         e = manifest["models"].get(variant)
         if e:
             print(f"  {variant}: {e['file']}, max abs error {e['parity']['max_abs_error']:.2e} vs {e['parity']['reference']}")
@@ -138,8 +146,11 @@ def _configure_infer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", type=named_path, action="append", default=[], metavar="NAME=PATH",
                    help="an input by name (same as --NAME PATH)")
     p.add_argument("--providers", default="cpu", help="execution providers, comma-separated (cpu, cuda, trt; default cpu)")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32", help="model variant (default fp32)")
-    p.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: physical cores)")
+    p.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8"), default="fp32",
+                   help="model variant (default fp32; bf16: --backend openvino on a bf16 CPU)")
+    p.add_argument("--backend", choices=("ort", "openvino"), default="ort",
+                   help="inference runtime (default ort = onnxruntime; openvino needs tryon[openvino])")
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime/OpenVINO threads (default: physical cores)")
     p.add_argument("--batch-size", type=int, default=4, help="images per run (default 4)")
     p.add_argument("--all-outputs", action="store_true", help="write every image output as <name>_<output>.png")
     p.epilog = "Model inputs are options named after the manifest's inputs, e.g. --person P --garment G."
@@ -151,7 +162,9 @@ def _run_infer(args: argparse.Namespace) -> int:
     from ..io import save_image
     from ..runtime import ImageModelSession
 
-    sess = ImageModelSession(args.model, providers=args.providers, intra_op_threads=args.threads, model=args.precision)
+    providers = None if args.backend == "openvino" and args.providers == "cpu" else args.providers
+    sess = ImageModelSession(args.model, providers=providers, intra_op_threads=args.threads, backend=args.backend,
+                             precision=args.precision)
     names = sess.input_names
     clash = [n for n in names if n.replace("-", "_") in _OWN_OPTIONS]
     extra = list(getattr(args, "_model_inputs", []) or [])

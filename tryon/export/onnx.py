@@ -69,8 +69,11 @@ FP16_EXTRA_BLOCK = (
 )
 #: ops where an int8 QDQ model actually quantises (the heavy ones); element-wise ops, norms and the
 #: sampling-grid computation stay float (quantising the grid to 8 bits moved samples by ~1/128 of the image:
-#: 0.44 max error on the test model vs 0.065 with this policy)
-INT8_OP_TYPES = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+#: 0.44 max error on the test model vs 0.065 with this policy). ConvTranspose stays float too: onnxruntime
+#: 1.32's CPU provider has no int8 ConvTranspose kernel, so quantising it only added DequantizeLinear/
+#: QuantizeLinear around a float op (S-WUTON 256×192: int8 1.22× → 1.33× fp32 without them, SSIM vs fp32
+#: 0.9892 → 0.9909; benchmarks/int8_variants.py, docs/benchmarks.md)
+INT8_OP_TYPES = ("Conv", "Gemm", "MatMul")
 _GRID_STOP = ("Conv", "ConvTranspose", "Gemm")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -907,8 +910,22 @@ def quantize_int8(
     parity_batches: Sequence[int] = (1, 3),
     seed: int = 0,
     data_note: str | None = None,
+    quant_format: str = "qdq",
+    symmetric_activations: bool = False,
+    reduce_range: bool = False,
+    calibration: str = "minmax",
+    keep_last_fp32: int = 0,
+    activation_type: str = "uint8",
 ) -> dict[str, Any]:
-    """Add a static int8 QDQ model to an export folder (the fp32 model stays the default).
+    """Add a static int8 model to an export folder (the fp32 model stays the default).
+
+    Variants (compared in ``benchmarks/int8_variants.py``): ``quant_format`` ``"qdq"`` (QuantizeLinear/
+    DequantizeLinear pairs that ORT fuses into int8 kernels) or ``"qoperator"`` (QLinearConv … written out);
+    ``activation_type`` ``"uint8"`` (default) or ``"int8"`` (u8 activations × s8 weights is the x86 VNNI
+    instruction ``vpdpbusd``; s8 activations need a shift); ``symmetric_activations`` (zero point 0); ``reduce_range``
+    (7-bit weights, for CPUs without VNNI where the u8×s8 pair sums saturate); ``calibration``
+    ``"minmax"``/``"entropy"``/``"percentile"``; ``keep_last_fp32``: the last N Conv/ConvTranspose nodes (the
+    image head) stay float.
 
     ``calibration_inputs``: an iterable of ``{input name: value}`` dicts, value = float array/tensor already
     normalised (``N×C×H×W`` or ``C×H×W``) or images (anything ``tryon.io.load_image`` reads, or a list).
@@ -928,8 +945,25 @@ def quantize_int8(
     items = [_feed_arrays(item, manifest) for item in calibration_inputs]
     if not items:
         raise TryonError("quantize_int8: calibration_inputs is empty (give a few representative inputs, e.g. 8–64 images)")
+    formats = {"qdq": QuantFormat.QDQ, "qoperator": QuantFormat.QOperator}
+    act_types = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
+    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
+    for what, value, known in (("quant_format", quant_format, formats), ("activation_type", activation_type, act_types),
+                               ("calibration", calibration, methods)):
+        if value not in known:
+            raise TryonError(f"quantize_int8: {what} must be one of {', '.join(known)}, got {value!r}")
     model = onnx.load(str(src))
+    unnamed = any(not n.name for n in model.graph.node)
+    _ensure_node_names(model)
     exclude = sorted(set(grid_chain_nodes(model)) | {n.name for n in model.graph.node if n.op_type == "GridSample"}) if exclude_grid else []
+    if keep_last_fp32:
+        heavy = [n.name for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose")]
+        exclude = sorted(set(exclude) | set(heavy[-int(keep_last_fp32):]))
+    if unnamed and keep_last_fp32:  # names were added to exclude by name: quantise the named copy
+        src_named = export_dir / f".{out_name}.named.onnx"
+        onnx.save(model, str(src_named))
+    else:
+        src_named = src
 
     class _Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -946,9 +980,10 @@ def quantize_int8(
     try:
         with _quiet_warnings(), contextlib.redirect_stdout(io.StringIO()):
             quantize_static(
-                str(src), str(tmp), _Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, op_types_to_quantize=list(op_types),
-                nodes_to_exclude=exclude, calibrate_method=CalibrationMethod.MinMax,
+                str(src_named), str(tmp), _Reader(), quant_format=formats[quant_format], per_channel=per_channel,
+                activation_type=act_types[activation_type], weight_type=QuantType.QInt8, op_types_to_quantize=list(op_types),
+                nodes_to_exclude=exclude, calibrate_method=methods[calibration], reduce_range=reduce_range,
+                extra_options={"ActivationSymmetric": bool(symmetric_activations)},
             )
         m8 = onnx.load(str(tmp))
         onnx.checker.check_model(m8)
@@ -975,12 +1010,17 @@ def quantize_int8(
     finally:
         if tmp.exists():
             tmp.unlink()
+        if src_named != src and src_named.exists():
+            src_named.unlink()
     manifest["models"]["int8"] = {
         "file": out_name, "default": False, "sha256": sha256_file(dst), "bytes": dst.stat().st_size, "ops": count_ops(m8),
         "parity": parity, "intended_provider": "CPUExecutionProvider",
-        "calibration": {"samples": len(items), "method": "MinMax", "format": "QDQ", "per_channel": bool(per_channel),
-                        "activations": "int8", "weights": "int8", "quantised_op_types": list(op_types),
-                        "excluded_nodes": len(exclude), "data": data_note or "given inputs"},
+        "calibration": {"samples": len(items),
+                        "method": {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}[calibration],
+                        "format": {"qdq": "QDQ", "qoperator": "QOperator"}[quant_format], "per_channel": bool(per_channel),
+                        "activations": activation_type, "weights": "int8", "symmetric_activations": bool(symmetric_activations),
+                        "reduce_range": bool(reduce_range), "keep_last_fp32": int(keep_last_fp32),
+                        "quantised_op_types": list(op_types), "excluded_nodes": len(exclude), "data": data_note or "given inputs"},
         "note": "error vs the fp32 ONNX model; the fp32 model stays the default",
     }
     write_manifest(export_dir, manifest)

@@ -120,6 +120,7 @@ def create_app(
     precision: str = "fp32",
     warmup: bool = True,
     catalogue: Any = None,
+    backend: str = "ort",
     **limit_overrides: Any,
 ):
     """A FastAPI app serving the export folders ``models`` (``{name: export dir}``).
@@ -127,9 +128,9 @@ def create_app(
     ``limits`` (:class:`~.limits.ServeLimits`) or its fields as keywords (``max_upload_bytes=``,
     ``max_pixels=``, ``max_concurrency=``, ``queue_timeout_s=``, ``body_timeout_s=`` …) bound every request.
     ``api_keys``: keys (or an :class:`~.auth.ApiKeys`) required on every route but the health paths;
-    ``rate_limit`` requests/s per key (``rate_burst`` tokens) on POST routes. ``providers`` / ``precision``
-    (``fp32``/``fp16``/``int8``) / ``threads`` (onnxruntime intra-op threads per session; default physical
-    cores // ``max_concurrency``) go to :class:`tryon.runtime.ImageModelSession`. ``catalogue``: the person-cache
+    ``rate_limit`` requests/s per key (``rate_burst`` tokens) on POST routes. ``backend`` (``ort``/``openvino``) /
+    ``providers`` / ``precision`` (``fp32``/``fp16``/``bf16``/``int8``) / ``threads`` (intra-op threads per session;
+    default physical cores // ``max_concurrency``) go to :class:`tryon.runtime.ImageModelSession`. ``catalogue``: the person-cache
     endpoints for models with a split export — ``None`` (default options), a dict / :class:`CatalogueOptions`,
     or ``False`` (off).
     """
@@ -142,7 +143,7 @@ def create_app(
 
     from .. import __version__
     from ..io import max_pixels as io_max_pixels
-    from ..runtime import physical_cores
+    from ..hardware import physical_cores
 
     if not models:
         raise TryonError("create_app: expected at least one model {name: export dir}, got none")
@@ -159,7 +160,7 @@ def create_app(
     served: dict[str, ServedModel] = {}
     for name, path in models.items():
         m = served[str(name)] = ServedModel(str(name), path, providers=providers, threads=threads,
-                                            precision=precision, warmup=warmup)
+                                            precision=precision, warmup=warmup, backend=backend)
         m.set_limits(lim.max_pixels, lim.max_output_pixels)
         log.info("tryon serve: model %s <- %s (%s, %s)", name, path, precision, ", ".join(m.session.providers_used))
     metrics = ServeMetrics(list(served), gate.limit, running=lambda: gate.running, waiting=lambda: gate.waiting,

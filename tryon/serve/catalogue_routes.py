@@ -119,8 +119,10 @@ class _Catalogue:
 
         s = model.session
         # the session's own LRU is only a scratch cache here: the server keeps features in its bounded caches
-        self.session = CatalogueSession(s.export_dir, providers=s.providers_requested,
-                                        intra_op_threads=s.intra_op_threads, cache_mb=16)
+        ov = s.backend == "openvino"
+        self.session = CatalogueSession(s.export_dir, providers=None if ov else s.providers_requested,
+                                        intra_op_threads=s.intra_op_threads, cache_mb=16, backend=s.backend,
+                                        precision=s.precision if ov and s.precision in ("fp32", "bf16") else "fp32")
         self.model = model
         self.lock = threading.Lock()
         self.store = FeatureStore(options.garment_store, options.store_dtype) if options.garment_store else None

@@ -95,7 +95,10 @@ def configure(p: argparse.ArgumentParser) -> None:  # no torch, no fastapi here
                    help="onnxruntime intra-op threads per session (default: physical cores / --max-concurrency)")
     g.add_argument("--providers", default="cpu",
                    help="execution providers, comma-separated (cpu, cuda, trt; default cpu)")
-    g.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32", help="model variant (default fp32)")
+    g.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8"), default="fp32",
+                   help="model variant (default fp32; bf16: --backend openvino on a bf16 CPU)")
+    g.add_argument("--backend", choices=("ort", "openvino"), default="ort",
+                   help="inference runtime (default ort = onnxruntime; openvino needs tryon[openvino])")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                    help="uvicorn log level (default info)")
 
@@ -131,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         "person_ttl_s": args.person_ttl, "person_cache_mb": args.person_cache_mb,
         "garment_cache_mb": args.garment_cache_mb, "garment_store": args.garment_store}
     app = create_app(models, limits=limits, api_keys=keys, rate_limit=args.rate_limit, rate_burst=args.rate_burst,
-                     providers=args.providers, threads=args.threads, precision=args.precision, catalogue=catalogue)
+                     providers=args.providers, threads=args.threads, precision=args.precision, catalogue=catalogue,
+                     backend=args.backend)
     split = (app.state.tryon.extras.get("catalogue") or {}).get("models")
     if split:
         print(f"tryon serve: person cache for {', '.join(split)}: POST /v1/persons, POST /v1/models/<name>/tryon")

@@ -89,14 +89,15 @@ class ServedModel:
     """One export folder behind the service: its session, input kinds, limits and summary."""
 
     def __init__(self, name: str, path: str | os.PathLike, *, providers: Any = None, threads: int | None = None,
-                 precision: str = "fp32", warmup: bool = True):
+                 precision: str = "fp32", warmup: bool = True, backend: str = "ort"):
         from ..runtime import ImageModelSession, input_kind
 
         if not _NAME_RE.match(name):
             raise TryonError(f"model name {name!r}: expected letters, digits, '.', '_' or '-' (at most 64, starting "
                              "with a letter or digit); name it with --model NAME=EXPORT_DIR")
         self.name = name
-        self.session = ImageModelSession(path, providers=providers, intra_op_threads=threads, model=precision)
+        self.session = ImageModelSession(path, providers=None if backend == "openvino" and providers in (None, "cpu") else providers,
+                                         intra_op_threads=threads, backend=backend, precision=precision)
         m = self.session.manifest
         self.input_names: list[str] = list(self.session.input_names)
         self.kinds = {s["name"]: input_kind(s, m["normalisation"]) for s in self.session.input_specs}
@@ -150,7 +151,7 @@ class ServedModel:
             "parity_max_abs_error": (m.get("parity") or {}).get("max_abs_error"),
             "random_weights": m.get("weights") is None,
             "exported": m.get("date"),
-            "serving": {"variant": s.model, "providers": list(s.providers_used),
+            "serving": {"variant": s.model, "backend": s.backend, "providers": list(s.providers_used),
                         "intra_op_threads": s.intra_op_threads},
             "limits": {"max_pixels": self.max_pixels, "max_output_pixels": self.max_output_pixels},
         }

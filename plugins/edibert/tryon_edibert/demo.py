@@ -39,14 +39,9 @@ def environment() -> dict[str, Any]:
 
     import torch
 
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-        flags = next(line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags"))
-        isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "fma") if f in flags]
-    except (OSError, StopIteration):
-        isa = []
-    return {"cpu": cpu or platform.processor(), "isa": isa, "cores": os.cpu_count(), "torch": torch.__version__,
+    from tryon.hardware import cpu_model, isa_flags
+
+    return {"cpu": cpu_model(), "isa": isa_flags(), "cores": os.cpu_count(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d %H:%M"), "python": platform.python_version()}
 
 

@@ -21,20 +21,11 @@ from . import experiments as E
 
 
 def machine() -> dict[str, Any]:
-    cpu, flags = "unknown", []
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        for line in text.splitlines():
-            if line.startswith("model name") and cpu == "unknown":
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                have = set(line.split(":", 1)[1].split())
-                flags = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "fma") if f in have]
-    except OSError:
-        pass
+    from tryon.hardware import cpu_model, isa_flags
+
     import os
 
-    return {"cpu": cpu, "isa": flags, "cores": os.cpu_count(), "torch": torch.__version__,
+    return {"cpu": cpu_model(), "isa": isa_flags(), "cores": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d %H:%M")}
 

@@ -103,7 +103,8 @@ class GanEncoderPipeline(Pipeline):
 
         from tryon.io import load_mask
 
-        items = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        batched = isinstance(mask, (list, tuple)) or (isinstance(mask, torch.Tensor) and mask.ndim == 4)
+        items = list(mask) if batched else [mask]  # a B×1×H×W tensor is a batch of masks, like a list
         if len(items) == 1 and len(batch) > 1:
             items = items * len(batch)
         if len(items) != len(batch):

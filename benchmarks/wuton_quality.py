@@ -1,168 +1,495 @@
-"""T-WUTON quality run and ablations (000 Table E.1, Fig. E.2).
+"""WUTON quality benchmark: do the seeds' orderings hold on the synthetic data? (000 Table E.1, Tables 4.3 /
+4.5, Fig. 4.10)
 
-    .venv/bin/python benchmarks/wuton_quality.py --out runs/quality [--n 2000] [--size 256x192]
-        [--steps 120] [--batch 4] [--eval-pairs 200]
+    .venv/bin/python benchmarks/wuton_quality.py --out runs/wuton_quality            # default budget
+    .venv/bin/python benchmarks/wuton_quality.py --out runs/wq_smoke --smoke         # < 1 min, checks wiring
 
-Generates (or reuses) a synthetic dataset, trains the human parser once (its encoder is the perceptual
-fallback when no VGG weights are given), then trains four teachers with the same budget and seed:
+One synthetic dataset, one human parser and one proxy feature network are shared by every variant and
+seed (they are the instruments, not the compared methods). For every seed the script trains
 
-    T-WUTON            unpaired adversarial loss, end to end (the paper's model)
-    w/o L_adv          --adv none
-    paired L_adv       --adv paired
-    not end-to-end     matcher trained by L_warp only
+    T-WUTON            unpaired adversarial loss, end to end (000 §4.3.3.2)
+    w/o L_adv          no adversarial loss                    (000 App. E.3)
+    paired L_adv       adversarial loss on the paired output  (000 App. E.3)
+    not end-to-end     matcher trained by L_warp only          (000 App. E.3)
+    S-WUTON            distilled from that seed's T-WUTON, λadv = 1 (000 §4.3.3.3)
+    S-WUTON λadv=0     the same without the adversarial loss  (000 Table 4.5)
 
-and scores each in the *paired* setting of 000 Table E.1 (reconstruct p_a from p*_a and c_a; p*_a from the
-ground-truth parse map) on the test split: SSIM (RGB, Gaussian 11/1.5) and proxy-LPIPS (no ImageNet
-backbone offline). Writes ``quality.json``, ``quality.md``, image grids (person | garment | agnostic |
-warped garment | output | ground truth) and ``report.html``. Budget: the defaults fit in about 30 minutes
-on 2 CPU cores.
+and scores them on the synthetic test split:
+
+* paired setting (000 Table E.1, LPIPS/SSIM columns): teachers reconstruct the person from p* (ground-truth
+  parse map) and its own garment; SSIM and proxy-LPIPS against the person;
+* unpaired setting (000 Tables 4.3, 4.5, Table E.1's FID column): person a in garment b, scored against the
+  synthetic ground truth (``test/unpaired_gt``, which real data lacks): SSIM, proxy-LPIPS, proxy-FID
+  (Fréchet distance of proxy features, outputs vs ground truths) and L1 on the arms;
+* parser-error robustness (000 Fig. 4.10): the teacher's p* is built from a corrupted parse map (``erode`` /
+  ``dilate`` from :func:`tryon_wuton.evaluate.corrupt_parse`, and ``shift``: the map translated sideways) at
+  increasing strength (pixels); the parser-free student is unaffected by construction and is the baseline.
+
+Seeds change the networks' initialisation and the batch order, not the data. Every number is given as
+mean ± spread over the seeds, spread = half the range (max − min)/2 (with 2 seeds, each seed is mean ± spread).
+An ordering "held" when it holds in every seed, "mixed" when it holds for the mean but not in every
+seed, "not held" otherwise. proxy-* metrics use a small network trained on the training persons (no
+ImageNet backbone offline): compare rows with each other, never with the published LPIPS / FID.
+
+Writes into ``--out``: ``quality.json`` (every per-seed number, the orderings, machine, versions, budget,
+wall times), ``quality.md``, ``grid_*.png`` and ``report.html`` / ``report.md`` (:class:`tryon.report.Report`).
+Finished runs are reused (``--out`` can be resumed after an interruption).
+
+Budget: the defaults (96x72, 800 samples, parser 150 / teacher 120 / student 80 / proxy 200 steps, batch 8,
+2 seeds, 48 test pairs) are sized for about 40 min on 2 quiet CPU cores with the training step of 2026-12-03
+(an estimate); scale with ``--steps`` / ``--student-steps`` / ``--size`` / ``--seeds``,
+and ``--proxy DIR`` reuses a trained proxy feature net (about a quarter of the budget).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
-VARIANTS = {
-    "T-WUTON": {"adv": "unpaired", "end_to_end": True},
-    "w/o L_adv": {"adv": "none", "end_to_end": True},
-    "paired L_adv": {"adv": "paired", "end_to_end": True},
-    "not end-to-end": {"adv": "unpaired", "end_to_end": False},
+TEACHERS = {  # display name -> (run folder, train_teacher options); 000 Table E.1 columns
+    "T-WUTON": ("teacher", {"adv": "unpaired", "end_to_end": True}),
+    "w/o L_adv": ("teacher_no_adv", {"adv": "none", "end_to_end": True}),
+    "paired L_adv": ("teacher_paired_adv", {"adv": "paired", "end_to_end": True}),
+    "not end-to-end": ("teacher_not_e2e", {"adv": "unpaired", "end_to_end": False}),
 }
+STUDENTS = {  # display name -> (run folder, lambda_adv); 000 Tables 4.3 / 4.5
+    "S-WUTON": ("student", 1.0),
+    "S-WUTON λadv=0": ("student_noadv", 0.0),
+}
+KINDS = ("erode", "dilate", "shift")
+
+# The seeds' orderings checked here: (id, source, setting, metric, better, worse, what the seed reports).
+# "better" beats "worse" when its metric is higher (ssim) or lower (proxy-lpips, proxy-fid, arms-l1).
+ORDERINGS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
+    ("E1-lpips-adv", "000 Table E.1", "paired", "proxy-lpips", "T-WUTON", "w/o L_adv", "LPIPS .101 < .107"),
+    ("E1-lpips-e2e", "000 Table E.1", "paired", "proxy-lpips", "T-WUTON", "not end-to-end", "LPIPS .101 < .112"),
+    ("E1-lpips-paired", "000 Table E.1", "paired", "proxy-lpips", "paired L_adv", "T-WUTON", "LPIPS .099 < .101 (best on paired metrics)"),
+    ("E1-fid-adv", "000 Table E.1", "unpaired", "proxy-fid", "T-WUTON", "w/o L_adv", "FID 9.877 < 13.020"),
+    ("E1-fid-e2e", "000 Table E.1", "unpaired", "proxy-fid", "T-WUTON", "not end-to-end", "FID 9.877 < 11.125"),
+    ("E1-fid-paired", "000 Table E.1", "unpaired", "proxy-fid", "paired L_adv", "T-WUTON", "FID 8.298 < 9.877"),
+    ("4.3-fid", "000 Table 4.3", "unpaired", "proxy-fid", "S-WUTON", "T-WUTON", "FID 7.927 < 9.877"),
+    ("4.3-ssim-unpaired", "000 Table 4.3 (text)", "unpaired", "ssim", "S-WUTON", "T-WUTON",
+     "the student 'largely improves image quality' (no unpaired SSIM in the seed: ground truth exists only here)"),
+    ("4.14-arms", "000 Fig. 4.14 (text)", "unpaired", "arms-l1", "S-WUTON", "T-WUTON", "the student preserves hands / arms"),
+    ("4.5-fid", "000 Table 4.5", "unpaired", "proxy-fid", "S-WUTON", "S-WUTON λadv=0", "FID 7.927 < 12.620"),
+    ("4.5-ssim-unpaired", "000 Table 4.5 (text)", "unpaired", "ssim", "S-WUTON", "S-WUTON λadv=0",
+     "the adversarial loss keeps the student close to real data (no SSIM in the seed)"),
+)
+HIGHER_IS_BETTER = {"ssim": True, "proxy-lpips": False, "proxy-fid": False, "arms-l1": False, "l1": False}
+# 000 Table E.1: the four SSIMs are .799-.800; "SSIM does not separate the variants" holds when ours span ≤ this
+SSIM_TIE = 0.01
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="runs/quality")
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--size", default="256x192")
-    ap.add_argument("--steps", type=int, default=120)
+# ------------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="runs/wuton_quality")
+    ap.add_argument("--data", default=None, help="an existing synthetic dataset (default: generate OUT/data)")
+    ap.add_argument("--n", type=int, default=800, help="synthetic samples to generate (10%% test)")
+    ap.add_argument("--size", default="96x72", help="HxW of data and models")
+    ap.add_argument("--seeds", default="0,1", help="comma-separated training seeds")
     ap.add_argument("--parser-steps", type=int, default=150)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--eval-pairs", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
-    args = ap.parse_args()
+    ap.add_argument("--steps", type=int, default=120, help="steps of each teacher")
+    ap.add_argument("--student-steps", type=int, default=80, help="steps of each student")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                    help="training precision (default auto, as the demo: bf16 where the CPU has it, else fp32)")
+    ap.add_argument("--eval-pairs", type=int, default=48, help="test pairs scored (all of them if fewer)")
+    ap.add_argument("--proxy-steps", type=int, default=200, help="training steps of the proxy feature net")
+    ap.add_argument("--proxy", default=None, help="reuse a trained proxy feature net (folder with proxy.safetensors)")
+    ap.add_argument("--strengths", default="0,2,4,6", help="parser-error strengths in pixels at --size")
+    ap.add_argument("--kinds", default=",".join(KINDS), help=f"parser errors among {', '.join(KINDS)}")
+    ap.add_argument("--vgg-weights", default=None, help="local VGG19 weights for the perceptual loss (optional)")
+    ap.add_argument("--smoke", action="store_true", help="tiny budget that only checks every branch runs")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    return ap
 
-    from tryon_wuton.commands import parse_size
+
+SMOKE = {"n": 40, "size": "64x48", "seeds": "0", "parser_steps": 2, "steps": 2, "student_steps": 2, "batch": 2,
+         "eval_pairs": 4, "proxy_steps": 2, "strengths": "0,2"}
+
+
+# ------------------------------------------------------------------------------------------------
+# training (all through the plugin's public training functions)
+# ------------------------------------------------------------------------------------------------
+def _timed(times: dict[str, float], key: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    t0 = time.perf_counter()
+    res = fn(*args, **kwargs)
+    times[key] = round(time.perf_counter() - t0, 2)
+    print(f"[wuton_quality] {key}: {times[key]:.1f} s", flush=True)
+    return res
+
+
+def train_all(args: argparse.Namespace, out: Path, size: tuple[int, int], seeds: list[int],
+              times: dict[str, float]) -> tuple[Path, dict[int, dict[str, Path]]]:
+    """Train (or reuse) the shared parser and, per seed, the four teachers and the two students."""
     from tryon_wuton.data.synth import generate
-    from tryon_wuton.parser import train_parser
-    from tryon_wuton.teacher import train_teacher
+    from tryon_wuton.training.parser import train_parser
+    from tryon_wuton.training.student import distill_student
+    from tryon_wuton.training.teacher import train_teacher
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    size = parse_size(args.size)
-    data = out / "data"
-    times: dict[str, float] = {}
-    t0 = time.perf_counter()
-    if not data.exists():
-        generate(data, args.n, size=size, seed=args.seed, test_fraction=0.1)
-    times["synth"] = time.perf_counter() - t0
+    data = Path(args.data) if args.data else out / "data"
+    if not (data / "synth_meta.json").is_file():
+        _timed(times, "synthetic data", generate, data, args.n, size=size, seed=0, test_fraction=0.1, progress=not args.quiet)
     parser_run = out / "parser"
-    t0 = time.perf_counter()
+    common = {"log_every": 5, "ckpt_every": 50, "progress": not args.quiet, "precision": args.precision}
     if not (parser_run / "config.json").is_file():
-        train_parser(data, parser_run, steps=args.parser_steps, size=size, batch_size=8, seed=args.seed, ckpt_every=50)
-    times["parser"] = time.perf_counter() - t0
-    runs = {}
-    for name in args.variants.split(","):
-        v = VARIANTS[name]
-        run = out / ("teacher_" + name.lower().replace(" ", "_").replace("/", "").replace("-", "_"))
-        t0 = time.perf_counter()
-        if not (run / "config.json").is_file():
-            train_teacher(data, run, parser_run=parser_run, steps=args.steps, size=size, batch_size=args.batch,
-                          adv=v["adv"], end_to_end=v["end_to_end"], seed=args.seed, ckpt_every=40, log_every=5)
-        times[name] = time.perf_counter() - t0
-        runs[name] = run
-    t0 = time.perf_counter()
-    table = evaluate_paired(data, runs, out, max_pairs=args.eval_pairs, seed=args.seed)
-    times["evaluation"] = time.perf_counter() - t0
-    result = {"args": vars(args), "table": table, "seconds": times, "total_minutes": sum(times.values()) / 60}
-    (out / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["| model | adv | end-to-end | SSIM ↑ | ± | proxy-LPIPS ↓ | ± | L1 ↓ | train s |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    for row in table:
-        lines.append(f"| {row['model']} | {row['adv']} | {row['end_to_end']} | {row['ssim']:.4f} | {row['ssim_std']:.4f} | "
-                     f"{row['proxy-lpips']:.4f} | {row['proxy-lpips_std']:.4f} | {row['l1']:.4f} | {times[row['model']]:.0f} |")
-    (out / "quality.md").write_text("\n".join(lines) + "\n")
-    write_report(out, table, times)
-    print("\n".join(lines))
-    print(f"total {result['total_minutes']:.1f} min; report: {out / 'report.html'}")
+        _timed(times, "parser", train_parser, data, parser_run, steps=args.parser_steps, size=size, batch_size=args.batch,
+               seed=0, **common)
+    runs: dict[int, dict[str, Path]] = {}
+    for seed in seeds:
+        sdir = out / f"seed{seed}"
+        runs[seed] = {}
+        for name, (folder, opts) in TEACHERS.items():
+            run = sdir / folder
+            runs[seed][name] = run
+            if not (run / "config.json").is_file():
+                _timed(times, f"seed {seed} {name}", train_teacher, data, run, parser_run=parser_run, steps=args.steps,
+                       size=size, batch_size=args.batch, vgg_weights=args.vgg_weights, seed=seed, **opts, **common)
+        for name, (folder, lam) in STUDENTS.items():
+            run = sdir / folder
+            runs[seed][name] = run
+            if not (run / "config.json").is_file():
+                _timed(times, f"seed {seed} {name}", distill_student, runs[seed]["T-WUTON"], data, run,
+                       steps=args.student_steps, batch_size=args.batch, lambda_adv=lam, vgg_weights=args.vgg_weights,
+                       cache_teacher=sdir / "teacher_cache", seed=seed, **common)
+    return data, runs
 
 
-def evaluate_paired(data: Path, runs: dict[str, Path], out: Path, max_pairs: int, seed: int) -> list[dict]:
+# ------------------------------------------------------------------------------------------------
+# evaluation
+# ------------------------------------------------------------------------------------------------
+def shift_parse(parse: torch.Tensor, px: int) -> torch.Tensor:
+    """A misaligned parser: the ``B×H×W`` label map translated ``px`` pixels to the right (background fills)."""
+    from tryon_wuton.data.labels import BACKGROUND
+
+    if px <= 0:
+        return parse.clone()
+    out = torch.full_like(parse, BACKGROUND)
+    out[..., px:] = parse[..., :-px]
+    return out
+
+
+def corrupted(parse: torch.Tensor, kind: str, px: int) -> torch.Tensor:
+    from tryon_wuton.evaluate import corrupt_parse
+
+    if px <= 0:
+        return parse.clone()
+    if kind == "shift":
+        return shift_parse(parse, px)
+    return corrupt_parse(parse, kind, k=px)
+
+
+def _load_test(data: Path, size: tuple[int, int], pairs: str, n: int) -> dict[str, torch.Tensor]:
+    from tryon_wuton.data import TryOnDataset
+
+    ds = TryOnDataset(data, split="test", pairs=pairs, size=size)
+    items = [ds[i] for i in range(min(len(ds), n))]
+    keys = ["person", "garment", "parse"] + (["unpaired_gt"] if pairs == "unpaired" else [])
+    return {k: torch.stack([it[k] for it in items]) for k in keys}
+
+
+def _batched(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, batch: int = 16) -> torch.Tensor:
+    with torch.inference_mode():
+        return torch.cat([fn(*(t[i:i + batch] for t in tensors)) for i in range(0, len(tensors[0]), batch)])
+
+
+def scores(out: torch.Tensor, gt: torch.Tensor, extractor: Any, parse: torch.Tensor | None = None,
+           gt_feats: torch.Tensor | None = None) -> dict[str, float]:
+    """SSIM, proxy-LPIPS, L1 (means over images), proxy-FID (outputs vs ground truths) and arms L1."""
+    from tryon.metrics import fid, proxy_lpips, ssim
+    from tryon_wuton.data.labels import LEFT_ARM, RIGHT_ARM
+
+    with torch.inference_mode():
+        res = {"ssim": float(ssim(out, gt, reduction="none").mean()),
+               "proxy-lpips": float(proxy_lpips(out, gt, extractor, reduction="none").mean()),
+               "l1": float((out - gt).abs().mean())}
+        if gt_feats is not None:
+            feats = _batched(extractor, out)
+            res["proxy-fid"] = float(fid(gt_feats.numpy(), feats.numpy())) if len(out) > 2 else float("nan")
+    if parse is not None:  # synthetic persons keep their pose in the unpaired ground truth
+        arms = ((parse == LEFT_ARM) | (parse == RIGHT_ARM))[:, None].float()
+        res["arms-l1"] = float(((out - gt).abs().mean(1, keepdim=True) * arms).sum() / arms.sum().clamp_min(1.0))
+    return res
+
+
+def evaluate_seed(runs: dict[str, Path], paired: dict[str, torch.Tensor], unpaired: dict[str, torch.Tensor],
+                  extractor: Any, gt_feats: torch.Tensor, kinds: list[str], strengths: list[int],
+                  keep: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """All numbers of one seed, and the first ``keep`` outputs of each model (for the grids)."""
     import tryon
-    from tryon.metrics import proxy_lpips, ssim
+    from tryon_wuton.agnostic import make_agnostic
+
+    res: dict[str, Any] = {"paired": {}, "unpaired": {}, "robustness": {}}
+    shown: dict[str, torch.Tensor] = {}
+    p_star = make_agnostic(paired["person"], paired["parse"])
+    u_star = make_agnostic(unpaired["person"], unpaired["parse"])
+    for name in TEACHERS:
+        pipe = tryon.load("wuton-teacher", weights=runs[name], device="cpu")
+        gen = lambda a, g, pipe=pipe: pipe.generator(a, g)[0]  # noqa: E731
+        out = _batched(gen, p_star, paired["garment"])
+        res["paired"][name] = scores(out, paired["person"], extractor)
+        shown[f"paired {name}"] = out[:keep]
+        out = _batched(gen, u_star, unpaired["garment"])
+        res["unpaired"][name] = scores(out, unpaired["unpaired_gt"], extractor, unpaired["parse"], gt_feats)
+        shown[name] = out[:keep]
+        if name == "T-WUTON":
+            for kind in kinds:
+                curve = []
+                for px in strengths:
+                    if px == 0:  # no parser error: the unpaired output above
+                        o = out
+                    else:
+                        a = make_agnostic(unpaired["person"], corrupted(unpaired["parse"], kind, px))
+                        o = _batched(gen, a, unpaired["garment"])
+                    curve.append({"px": px, **scores(o, unpaired["unpaired_gt"], extractor)})
+                    if kind == kinds[0]:
+                        shown[f"T-WUTON {kind} {px}px"] = o[:keep]
+                res["robustness"][kind] = curve
+    for name in STUDENTS:
+        pipe = tryon.load("wuton-student", weights=runs[name], device="cpu")
+        out = _batched(lambda p, g, pipe=pipe: pipe.generator(p, g)[0], unpaired["person"], unpaired["garment"])
+        res["unpaired"][name] = scores(out, unpaired["unpaired_gt"], extractor, unpaired["parse"], gt_feats)
+        shown[name] = out[:keep]
+    return res, shown
+
+
+# ------------------------------------------------------------------------------------------------
+# aggregation over seeds and the orderings
+# ------------------------------------------------------------------------------------------------
+def mean_spread(values: list[float]) -> tuple[float, float]:
+    """Mean and half range over seeds (0 for one seed)."""
+    return sum(values) / len(values), (max(values) - min(values)) / 2
+
+
+def check_ordering(per_seed: list[float], higher_is_better: bool) -> str:
+    """``per_seed`` = better − worse in each seed; "held" / "mixed" / "not held" (see the module doc)."""
+    if any(d != d for d in per_seed):  # NaN: e.g. proxy-FID on fewer than 3 pairs
+        return "n/a"
+    sign = 1.0 if higher_is_better else -1.0
+    wins = [sign * d > 0 for d in per_seed]
+    if all(wins):
+        return "held"
+    return "mixed" if sign * sum(per_seed) / len(per_seed) > 0 else "not held"
+
+
+def orderings(by_seed: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    seeds = sorted(by_seed)
+    rows = []
+    for oid, source, setting, metric, better, worse, seed_says in ORDERINGS:
+        diffs = [by_seed[s][setting][better][metric] - by_seed[s][setting][worse][metric] for s in seeds]
+        m, sp = mean_spread(diffs)
+        rows.append({"id": oid, "source": source, "setting": setting, "metric": metric, "claim": f"{better} beats {worse}",
+                     "seed_reports": seed_says, "difference": m, "difference_spread": sp, "per_seed": diffs,
+                     "verdict": check_ordering(diffs, HIGHER_IS_BETTER[metric])})
+    spans = [max(v["ssim"] for v in by_seed[s]["paired"].values()) - min(v["ssim"] for v in by_seed[s]["paired"].values())
+             for s in seeds]
+    m, sp = mean_spread(spans)
+    rows.append({"id": "E1-ssim-tie", "source": "000 Table E.1", "setting": "paired", "metric": "ssim",
+                 "claim": f"SSIM does not separate the four teachers (span ≤ {SSIM_TIE})", "seed_reports": "SSIM .799-.800",
+                 "difference": m, "difference_spread": sp, "per_seed": spans,
+                 "verdict": "held" if all(v <= SSIM_TIE for v in spans) else ("mixed" if m <= SSIM_TIE else "not held")})
+    # Fig. 4.10: the teacher degrades with the parser error; the parser-free student beats it at the largest one
+    kinds = list(by_seed[seeds[0]]["robustness"])
+    for kind in kinds:
+        drops = [by_seed[s]["robustness"][kind][0]["ssim"] - by_seed[s]["robustness"][kind][-1]["ssim"] for s in seeds]
+        m, sp = mean_spread(drops)
+        px = by_seed[seeds[0]]["robustness"][kind][-1]["px"]
+        rows.append({"id": f"4.10-{kind}-degrades", "source": "000 Fig. 4.10", "setting": "unpaired", "metric": "ssim",
+                     "claim": f"T-WUTON's SSIM falls with a {kind} {px}px parser error",
+                     "seed_reports": "the teacher is not robust to a bad parsing", "difference": m, "difference_spread": sp,
+                     "per_seed": drops, "verdict": check_ordering(drops, True)})
+        gaps = [by_seed[s]["unpaired"]["S-WUTON"]["ssim"] - by_seed[s]["robustness"][kind][-1]["ssim"] for s in seeds]
+        m, sp = mean_spread(gaps)
+        rows.append({"id": f"4.10-{kind}-student", "source": "000 Fig. 4.10", "setting": "unpaired", "metric": "ssim",
+                     "claim": f"S-WUTON beats T-WUTON with a {kind} {px}px parser error",
+                     "seed_reports": "S-WUTON is robust to a bad parsing", "difference": m, "difference_spread": sp,
+                     "per_seed": gaps, "verdict": check_ordering(gaps, True)})
+    return rows
+
+
+def table_rows(by_seed: dict[int, dict[str, Any]], setting: str, metrics: list[str]) -> list[dict[str, Any]]:
+    seeds = sorted(by_seed)
+    rows = []
+    for model in by_seed[seeds[0]][setting]:
+        row: dict[str, Any] = {"model": model}
+        for m in metrics:
+            mean, sp = mean_spread([by_seed[s][setting][model][m] for s in seeds])
+            row[m] = f"{mean:.4f} ± {sp:.4f}"
+            row[m + "_mean"], row[m + "_spread"] = mean, sp
+        rows.append(row)
+    return rows
+
+
+def robustness_rows(by_seed: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    seeds = sorted(by_seed)
+    rows = []
+    student = mean_spread([by_seed[s]["unpaired"]["S-WUTON"]["ssim"] for s in seeds])
+    for kind, curve in by_seed[seeds[0]]["robustness"].items():
+        for i, point in enumerate(curve):
+            mean, sp = mean_spread([by_seed[s]["robustness"][kind][i]["ssim"] for s in seeds])
+            lp, lsp = mean_spread([by_seed[s]["robustness"][kind][i]["proxy-lpips"] for s in seeds])
+            rows.append({"error": kind, "px": point["px"], "T-WUTON ssim": f"{mean:.4f} ± {sp:.4f}",
+                         "T-WUTON proxy-lpips": f"{lp:.4f} ± {lsp:.4f}", "S-WUTON ssim": f"{student[0]:.4f} ± {student[1]:.4f}"})
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# outputs
+# ------------------------------------------------------------------------------------------------
+PAIRED_COLS = ["model", "ssim", "proxy-lpips", "l1"]
+UNPAIRED_COLS = ["model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1"]
+ORDER_COLS = ["source", "claim", "metric", "setting", "seed_reports", "difference", "verdict"]
+ROBUST_COLS = ["error", "px", "T-WUTON ssim", "T-WUTON proxy-lpips", "S-WUTON ssim"]
+
+
+def write_outputs(out: Path, result: dict[str, Any], by_seed: dict[int, dict[str, Any]], shown: dict[str, torch.Tensor],
+                  inputs: dict[str, dict[str, torch.Tensor]], runs: dict[int, dict[str, Path]]) -> Path:
+    from tryon.fs import atomic_write_json, atomic_write_text
+    from tryon.io import save_image
+    from tryon.report import Report, grid_image, markdown_table
+
+    paired_rows = table_rows(by_seed, "paired", PAIRED_COLS[1:])
+    unpaired_rows = table_rows(by_seed, "unpaired", UNPAIRED_COLS[1:])
+    robust = robustness_rows(by_seed)
+    order = [{**o, "difference": f"{o['difference']:+.4f} ± {o['difference_spread']:.4f}"} for o in result["orderings"]]
+    seeds = ", ".join(str(s) for s in sorted(by_seed))
+    env = result["environment"]
+    head = (f"Seeds {seeds}; size {result['budget']['size']}; teacher steps {result['budget']['steps']}, student steps "
+            f"{result['budget']['student_steps']}, parser steps {result['budget']['parser_steps']}, batch {result['budget']['batch']}, "
+            f"precision {result['budget'].get('precision', 'fp32')}; "
+            f"{result['n_pairs']['unpaired']} test pairs; {env['machine']['cpu']} ({', '.join(env['machine']['isa'])}), "
+            f"torch threads {env['threads']['torch']}, torch {env['versions'].get('torch')}; {env['date']}; "
+            f"wall time {result['total_minutes']:.1f} min. Values: mean ± spread over seeds (spread = half the range).")
+    if result["protocol"]["proxy_trained"] is False:
+        head += (" **The proxy feature net did not train (NT-Xent at chance): the proxy-LPIPS / proxy-FID columns and the "
+                 "orderings read on them are not informative; rerun with more --proxy-steps.**")
+    md = [f"# WUTON quality benchmark\n\n{head}\n",
+          "## Orderings of the seeds (held = in every seed; mixed = on the mean only)\n",
+          markdown_table(ORDER_COLS, order), "",
+          "## Paired setting (000 Table E.1: LPIPS / SSIM columns)\n", markdown_table(PAIRED_COLS, paired_rows), "",
+          "## Unpaired setting vs the synthetic ground truth (000 Tables 4.3, 4.5; Table E.1 FID column)\n",
+          markdown_table(UNPAIRED_COLS, unpaired_rows), "",
+          "## Parser-error robustness (000 Fig. 4.10), unpaired SSIM / proxy-LPIPS\n", markdown_table(ROBUST_COLS, robust), ""]
+    atomic_write_text(out / "quality.md", "\n".join(md) + "\n")
+    atomic_write_json(out / "quality.json", result, default=str)
+
+    first = min(by_seed)
+    u, p = inputs["unpaired"], inputs["paired"]
+    k = len(shown["T-WUTON"])
+    grids = {
+        "grid_unpaired.png": (["person", "garment", "T-WUTON", "S-WUTON", "S λadv=0", "truth"],
+                              [u["person"], u["garment"], shown["T-WUTON"], shown["S-WUTON"], shown["S-WUTON λadv=0"], u["unpaired_gt"]]),
+        "grid_paired.png": (["person", "garment", *TEACHERS, "ground truth"],
+                            [p["person"], p["garment"], *(shown[f"paired {n}"] for n in TEACHERS), p["person"]]),
+    }
+    kind0 = result["budget"]["kinds"][0]
+    strengths = result["budget"]["strengths"]
+    grids["grid_robustness.png"] = (["person", "garment", *(f"T {kind0} {px}px" for px in strengths), "S-WUTON", "truth"],
+                                    [u["person"], u["garment"], *(shown[f"T-WUTON {kind0} {px}px"] for px in strengths),
+                                     shown["S-WUTON"], u["unpaired_gt"]])
+    rep = Report(out, title="WUTON quality benchmark: the seeds' orderings on synthetic data")
+    rep.add_text(head + "\n\nproxy-* metrics use a small feature network trained on the training persons (no ImageNet "
+                 "backbone offline): compare rows with each other, never with published LPIPS / FID. Unpaired scores use the "
+                 "synthetic ground truth (person a rendered in garment b), which real datasets do not have.")
+    rep.add_table("Orderings of the seeds", ORDER_COLS, order)
+    rep.add_table("Paired setting (000 Table E.1)", PAIRED_COLS, paired_rows)
+    rep.add_table("Unpaired setting vs synthetic ground truth (000 Tables 4.3, 4.5)", UNPAIRED_COLS, unpaired_rows)
+    rep.add_table("Parser-error robustness (000 Fig. 4.10)", ROBUST_COLS, robust)
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for kind in result["budget"]["kinds"]:
+        curves[f"T-WUTON {kind}"] = [(pt["px"], pt["ssim"]) for pt in by_seed[first]["robustness"][kind]]
+    s_ssim = by_seed[first]["unpaired"]["S-WUTON"]["ssim"]
+    curves["S-WUTON (no parser)"] = [(strengths[0], s_ssim), (strengths[-1], s_ssim)]
+    rep.add_curves(f"Unpaired SSIM vs parser-error strength (px), seed {first}", curves, separate=False)
+    scale = max(1, round(160 / int(u["person"].shape[-2])))  # small images: enlarged so titles fit
+    for fname, (titles, cols) in grids.items():
+        rows = [[c[i] for c in cols] for i in range(k)]
+        save_image(grid_image(rows, titles, scale=scale), out / fname)
+        rep.add_image_grid(f"{fname[5:-4]} (seed {first})", rows, titles, scale=scale)
+    for name in ("T-WUTON", "S-WUTON"):
+        csv = runs[first][name] / "metrics.csv"
+        if csv.is_file():
+            rep.add_curves(f"losses — {name} (seed {first})", csv, smooth=5)
+    rep.add_table("Wall time (s)", ["stage", "seconds"], [[key, v] for key, v in result["seconds"].items()])
+    return rep.write()
+
+
+# ------------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = build_parser()
+    if ap.parse_args(argv).smoke:  # the smoke budget replaces the defaults; options given explicitly still win
+        ap.set_defaults(**SMOKE)
+    args = ap.parse_args(argv)
+    import tryon
+    from tryon.bench import environment
     from tryon.metrics.proxy import ProxyFeatures, train_proxy
     from tryon_wuton.data import TryOnDataset
-    from tryon_wuton.evaluate import _save_grid
-    from tryon.io import save_image
-    from tryon_wuton.teacher import make_agnostic
+    from tryon_wuton.data.synth import parse_size
 
-    torch.manual_seed(seed)
-    first = tryon.load("wuton-teacher", weights=next(iter(runs.values())), device="cpu")
-    size = tuple(first.size)
-    test = TryOnDataset(data, split="test", pairs="paired", size=size)
-    n = min(len(test), max_pairs)
-    proxy_dir = out / "proxy"
+    t_start = time.perf_counter()
+    size = parse_size(args.size)
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    strengths = sorted({int(s) for s in args.strengths.split(",") if s.strip()})
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not seeds or not kinds or not strengths:
+        raise tryon.InputError("--seeds/--kinds/--strengths", f"non-empty lists; kinds among {', '.join(KINDS)}",
+                               f"seeds={args.seeds!r} kinds={args.kinds!r} strengths={args.strengths!r}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    env = environment()
+    times: dict[str, float] = {}
+    data, runs = train_all(args, out, size, seeds, times)
+
+    proxy_dir = Path(args.proxy) if args.proxy else out / "proxy"
     if not (proxy_dir / "proxy.safetensors").is_file():
         train = TryOnDataset(data, split="train", pairs="paired", size=size)
         imgs = torch.stack([train[i]["person"] for i in range(min(len(train), 512))])
-        train_proxy(imgs, proxy_dir, steps=200, seed=seed)
-    extractor = ProxyFeatures.from_file(proxy_dir)
-    table = []
-    head = None
-    for name, run in runs.items():
-        pipe = tryon.load("wuton-teacher", weights=run, device="cpu")
-        ss, pl, l1s = [], [], []
-        for start in range(0, n, 8):
-            items = [test[i] for i in range(start, min(n, start + 8))]
-            person = torch.stack([it["person"] for it in items])
-            garment = torch.stack([it["garment"] for it in items])
-            parse = torch.stack([it["parse"] for it in items])
-            p_star = make_agnostic(person, parse)
-            with torch.no_grad():
-                image, theta = pipe.generator(p_star, garment)
-            ss.append(ssim(image, person, reduction="none"))
-            pl.append(proxy_lpips(image, person, extractor, reduction="none"))
-            l1s.append((image - person).abs().mean(dim=(1, 2, 3)))
-            if start == 0:
-                with torch.no_grad():
-                    warped = pipe.generator.warp_garment(garment, theta)
-                rows = [[person[i], garment[i], p_star[i], warped[i], image[i], person[i]] for i in range(min(6, len(items)))]
-                _save_grid(rows, ["person", "garment", "agnostic", "warped", "output", "ground truth"],
-                           out / f"grid_{run.name}.png", save_image)
-                head = head or run.name
-        s, p, l = torch.cat(ss), torch.cat(pl), torch.cat(l1s)
-        cfg = pipe.config.get("training") or {}
-        table.append({"model": name, "adv": cfg.get("adv"), "end_to_end": cfg.get("end_to_end"), "n_pairs": n,
-                      "ssim": float(s.mean()), "ssim_std": float(s.std()), "proxy-lpips": float(p.mean()),
-                      "proxy-lpips_std": float(p.std()), "l1": float(l.mean()), "run": str(run),
-                      "steps": cfg.get("steps_done"), "perceptual_features": cfg.get("perceptual_features")})
-    return table
+        _timed(times, "proxy features", train_proxy, imgs, proxy_dir, steps=args.proxy_steps, seed=0)
+    t0 = time.perf_counter()
+    extractor = ProxyFeatures.from_file(proxy_dir).eval()
+    paired = _load_test(data, size, "paired", args.eval_pairs)
+    unpaired = _load_test(data, size, "unpaired", args.eval_pairs)
+    with torch.inference_mode():
+        gt_feats = _batched(extractor, unpaired["unpaired_gt"])
+    keep = min(6, len(unpaired["person"]))
+    by_seed: dict[int, dict[str, Any]] = {}
+    shown: dict[str, torch.Tensor] = {}
+    for seed in seeds:
+        res, imgs = evaluate_seed(runs[seed], paired, unpaired, extractor, gt_feats, kinds, strengths, keep)
+        by_seed[seed] = res
+        shown = shown or imgs
+    times["evaluation"] = round(time.perf_counter() - t0, 2)
 
-
-def write_report(out: Path, table: list[dict], times: dict[str, float]) -> None:
-    from tryon.report import Report
-
-    rep = Report(out, title="T-WUTON quality run and ablations (paired setting, synthetic data)")
-    rep.add_text("Paired setting of 000 Table E.1: reconstruct the person from the agnostic person (ground-truth "
-                 "parse map) and its own garment, on the synthetic test split. proxy-LPIPS uses a small feature "
-                 "network trained on the training persons (no ImageNet backbone offline): compare rows with each "
-                 "other, not with published LPIPS.")
-    cols = ["model", "adv", "end_to_end", "ssim", "ssim_std", "proxy-lpips", "proxy-lpips_std", "l1", "steps"]
-    rep.add_table("Paired reconstruction quality", cols, [[r[c] for c in cols] for r in table])
-    rep.add_table("Wall time (s)", ["stage", "seconds"], [[k, round(v, 1)] for k, v in times.items()])
-    for r in table:
-        run = Path(r["run"])
-        rep.add_text(f"![{r['model']}](grid_{run.name}.png)\n\n**{r['model']}**: person | garment | agnostic | "
-                     "warped garment | output | ground truth")
-        if (run / "metrics.csv").is_file():
-            rep.add_curves(f"losses — {r['model']}", run / "metrics.csv", smooth=5)
-    rep.write()
+    result = {
+        "benchmark": "wuton_quality", "environment": env, "command": args.__dict__ | {"out": str(out)},
+        "budget": {"size": f"{size[0]}x{size[1]}", "n": args.n, "seeds": seeds, "parser_steps": args.parser_steps,
+                   "steps": args.steps, "student_steps": args.student_steps, "batch": args.batch, "precision": args.precision,
+                   "kinds": kinds,
+                   "strengths": strengths, "smoke": bool(args.smoke)},
+        "n_pairs": {"paired": len(paired["person"]), "unpaired": len(unpaired["person"])},
+        "protocol": {"ssim": "RGB in [0,1], Gaussian 11 / sigma 1.5 (tryon.metrics.ssim)",
+                     "proxy": extractor.describe() if hasattr(extractor, "describe") else "proxy",
+                     "spread": "half the range over seeds", "arms-l1": "mean |out - gt| on the person's arm labels (14, 15)",
+                     "teacher agnostic": "from the ground-truth parse map (corrupted in the robustness rows)",
+                     "proxy_trained": (extractor.describe().get("config") or {}).get("trained")},
+        "per_seed": {str(s): v for s, v in by_seed.items()},
+        "orderings": orderings(by_seed),
+        "seconds": times,
+    }
+    result["total_minutes"] = round((time.perf_counter() - t_start) / 60, 2)
+    report = write_outputs(out, result, by_seed, shown, {"paired": paired, "unpaired": unpaired}, runs)
+    print((out / "quality.md").read_text())
+    print(f"total {result['total_minutes']:.1f} min; report: {report}")
+    return result
 
 
 if __name__ == "__main__":

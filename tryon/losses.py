@@ -30,6 +30,7 @@ __all__ = [
     "wgan_g_loss",
     "wgan_gp_d_loss",
     "gradient_penalty",
+    "lazy_weight",
     "SANHead",
     "SANOutput",
     "san_d_loss",
@@ -70,12 +71,13 @@ class PerceptualLoss(nn.Module):
             raise ValueError(f"PerceptualLoss: {len(weights)} layer weights for {len(fx)} feature maps")
         total = x.new_zeros(())
         for w, a, b in zip(weights, fx, fy):
-            total = total + w * F.l1_loss(a, b)
+            total = total + w * F.l1_loss(a.float(), b.float())  # fp32 reduction under bf16 autocast
         return total
 
 
 # ------------------------------------------------------------------------------------------- adversarial
 def _bce(logits: Tensor, target: float) -> Tensor:
+    logits = logits.float()  # discriminator outputs may be bf16 under autocast: the loss is taken in fp32
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
@@ -160,10 +162,21 @@ def gradient_penalty(
     with torch.enable_grad():
         out = disc(x)
         (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    sq_norm = grad.flatten(1).pow(2).sum(1)
+    sq_norm = grad.float().flatten(1).pow(2).sum(1)
     if kind == "r1":
         return sq_norm.mean()
     return (sq_norm.add(1e-12).sqrt() - 1.0).pow(2).mean()
+
+
+def lazy_weight(step: int, every: int, weight: float) -> float:
+    """Weight of a *lazy* regulariser at ``step`` (0-based): ``weight * every`` on steps ``0, every, 2 every …``,
+    else 0 (skip computing it). Karras et al. 2020 (StyleGAN2, §3.1 "lazy regularization") evaluate R1 every
+    16 minibatches with the weight scaled by 16 so the expected penalty is unchanged; the same holds for the
+    WGAN-GP penalty of 000 §4.3.3.2. ``every=1`` is the plain (every step) penalty."""
+    every = int(every)
+    if every < 1:
+        raise ValueError(f"lazy_weight: every must be >= 1, got {every}")
+    return float(weight) * every if int(step) % every == 0 else 0.0
 
 
 def wgan_gp_d_loss(

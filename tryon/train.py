@@ -33,9 +33,15 @@ batch size 8, 000 App. E.1; for the GANs of 004 §3.3: n critic steps per genera
   broadcast by default: GAN discriminators with batch norm are called several times per step, see
   ``ddp_broadcast_buffers``), only rank 0 writes logs and checkpoints (with barriers around the writes) and
   the process group is destroyed at the end of ``fit`` if the Trainer created it.
-* **AMP** — only on CUDA (``amp=True`` on CPU logs a note and trains in fp32). With AMP, ``step_fn`` should
-  use ``trainer.autocast()``, ``trainer.backward(loss)`` and ``trainer.optimizer_step(name)`` (which
-  unscale, clip to ``grad_clip`` and step through the GradScaler); without AMP these are plain calls.
+* **AMP** — ``precision="fp16"`` (``amp=True``, the default ``amp_dtype``) only on CUDA (on CPU it logs a
+  note and trains in fp32); ``precision="bf16"`` (``amp=True, amp_dtype="bfloat16"``) autocasts on CUDA and
+  on CPU (no GradScaler). With AMP, ``step_fn`` should use ``trainer.autocast()``, ``trainer.backward(loss)``
+  and ``trainer.optimizer_step(name)`` (which unscale, clip to ``grad_clip`` and step through the GradScaler);
+  without AMP these are plain calls.
+* **Speed options** (none changes the method) — ``channels_last`` trains the modules in NHWC
+  memory format (put back to the default format when ``fit`` ends); ``cache_data`` wraps the dataset in a
+  :class:`tryon.cached_dataset.CachedDataset` (decoded once, with ``num_workers=0``); optimiser gradients are
+  reset with ``set_to_none`` by the plugins' step functions.
 
 Step numbering: ``trainer.step`` counts completed steps. Inside ``step_fn`` it is the number of steps done
 before the current one (0 on the first call); in callbacks, logs and checkpoint names it is the number
@@ -66,7 +72,7 @@ from torch import nn
 
 from .fs import atomic_write_bytes, atomic_write_text
 from .errors import DatasetError, TryonError, WeightsError
-from .trainconfig import TrainConfig, add_train_arguments, train_config_from_args  # noqa: F401 - re-exported
+from .trainconfig import BF16_CPU_FLAGS, PRECISIONS, TrainConfig, add_train_arguments, train_config_from_args  # noqa: F401 - re-exported
 
 log = logging.getLogger("tryon.train")
 
@@ -248,6 +254,35 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+@contextlib.contextmanager
+def frozen(*modules: nn.Module | None) -> Iterator[None]:
+    """Inside the block, the parameters of ``modules`` (``None`` skipped) do not require gradients; their
+    flags are restored after. For the fixed critic of a generator update: gradients still flow *through*
+    the module to its inputs, but autograd no longer computes (and the next ``zero_grad`` no longer discards)
+    the critic's weight gradients. Pass the unwrapped module (``trainer.unwrap``), not its DDP wrapper, so the
+    wrapper does not wait for gradients that never come."""
+    saved = [(p, p.requires_grad) for m in modules if m is not None for p in m.parameters()]
+    for p, _ in saved:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in saved:
+            p.requires_grad_(flag)
+
+
+def resolve_auto_precision(device: torch.device) -> str:
+    """What ``precision="auto"`` means on ``device``: ``bf16`` on a CPU with native bf16 instructions and on
+    CUDA devices that support bf16, ``fp16`` on other CUDA devices, ``fp32`` otherwise."""
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cpu":
+        from .hardware import cpu_flags
+
+        return "bf16" if set(BF16_CPU_FLAGS) & cpu_flags() else "fp32"
+    return "fp32"
+
+
 class Trainer:
     """Runs ``step_fn(trainer, batch) -> dict[str, float]`` for ``config.max_steps`` steps (see module doc).
 
@@ -295,10 +330,18 @@ class Trainer:
         self.is_main = self.rank == 0
 
         # --- AMP
-        self.amp = bool(config.amp) and self.device.type == "cuda"
-        if config.amp and not self.amp:
-            log.info("amp=True ignored: automatic mixed precision is only used on CUDA (device %s)", self.device)
+        if config.precision == "auto":
+            resolved = resolve_auto_precision(self.device)
+            config.precision, config.amp = resolved, resolved != "fp32"  # the run records what it trained in
+            if config.amp:
+                config.amp_dtype = PRECISIONS[resolved]
+            log.info("precision auto -> %s on %s", resolved, self.device)
         self._amp_dtype = torch.float16 if config.amp_dtype == "float16" else torch.bfloat16
+        self.amp = bool(config.amp) and (self.device.type == "cuda" or
+                                         (self.device.type == "cpu" and self._amp_dtype == torch.bfloat16))
+        if config.amp and not self.amp:
+            log.info("amp=True ignored: float16 mixed precision is only used on CUDA (device %s; on CPU use "
+                     "precision='bf16')", self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp and self._amp_dtype == torch.float16 else None
         self._scaler_stepped = False
         self._unscaled: set[int] = set()
@@ -308,9 +351,11 @@ class Trainer:
             torch.backends.cudnn.benchmark = False
             torch.backends.cudnn.deterministic = True
 
-        # --- modules on the device, DDP-wrapped when they have something to train
+        # --- modules on the device (NHWC if asked), DDP-wrapped when they have something to train
         for m in self._raw.values():
             m.to(self.device)
+            if config.channels_last:
+                m.to(memory_format=torch.channels_last)
         self.modules: dict[str, nn.Module] = {}
         for name, m in self._raw.items():
             if self.distributed and any(p.requires_grad for p in m.parameters()):
@@ -334,6 +379,13 @@ class Trainer:
             raise DatasetError("dataset", "a map-style dataset with __len__ and __getitem__", type(dataset).__name__) from e
         if n == 0:
             raise DatasetError("dataset", "at least one item", "an empty dataset")
+        if config.cache_data:
+            if int(config.num_workers) == 0:
+                from .cached_dataset import CachedDataset
+
+                self.dataset = dataset = CachedDataset(dataset, max_bytes=config.cache_max_bytes)
+            else:
+                log.info("cache_data ignored with num_workers=%d (each worker would hold a copy)", config.num_workers)
         self.sampler = SeededSampler(n, seed=config.seed, rank=self.rank, world_size=self.world_size)
         self._loader_iter: Iterator[Any] | None = None
         self._csv_fields: list[str] | None = None
@@ -363,9 +415,9 @@ class Trainer:
         return m.module if isinstance(m, nn.parallel.DistributedDataParallel) else m
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """``torch.autocast`` on CUDA when ``amp`` is on, else a no-op context."""
+        """``torch.autocast`` on the training device when ``amp`` is on (bf16 on CPU), else a no-op context."""
         if self.amp:
-            return torch.autocast(device_type="cuda", dtype=self._amp_dtype)
+            return torch.autocast(device_type=self.device.type, dtype=self._amp_dtype)
         return contextlib.nullcontext()
 
     def backward(self, loss: torch.Tensor) -> None:
@@ -691,6 +743,9 @@ class Trainer:
                 checkpoint=self._last_ckpt_path,
             )
         finally:
+            if self.config.channels_last:  # saved pipelines get the default (contiguous) layout back
+                for m in self._raw.values():
+                    m.to(memory_format=torch.contiguous_format)
             if pbar is not None:
                 pbar.close()
             if self._tb is not None:

@@ -9,6 +9,15 @@
 
 Odd sizes (e.g. 48 → 24 → 12 → 6 → 3 → 1) are handled by giving each transposed convolution the exact
 ``output_size`` of the skip it meets, so any H x W >= 32 x 32 round-trips to H x W.
+
+**Checkerboard-free initialisation** (``up_init="nearest-conv"``, opt-in; the WUTON generator uses it): a 4x4 stride-2
+transposed convolution with random weights gives each of its four output phases a different 2x2 kernel,
+hence the checkerboard of early outputs (Odena et al., 2016, "Deconvolution and checkerboard artifacts").
+Each transposed kernel is instead set so that, at step 0, the layer *is* nearest-neighbour 2x upsampling
+followed by a 3x3 convolution (the ICNR idea of Aitken et al., 2017, for this kernel size): see
+:func:`nearest_conv_kernel`. The architecture (000 App. E) is unchanged and loaded weights overwrite the
+initialisation. ``up_init="default"`` (PyTorch's initialisation) stays the core default so that existing
+seeded models are unchanged; ``benchmarks/wuton_train_speed.py --only checkerboard`` measures the difference.
 """
 
 from __future__ import annotations
@@ -18,7 +27,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ConvEncoder", "UNetDecoder", "make_norm"]
+__all__ = ["ConvEncoder", "UNetDecoder", "make_norm", "nearest_conv_kernel", "UP_INITS"]
+
+UP_INITS = ("nearest-conv", "default")
+
+# Row k of _PHASE_TAPS says which taps d = -1, 0, +1 of a 3x3 kernel land on tap k of the 4-tap transposed
+# kernel (stride 2, padding 1): output 2m reads taps 1 (input m) and 3 (input m-1); output 2m+1 reads taps
+# 0 (input m+1) and 2 (input m). Nearest upsampling then a 3-tap conv w gives y[2m] = w₋ x[m-1] + (w₀+w₊) x[m]
+# and y[2m+1] = (w₋+w₀) x[m] + w₊ x[m+1], hence K = (w₊, w₀+w₊, w₋+w₀, w₋).
+_PHASE_TAPS = ((0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 0.0))
 
 _NORMS = ("batch", "instance", "none")
 
@@ -78,14 +95,41 @@ class ConvEncoder(nn.Module):
         return features
 
 
+def nearest_conv_kernel(weight3: Tensor) -> Tensor:
+    """The ``ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)`` weight (``c_in x c_out x 4 x 4``) equal to
+    nearest 2x upsampling followed by ``conv2d(weight3, padding=1)`` (``weight3``: ``c_out x c_in x 3 x 3``).
+
+    Exact for even output sizes (``2n``), zero padding included; with ``output_padding=1`` (odd sizes) the extra
+    last row/column differs from ``interpolate(size=2n+1)``, which repeats the last input row instead.
+    """
+    if weight3.dim() != 4 or tuple(weight3.shape[-2:]) != (3, 3):
+        raise ValueError(f"nearest_conv_kernel: expected a c_out x c_in x 3 x 3 weight, got {tuple(weight3.shape)}")
+    m = torch.tensor(_PHASE_TAPS, dtype=weight3.dtype, device=weight3.device)  # 4 x 3
+    return torch.einsum("oiab,ka,lb->iokl", weight3, m, m).contiguous()
+
+
 class _UpLevel(nn.Module):
     """``3x3 conv → norm → ReLU → 4x4 stride-2 transposed conv → norm → ReLU`` to an exact output size."""
 
-    def __init__(self, c_in: int, c_out: int, norm: str) -> None:
+    def __init__(self, c_in: int, c_out: int, norm: str, up_init: str = "default") -> None:
         super().__init__()
         self.conv = nn.Sequential(*_conv_norm_relu(c_in, c_out, 3, 1, 1, norm))
         self.up = nn.ConvTranspose2d(c_out, c_out, 4, 2, 1, bias=norm == "none")
         self.post = nn.Sequential(make_norm(norm, c_out), nn.ReLU(inplace=True))
+        if up_init == "nearest-conv":
+            self.init_nearest_conv()
+        elif up_init != "default":
+            raise ValueError(f"up_init: expected one of {UP_INITS}, got {up_init!r}")
+
+    @torch.no_grad()
+    def init_nearest_conv(self) -> None:
+        """Make ``self.up`` nearest upsampling + a 3x3 conv. The 3x3 kernel is taken from the default (random)
+        4x4 initialisation already drawn — its top-left 3x3 taps, rescaled from the 4x4 fan-in bound
+        1/sqrt(16 c) to the 3x3 one 1/sqrt(9 c) — so no extra random numbers are drawn and the
+        initialisation of every later module is the same as with ``up_init="default"``."""
+        w = self.up.weight  # c_in x c_out x 4 x 4
+        weight3 = w[:, :, :3, :3].transpose(0, 1) * (4.0 / 3.0)
+        w.copy_(nearest_conv_kernel(weight3))
 
     def forward(self, x: Tensor, size: Sequence[int]) -> Tensor:
         # output_size picks output_padding in {0, 1}: 2n or 2n + 1, matching floor-halved encoder sizes
@@ -111,6 +155,7 @@ class UNetDecoder(nn.Module):
         depths: channels produced by the level that *arrives* at scale ``1/2^i`` (i = 0 full resolution ...),
             fine to coarse; default ``(skip[0], skip[0], skip[1], ..., skip[-2])`` (symmetric to the encoder).
         final_activation: ``"tanh"`` (images in [-1, 1]), ``"sigmoid"`` or ``"none"``.
+        up_init: ``"default"`` (PyTorch's) or ``"nearest-conv"`` (checkerboard-free start, see the module docstring).
     """
 
     def __init__(
@@ -120,6 +165,7 @@ class UNetDecoder(nn.Module):
         norm: str = "instance",
         depths: Sequence[int] | None = None,
         final_activation: str = "tanh",
+        up_init: str = "default",
     ) -> None:
         super().__init__()
         skips = tuple(int(c) for c in skip_channels)
@@ -133,7 +179,7 @@ class UNetDecoder(nn.Module):
         levels = []
         c = skips[-1]
         for i in reversed(range(len(skips))):  # level arriving at scale 1/2^i
-            levels.append(_UpLevel(c, depths[i], norm))
+            levels.append(_UpLevel(c, depths[i], norm, up_init))
             c = depths[i] + (skips[i - 1] if i > 0 else 0)
         self.levels = nn.ModuleList(levels)
         self.final = nn.Conv2d(c, out_channels, 3, 1, 1)

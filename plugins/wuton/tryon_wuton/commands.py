@@ -39,6 +39,7 @@ def _loop_options(args: argparse.Namespace) -> dict[str, Any]:
         "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "device": args.device,
         "resume": args.resume, "log_every": args.log_every, "ckpt_every": args.ckpt_every, "num_workers": args.workers,
         "amp": args.amp, "amp_dtype": args.amp_dtype, "grad_clip": args.grad_clip, "progress": args.progress,
+        **{k: getattr(args, k) for k in ("precision", "channels_last", "cache_data") if getattr(args, k, None) is not None},
     }
 
 

@@ -188,6 +188,9 @@ class WUTON(nn.Module):
             out_channels=3,
             norm="instance",
             depths=(self.depths[0], *self.depths[:-1]),
+            # checkerboard-free start of the App. E transposed convs (tryon.nn.blocks): at step 0 each is
+            # nearest upsampling + conv; measured in docs/benchmarks.md (checkerboard power, early losses)
+            up_init="nearest-conv",
         )
 
     # -- pieces ----------------------------------------------------------------------------------

@@ -26,6 +26,18 @@ def open_split(data: Any, split: str, size: Sequence[int]) -> Any:
     return TryOnDataset(data, split=split, size=tuple(int(s) for s in size))
 
 
+def cached_base(dataset: Any, enabled: bool = True) -> Any:
+    """``dataset`` with its decoded items kept in memory (:class:`tryon.cached_dataset.CachedDataset`) when
+    ``enabled``: each person and garment file is then decoded once per run instead of once per use (an
+    :class:`UnpairedDataset` item reads two base items). The try-on datasets are deterministic, so the
+    batches are the same."""
+    if not enabled:
+        return dataset
+    from tryon.cached_dataset import CachedDataset
+
+    return CachedDataset(dataset)
+
+
 def require_parse(dataset: Any, purpose: str) -> None:
     """Raise :class:`tryon.errors.DatasetError` when the dataset's items carry no parse map."""
     from tryon.errors import DatasetError
@@ -117,6 +129,7 @@ __all__ = [
     "GARMENT_FILL",
     "UnpairedDataset",
     "batch_tensors",
+    "cached_base",
     "open_split",
     "require_parse",
     "upper_garment_mask",

@@ -74,17 +74,28 @@ def discriminator_loss(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
 
 
 def discriminator_update(trainer: Any, real: torch.Tensor, fake: torch.Tensor, gp_weight: float,
-                         gp_kind: str = "wgan-gp", name: str = "discriminator") -> dict[str, float]:
+                         gp_kind: str = "wgan-gp", name: str = "discriminator", gp_every: int = 1) -> dict[str, float]:
     """One step of the discriminator module/optimiser ``name`` on ``(real, fake)``, through the trainer
-    (``autocast``, ``backward``, ``optimizer_step``: AMP and gradient clipping apply). Returns ``d``, ``gp``."""
+    (``autocast``, ``backward``, ``optimizer_step``: AMP and gradient clipping apply). Returns ``d`` and, on
+    the steps it is computed, ``gp``.
+
+    ``gp_every = k > 1`` makes the gradient penalty *lazy* (:func:`tryon.losses.lazy_weight`, StyleGAN2
+    practice): computed on every k-th step (``trainer.step % k == 0``) with weight ``k * gp_weight``, skipped
+    otherwise — the penalty's double backward is the most expensive part of a CPU step."""
+    from tryon.losses import lazy_weight
+
     disc = trainer.modules[name]
     disc.train()
+    weight = lazy_weight(int(getattr(trainer, "step", 0)), gp_every, gp_weight) if gp_weight > 0 else 0.0
     trainer.optimizers[name].zero_grad(set_to_none=True)
     with trainer.autocast():
-        dl = discriminator_loss(disc, real, fake, gp_weight, gp_kind)
+        dl = discriminator_loss(disc, real, fake, weight, gp_kind)
     trainer.backward(dl["d_total"])
     trainer.optimizer_step(name)
-    return {"d": float(dl["d"].detach()), "gp": float(dl["gp"].detach())}
+    logs = {"d": float(dl["d"].detach())}
+    if weight > 0 or gp_weight <= 0:
+        logs["gp"] = float(dl["gp"].detach())
+    return logs
 
 
 __all__ = ["ParserFeatures", "build_perceptual", "discriminator_loss", "discriminator_update"]

@@ -69,13 +69,17 @@ def train_parser(
     amp_dtype: str = "float16",
     grad_clip: float | None = None,
     progress: bool = True,
+    precision: str | None = None,
+    channels_last: bool = False,
+    cache_data: bool = False,
 ) -> dict[str, Any]:
     """Train the human parser on ``data`` (train split) and evaluate it on the test split.
 
     Writes into ``out``: ``train_info.json``, the trainer's logs/checkpoints, the ``wuton-parser`` pipeline
     weights (``config.json`` + ``parser.safetensors``, loadable with ``tryon.load("wuton-parser", weights=out)``;
     the test scores are in its ``training.evaluation``) and ``parser_eval.json`` (pixel accuracy, mIoU).
-    Returns a summary dict (``steps``, ``out_dir``, ``test`` …).
+    Returns a summary dict (``steps``, ``out_dir``, ``test`` …). ``precision``, ``channels_last`` and
+    ``cache_data`` are the :class:`tryon.train.TrainConfig` speed options (off by default here).
     """
     from tryon.fs import atomic_write_json
     from tryon.train import TrainConfig, run
@@ -118,6 +122,7 @@ def train_parser(
         out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
         log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
         amp=bool(amp), amp_dtype=amp_dtype, grad_clip=grad_clip, progress=bool(progress),
+        precision=precision, channels_last=bool(channels_last), cache_data=bool(cache_data),
     )
     outcome = run(loop, modules={"parser": pipe.parser}, optimizers={"parser": opt}, dataset=train_ds,
                   step_fn=parser_step, info=info, build_pipeline=build_pipeline, resume=resume)

@@ -46,11 +46,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from tryon.fs import atomic_write_json
+from tryon.train import frozen
 
 from ..agnostic import make_agnostic
-from .batches import UnpairedDataset, open_split
+from .batches import UnpairedDataset, cached_base, open_split
 from .objectives import build_perceptual, discriminator_update
-from .teacher import ADAM_BETAS, TEACHER_LR
+from .teacher import ADAM_BETAS, CACHE_DATA, CHANNELS_LAST, GP_EVERY, TEACHER_LR, resolve_precision
 
 log = logging.getLogger("tryon_wuton.training.student")
 
@@ -67,6 +68,8 @@ class StudentConfig:
     lambda_adv: float = 1.0
     gp_weight: float = 10.0
     gp_kind: str = "wgan-gp"
+    gp_every: int = 1  # lazy gradient penalty (distill_student default: teacher.GP_EVERY)
+    frozen_critic: bool = True  # fixed critic in the student update (see TeacherConfig.frozen_critic)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -263,12 +266,15 @@ class StudentStep:
             out = S(person, garment_b)
         logs: dict[str, float] = {}
         if D is not None:
-            logs.update(discriminator_update(trainer, person, out[0], self.cfg.gp_weight, self.cfg.gp_kind))
+            logs.update(discriminator_update(trainer, person, out[0], self.cfg.gp_weight, self.cfg.gp_kind,
+                                             gp_every=self.cfg.gp_every))
         trainer.optimizers["student"].zero_grad(set_to_none=True)
-        with trainer.autocast():
-            losses = student_losses(S, D, self.perceptual, person, garment_b, target_image, target_theta, self.cfg, out,
-                                    unwrapped=trainer.unwrap("student"))
-        trainer.backward(losses["total"])
+        critic = trainer.unwrap("discriminator") if D is not None and self.cfg.frozen_critic else D
+        with frozen(critic if self.cfg.frozen_critic else None):
+            with trainer.autocast():
+                losses = student_losses(S, critic, self.perceptual, person, garment_b, target_image, target_theta,
+                                        self.cfg, out, unwrapped=trainer.unwrap("student"))
+            trainer.backward(losses["total"])
         trainer.optimizer_step("student")
         logs.update({k: float(v.detach()) for k, v in losses.items()})
         return logs
@@ -297,6 +303,7 @@ def distill_student(
     vgg_weights: str | os.PathLike | None = None,
     init_from_teacher: bool = True,
     gp_weight: float = 10.0,
+    gp_every: int = GP_EVERY,
     pairs_per_person: int = 4,
     seed: int = 0,
     device: Any = None,
@@ -308,10 +315,15 @@ def distill_student(
     amp_dtype: str = "float16",
     grad_clip: float | None = None,
     progress: bool = True,
+    precision: str | None = None,
+    channels_last: bool = CHANNELS_LAST,
+    cache_data: bool = CACHE_DATA,
 ) -> dict[str, Any]:
     """Distil S-WUTON from the teacher run ``teacher_run`` on ``data``; save ``wuton-student`` into ``out``
     (``train_info.json``, logs, checkpoints with the discriminator, the pipeline weights).
-    ``amp`` (CUDA only) and ``grad_clip`` are the :class:`tryon.train.TrainConfig` options of the same names."""
+    ``amp`` (CUDA only) and ``grad_clip`` are the :class:`tryon.train.TrainConfig` options of the same names;
+    ``gp_every``, ``precision``, ``channels_last`` and ``cache_data`` are the speed options of
+    :func:`tryon_wuton.training.teacher.train_teacher` (same defaults)."""
     from tryon.errors import InputError
     from tryon.train import TrainConfig, run
 
@@ -325,7 +337,7 @@ def distill_student(
         raise InputError("--size", f"the teacher's resolution {tsize[0]}x{tsize[1]} (or leave it out)",
                          f"{size[0]}x{size[1]}")
     lr = float(lr) if lr is not None else STUDENT_LR
-    cfg = StudentConfig(lambda_adv=float(lambda_adv), gp_weight=float(gp_weight))
+    cfg = StudentConfig(lambda_adv=float(lambda_adv), gp_weight=float(gp_weight), gp_every=int(gp_every))
     gen_file = Path(teacher_run) / "generator.safetensors"
     teacher_id = f"{Path(teacher_run).resolve()}#{_file_digest(gen_file)}" if gen_file.is_file() else str(teacher_run)
     targets = TeacherTargets(teacher, cache_dir=cache_teacher, teacher_id=teacher_id)
@@ -341,7 +353,8 @@ def distill_student(
         D = build_discriminator()
         modules["discriminator"] = D
         optimizers["discriminator"] = torch.optim.Adam(D.parameters(), lr=lr, betas=ADAM_BETAS)
-    dataset = UnpairedDataset(open_split(data, "train", tsize), pairs_per_person=pairs_per_person, seed=seed)
+    base = cached_base(open_split(data, "train", tsize), cache_data and int(num_workers) == 0)
+    dataset = UnpairedDataset(base, pairs_per_person=pairs_per_person, seed=seed)
     # filled when training ends: the dict itself (not a copy) reaches the provenance tryon.train.run gives
     # the pipeline, so the cache figures of this call are saved in config.json ("training.teacher_cache")
     cache_use: dict[str, int] = {}
@@ -365,6 +378,7 @@ def distill_student(
         out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
         log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
         amp=bool(amp), amp_dtype=amp_dtype, grad_clip=grad_clip, progress=bool(progress),
+        precision=resolve_precision(precision, amp), channels_last=bool(channels_last),
     )
     outcome = run(loop, modules=modules, optimizers=optimizers, dataset=dataset,
                   step_fn=StudentStep(cfg, perceptual, targets), info=info, build_pipeline=build_pipeline,

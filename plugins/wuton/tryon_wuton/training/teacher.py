@@ -50,7 +50,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batches import UnpairedDataset, batch_tensors, open_split, require_parse
+from tryon.train import frozen
+
+from .batches import UnpairedDataset, batch_tensors, cached_base, open_split, require_parse
 from .objectives import build_perceptual, discriminator_update
 
 log = logging.getLogger("tryon_wuton.training.teacher")
@@ -58,6 +60,22 @@ log = logging.getLogger("tryon_wuton.training.teacher")
 #: Default Adam learning rate (App. E.1 prints "10e-3"; see the module docstring for the choice of 1e-3).
 TEACHER_LR = 1e-3
 ADAM_BETAS = (0.5, 0.999)
+#: Speed defaults of ``train_teacher`` / ``distill_student`` (measured by
+#: ``benchmarks/wuton_train_speed.py``; none changes the objective): the lazy gradient penalty period
+#: (StyleGAN2 practice, penalty weight scaled by it), the autocast precision, NHWC memory format, and
+#: in-memory caching of the decoded dataset items.
+GP_EVERY = 4
+PRECISION = "fp32"
+CHANNELS_LAST = True
+CACHE_DATA = True
+
+
+def resolve_precision(precision: str | None, amp: bool) -> str | None:
+    """The ``TrainConfig.precision`` of a run: the one asked for; else ``None`` (``amp`` / ``amp_dtype`` decide)
+    when ``amp`` is on; else :data:`PRECISION`."""
+    if precision is not None:
+        return precision
+    return None if amp else PRECISION
 
 
 @dataclass
@@ -72,6 +90,10 @@ class TeacherConfig:
     lambda_adv: float = 1.0
     gp_weight: float = 10.0  # not given in 000; the usual WGAN-GP weight (Gulrajani et al., 2017)
     gp_kind: str = "wgan-gp"
+    gp_every: int = 1  # lazy gradient penalty: every k steps with weight k * gp_weight (train_teacher: GP_EVERY)
+    # the generator update sees a fixed critic (tryon.train.frozen): same gradients for the generator, no
+    # wasted weight gradients for the discriminator (False: the path before, kept for the speed benchmark)
+    frozen_critic: bool = True
 
     def __post_init__(self) -> None:
         if self.adv not in ("none", "paired", "unpaired"):
@@ -157,11 +179,15 @@ class TeacherStep:
         logs: dict[str, float] = {}
         if D is not None:
             fake = out["image_b"] if self.cfg.adv == "unpaired" else out["image_a"]
-            logs.update(discriminator_update(trainer, t["person"], fake, self.cfg.gp_weight, self.cfg.gp_kind))
+            logs.update(discriminator_update(trainer, t["person"], fake, self.cfg.gp_weight, self.cfg.gp_kind,
+                                             gp_every=self.cfg.gp_every))
         trainer.optimizers["generator"].zero_grad(set_to_none=True)
-        with trainer.autocast():
-            losses = generator_losses(G, D, self.perceptual, t, self.cfg, out, unwrapped=trainer.unwrap("generator"))
-        trainer.backward(losses["total"])
+        critic = trainer.unwrap("discriminator") if D is not None and self.cfg.frozen_critic else D
+        with frozen(critic if self.cfg.frozen_critic else None):
+            with trainer.autocast():
+                losses = generator_losses(G, critic, self.perceptual, t, self.cfg, out,
+                                          unwrapped=trainer.unwrap("generator"))
+            trainer.backward(losses["total"])
         trainer.optimizer_step("generator")
         logs.update({k: float(v.detach()) for k, v in losses.items()})
         return logs
@@ -209,6 +235,7 @@ def train_teacher(
     adv: str = "unpaired",
     end_to_end: bool = True,
     gp_weight: float = 10.0,
+    gp_every: int = GP_EVERY,
     pairs_per_person: int = 4,
     seed: int = 0,
     device: Any = None,
@@ -220,13 +247,20 @@ def train_teacher(
     amp_dtype: str = "float16",
     grad_clip: float | None = None,
     progress: bool = True,
+    precision: str | None = None,
+    channels_last: bool = CHANNELS_LAST,
+    cache_data: bool = CACHE_DATA,
 ) -> dict[str, Any]:
     """Train T-WUTON on ``data`` and save the ``wuton-teacher`` pipeline into ``out``.
 
     ``out`` holds ``train_info.json``, the trainer's logs (``metrics.csv``, TensorBoard), checkpoints
     (generator *and* discriminator, resumable) and the final pipeline weights (``config.json``,
     ``generator.safetensors``, ``parser.safetensors``): ``tryon.load("wuton-teacher", weights=out)``.
-    ``amp`` (CUDA only) and ``grad_clip`` are the :class:`tryon.train.TrainConfig` options of the same names.
+    ``amp`` (CUDA only), ``grad_clip``, ``precision`` (``None``: :data:`PRECISION`, or ``amp`` / ``amp_dtype``
+    when ``amp`` is set) and
+    ``channels_last`` are the :class:`tryon.train.TrainConfig` options of the same names; ``cache_data`` keeps
+    the decoded persons and garments in memory (:class:`tryon.cached_dataset.CachedDataset`, with
+    ``num_workers=0``); ``gp_every`` makes the gradient penalty lazy (see :data:`GP_EVERY`).
     """
     from tryon.train import TrainConfig, run
 
@@ -235,12 +269,13 @@ def train_teacher(
     out = Path(out)
     size = (int(size[0]), int(size[1]))
     lr = float(lr) if lr is not None else TEACHER_LR
-    cfg = TeacherConfig(adv=adv, end_to_end=bool(end_to_end), gp_weight=float(gp_weight))
+    cfg = TeacherConfig(adv=adv, end_to_end=bool(end_to_end), gp_weight=float(gp_weight), gp_every=int(gp_every))
     parser_pipe = load_parser_run(parser_run, size) if parser_run else None
     perceptual, perceptual_desc = build_perceptual(vgg_weights, parser_pipe.parser if parser_pipe else None)
     torch.manual_seed(seed)
     base = open_split(data, "train", size)
     require_parse(base, "the teacher builds p* and c_a,p from them")
+    base = cached_base(base, cache_data and int(num_workers) == 0)
     dataset = UnpairedDataset(base, pairs_per_person=pairs_per_person, seed=seed)
     modules, optimizers = build_teacher_modules(size, cfg.adv, lr)
     info = {
@@ -271,6 +306,7 @@ def train_teacher(
         out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
         log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
         amp=bool(amp), amp_dtype=amp_dtype, grad_clip=grad_clip, progress=bool(progress),
+        precision=resolve_precision(precision, amp), channels_last=bool(channels_last),
     )
     outcome = run(loop, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=TeacherStep(cfg, perceptual),
                   info=info, build_pipeline=build_pipeline, resume=resume)
@@ -279,12 +315,17 @@ def train_teacher(
 
 __all__ = [
     "ADAM_BETAS",
+    "CACHE_DATA",
+    "CHANNELS_LAST",
+    "GP_EVERY",
+    "PRECISION",
     "TEACHER_LR",
     "TeacherConfig",
     "TeacherStep",
     "build_teacher_modules",
     "generator_losses",
     "load_parser_run",
+    "resolve_precision",
     "teacher_forward",
     "train_teacher",
 ]

@@ -8,7 +8,6 @@ HTTP helpers for slow and abandoning clients. Loopback only.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import socket
 import threading
@@ -20,14 +19,7 @@ from PIL import Image
 INFER = "/v1/models/tiny/infer"
 
 
-def _load_tiny():
-    spec = importlib.util.spec_from_file_location("_tiny_task_defs", Path(__file__).with_name("test_export.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tiny = _load_tiny()
+import tiny_tasks as tiny  # noqa: E402 - tests/ is on sys.path (conftest.py)
 PERSON = tiny.smooth_image(80, 60, 1)  # 80 high, 60 wide: not the model's 64×48
 GARMENT = tiny.smooth_image(70, 52, 2)
 

@@ -16,14 +16,7 @@ from tryon.cli import main
 from tryon.errors import TryonError
 
 
-def _load_tiny():
-    spec = importlib.util.spec_from_file_location("_tiny_task_defs_bench", Path(__file__).with_name("test_export.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tiny = _load_tiny()
+import tiny_tasks as tiny  # noqa: E402 - tests/ is on sys.path (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,8 @@ calibration methods, last layers kept float — recorded in the manifest, each w
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,14 +15,7 @@ from tryon.errors import TryonError
 from tryon.runtime import ImageModelSession
 
 
-def _load_tiny():
-    spec = importlib.util.spec_from_file_location("_tiny_task_defs_int8", Path(__file__).with_name("test_export.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tiny = _load_tiny()
+import tiny_tasks as tiny  # noqa: E402 - tests/ is on sys.path (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,14 +19,7 @@ from tryon.runtime import ImageModelSession  # noqa: E402
 from tryon.runtime_openvino import cpu_has_bf16  # noqa: E402
 
 
-def _load_tiny():
-    spec = importlib.util.spec_from_file_location("_tiny_task_defs_ov", Path(__file__).with_name("test_export.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tiny = _load_tiny()
+import tiny_tasks as tiny  # noqa: E402 - tests/ is on sys.path (conftest.py)
 
 
 @pytest.fixture(scope="module")

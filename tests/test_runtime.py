@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 import textwrap
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,14 +19,7 @@ from tryon.cli import main
 from tryon.errors import InputError, ProviderError, TryonError
 
 
-def _load_tiny():
-    spec = importlib.util.spec_from_file_location("_tiny_task_defs", Path(__file__).with_name("test_export.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tiny = _load_tiny()
+import tiny_tasks as tiny  # noqa: E402 - tests/ is on sys.path (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,6 @@ update (discriminator, then student) goes through the :class:`tryon.train.Traine
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -45,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tryon.fs import atomic_write_json
+from tryon.fs import atomic_write_json, sha256_file
 from tryon.train import frozen
 
 from ..agnostic import make_agnostic
@@ -75,14 +74,6 @@ class StudentConfig:
 # ------------------------------------------------------------------------------------------------
 # teacher targets (+ cache)
 # ------------------------------------------------------------------------------------------------
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
-
-
 class TeacherTargets:
     """Frozen ``{h, T-WUTON}``: ``(p̃_b, θ)`` for ``(p_a, c_b)``, optionally cached on disk.
 
@@ -339,7 +330,7 @@ def distill_student(
     lr = float(lr) if lr is not None else STUDENT_LR
     cfg = StudentConfig(lambda_adv=float(lambda_adv), gp_weight=float(gp_weight), gp_every=int(gp_every))
     gen_file = Path(teacher_run) / "generator.safetensors"
-    teacher_id = f"{Path(teacher_run).resolve()}#{_file_digest(gen_file)}" if gen_file.is_file() else str(teacher_run)
+    teacher_id = f"{Path(teacher_run).resolve()}#{sha256_file(gen_file)[:16]}" if gen_file.is_file() else str(teacher_run)
     targets = TeacherTargets(teacher, cache_dir=cache_teacher, teacher_id=teacher_id)
     parser_for_features = teacher.parser if teacher.config.get("parser_trained") else None
     perceptual, perceptual_desc = build_perceptual(vgg_weights, parser_for_features)

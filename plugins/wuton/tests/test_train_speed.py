@@ -84,3 +84,22 @@ def test_frozen_critic_gives_the_generator_the_same_update(batch, tiny_features,
     assert all(torch.equal(a, b) for a, b in zip(old["d"], new["d"]))
     # the frozen run's critic gradients are those of its own update only; the old path added the G-step ones
     assert any(not torch.allclose(a, b) for a, b in zip(old["d_grad"], new["d_grad"]))
+
+
+def test_theta_regressor_stays_fp32_under_bf16_autocast() -> None:
+    """θ is regressed in fp32 under CPU bf16 autocast (the rest of the matcher is not): the weight gradients of
+    the kernel taps that only see padding (1x1 output of the second stride-2 conv) stay exactly 0, not NaN."""
+    from tryon_wuton.models import ThetaRegressor
+
+    torch.manual_seed(0)
+    reg = ThetaRegressor(in_channels=12, in_size=(3, 3))
+    nn_init = torch.nn.init
+    nn_init.normal_(reg.fc.weight, std=0.1)  # non-zero FC so gradients reach the convs
+    corr = torch.randn(4, 12, 3, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        theta = reg(corr)
+        assert theta.dtype == torch.float32
+    theta.sum().backward()
+    grad = reg.convs[3].weight.grad
+    assert torch.isfinite(grad).all()
+    assert torch.equal(grad[:, :, 0, :], torch.zeros_like(grad[:, :, 0, :]))  # top row of taps: padding only

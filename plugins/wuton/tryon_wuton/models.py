@@ -104,7 +104,13 @@ class ThetaRegressor(nn.Module):
         self.tanh = bool(tanh)
 
     def forward(self, corr: torch.Tensor) -> torch.Tensor:
-        theta = self.fc(self.convs(corr).flatten(1))
+        # θ is regressed in fp32 even under mixed-precision autocast: the net is tiny (a few MMAC), the TPS
+        # geometry is precision-sensitive, and on 2 CPUs with oneDNN bf16 the weight gradient of kernel taps
+        # that only ever see padding (the second stride-2 conv at 1x1 output, e.g. 96x72 or 128x96 inputs)
+        # came out NaN: dead taps that training never uses, but any forward that multiplies the padding
+        # explicitly then returns NaN (measured: 0 NaN in fp32, 256-640 NaN weights per run in bf16).
+        with torch.autocast(device_type=corr.device.type, enabled=False):
+            theta = self.fc(self.convs(corr.float()).flatten(1))
         return torch.tanh(theta) if self.tanh else theta
 
 

@@ -35,10 +35,10 @@ Writes into ``--out``: ``quality.json`` (every per-seed number, the orderings, m
 wall times), ``quality.md``, ``grid_*.png`` and ``report.html`` / ``report.md`` (:class:`tryon.report.Report`).
 Finished runs are reused (``--out`` can be resumed after an interruption).
 
-Budget: the defaults (96x72, 800 samples, parser 150 / teacher 120 / student 80 / proxy 200 steps, batch 8,
-2 seeds, 48 test pairs) are sized for about 40 min on 2 quiet CPU cores with the training step of 2026-12-03
-(an estimate); scale with ``--steps`` / ``--student-steps`` / ``--size`` / ``--seeds``,
-and ``--proxy DIR`` reuses a trained proxy feature net (about a quarter of the budget).
+Budget: the defaults (96x72, 800 samples, parser 150 / teacher 200 / student 140 / proxy 200 steps, batch 8,
+2 seeds, 48 test pairs, ``--precision auto``) took 25.4 min on 2 CPU cores (AMD EPYC with avx512_bf16,
+2026-12-03); scale with ``--steps`` / ``--student-steps`` / ``--size`` / ``--seeds``, and ``--proxy DIR``
+reuses a trained proxy feature net.
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--size", default="96x72", help="HxW of data and models")
     ap.add_argument("--seeds", default="0,1", help="comma-separated training seeds")
     ap.add_argument("--parser-steps", type=int, default=150)
-    ap.add_argument("--steps", type=int, default=120, help="steps of each teacher")
-    ap.add_argument("--student-steps", type=int, default=80, help="steps of each student")
+    ap.add_argument("--steps", type=int, default=200, help="steps of each teacher")
+    ap.add_argument("--student-steps", type=int, default=140, help="steps of each student")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                     help="training precision (default auto, as the demo: bf16 where the CPU has it, else fp32)")

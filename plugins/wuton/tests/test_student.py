@@ -43,15 +43,16 @@ def _trainer(make_trainer, lambda_adv: float, seed: int = 0, lr: float = 1e-3):
 
 
 def test_distillation_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_features: nn.Module, make_trainer) -> None:
-    """A randomly initialised student on one fixed batch (lr 3e-3 so that θ visibly moves in 15 steps)."""
+    """A randomly initialised student on one fixed batch (lr 3e-3 so that θ visibly moves in 25 steps)."""
     teacher = _teacher()
     targets = TeacherTargets(teacher, use_parser=False)
     tr = _trainer(make_trainer, 1.0, lr=3e-3)
     step = StudentStep(StudentConfig(lambda_adv=1.0), PerceptualLoss(tiny_features), targets)
-    hist = [step(tr, batch) for _ in range(15)]
+    hist = [step(tr, batch) for _ in range(25)]  # with the checkerboard-free init L1 needs more than 15 steps to fall 10 %
     for key in ("warp", "l1", "perceptual"):
         v = [h[key] for h in hist]
-        assert np.mean(v[-3:]) < 0.9 * np.mean(v[:3]), (key, v)
+        ratio = np.mean(v[-3:]) / np.mean(v[:3])
+        assert ratio < 0.9, (key, ratio, v)
     assert {"adv", "d", "gp"} <= set(hist[0])
     # the teacher is frozen: its weights never move
     assert all(not p.requires_grad for p in teacher.generator.parameters())

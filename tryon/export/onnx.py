@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -889,6 +889,28 @@ def _feed_arrays(item: dict[str, Any], manifest: dict[str, Any]) -> dict[str, np
     return feeds
 
 
+def quantized_parity(fp32_session: Any, run_quantized: Callable[[dict[str, np.ndarray]], list[np.ndarray]],
+                     manifest: dict[str, Any], items: list[dict[str, np.ndarray]], parity_batches: Sequence[int], seed: int,
+                     label: str, provider: str) -> dict[str, Any]:
+    """The error of a quantised model vs the fp32 ONNX model (onnxruntime CPU), on random inputs and on
+    calibration inputs, at each batch of ``parity_batches``: per-output max errors (the parity summary of the
+    export) plus ``mean_abs_error``, the worst per-output mean error."""
+    out_names = [o["name"] for o in manifest["outputs"]]
+    rng = np.random.default_rng(seed)
+    cases = []
+    for b in parity_batches:
+        calibration = {k: np.concatenate([items[i % len(items)][k] for i in range(int(b))], 0)[: int(b)] for k in items[0]}
+        for kind, feeds in (("random", _random_feeds(manifest, int(b), rng)), ("calibration", calibration)):
+            ref = [np.asarray(r, np.float32) for r in fp32_session.run(None, feeds)]
+            got = [np.asarray(g, np.float32) for g in run_quantized(feeds)]
+            errs = _compare(got, ref, out_names, f"{label}, batch {b}, {kind} inputs")
+            mean = {n: float(np.mean(np.abs(g - r))) for n, g, r in zip(out_names, got, ref)}
+            cases.append({"batch": int(b), "inputs": kind, "errors": errs, "mean": mean})
+    parity = _summarise(cases, None, provider, "fp32 ONNX model (onnxruntime CPU)")
+    parity["mean_abs_error"] = max(max(c["mean"].values()) for c in cases)
+    return parity
+
+
 def _random_feeds(manifest: dict[str, Any], batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     feeds = {}
     for spec in manifest["inputs"]:
@@ -987,21 +1009,9 @@ def quantize_int8(
             )
         m8 = onnx.load(str(tmp))
         onnx.checker.check_model(m8)
-        s32, s8 = _cpu_session(src), _cpu_session(tmp)
-        out_names = [o["name"] for o in manifest["outputs"]]
-        rng = np.random.default_rng(seed)
-        cases = []
-        for b in parity_batches:
-            for kind, feeds in (("random", _random_feeds(manifest, int(b), rng)),
-                                ("calibration", {k: np.concatenate([items[i % len(items)][k] for i in range(int(b))], 0)[: int(b)]
-                                                 for k in items[0]})):
-                ref = [np.asarray(r, np.float32) for r in s32.run(None, feeds)]
-                got = s8.run(None, feeds)
-                errs = _compare(got, ref, out_names, f"int8, batch {b}, {kind} inputs")
-                mean = {n: float(np.mean(np.abs(np.asarray(g, np.float32) - r))) for n, g, r in zip(out_names, got, ref)}
-                cases.append({"batch": int(b), "inputs": kind, "errors": errs, "mean": mean})
-        parity = _summarise(cases, None, "CPUExecutionProvider", "fp32 ONNX model (onnxruntime CPU)")
-        parity["mean_abs_error"] = max(max(c["mean"].values()) for c in cases)
+        s8 = _cpu_session(tmp)
+        parity = quantized_parity(_cpu_session(src), lambda feeds: s8.run(None, feeds), manifest, items, parity_batches,
+                                  seed, "int8", "CPUExecutionProvider")
         os.replace(tmp, dst)
     except TryonError:
         raise

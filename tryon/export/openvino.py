@@ -16,7 +16,6 @@ import logging
 import os
 from typing import Any, Iterable
 
-import numpy as np
 
 from ..errors import TryonError
 from ..fs import sha256_file
@@ -47,7 +46,7 @@ def quantize_openvino_int8(
     """
     import onnx
 
-    from .onnx import _compare, _cpu_session, _feed_arrays, _random_feeds, _summarise, grid_chain_nodes
+    from .onnx import _cpu_session, _feed_arrays, grid_chain_nodes, quantized_parity
 
     ov = require_openvino()
     try:
@@ -85,22 +84,10 @@ def quantize_openvino_int8(
                 if ignored or float_op_types else None,
             )
         ov.save_model(qmodel, str(tmp_xml), compress_to_fp16=False)
-        s32 = _cpu_session(src)
         s8 = OpenVINOSession(tmp_xml, "int8", None)
         out_names = [o["name"] for o in manifest["outputs"]]
-        rng = np.random.default_rng(seed)
-        cases = []
-        for b in parity_batches:
-            for kind, feeds in (("random", _random_feeds(manifest, int(b), rng)),
-                                ("calibration", {k: np.concatenate([items[i % len(items)][k] for i in range(int(b))], 0)[: int(b)]
-                                                 for k in items[0]})):
-                ref = [np.asarray(r, np.float32) for r in s32.run(None, feeds)]
-                got = s8.run(out_names, feeds)
-                errs = _compare(got, ref, out_names, f"openvino int8, batch {b}, {kind} inputs")
-                mean = {n: float(np.mean(np.abs(g - r))) for n, g, r in zip(out_names, got, ref)}
-                cases.append({"batch": int(b), "inputs": kind, "errors": errs, "mean": mean})
-        parity = _summarise(cases, None, "OpenVINO CPU", "fp32 ONNX model (onnxruntime CPU)")
-        parity["mean_abs_error"] = max(max(c["mean"].values()) for c in cases)
+        parity = quantized_parity(_cpu_session(src), lambda feeds: s8.run(out_names, feeds), manifest, items, parity_batches,
+                                  seed, "openvino int8", "OpenVINO CPU")
         os.replace(tmp_xml.with_suffix(".bin"), dst_xml.with_suffix(".bin"))
         os.replace(tmp_xml, dst_xml)
     except TryonError:

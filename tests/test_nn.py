@@ -45,6 +45,34 @@ def test_siamese_unet_round_trip(size):
     assert e1.levels[0][0].weight.grad is not None and e1.levels[0][0].weight.grad.abs().sum() > 0
 
 
+def test_plain_ends_keep_the_absolute_colour():
+    """With instance norm on its first level the encoder's finest map barely sees a colour shift of the whole
+    image (the conv adds a per-channel constant that the norm removes; only the zero-padded border keeps a
+    trace); with ``norm_first=False`` it does. ``norm_last=False`` leaves the full-resolution decoder level
+    without norm, with biased convolutions."""
+    torch.manual_seed(4)
+    x = torch.randn(2, 3, 32, 24) * 0.3
+    shifted = x + torch.tensor([0.4, -0.2, 0.1]).view(1, 3, 1, 1)
+    normed = ConvEncoder(3, depths=(8, 16), norm="instance")
+    plain = ConvEncoder(3, depths=(8, 16), norm="instance", norm_first=False)
+
+    def response(enc):  # relative change of the finest map under the shift
+        a, b = enc(x)[0], enc(shifted)[0]
+        return ((a - b).abs().mean() / a.abs().mean()).item()
+
+    assert response(normed) < 0.15
+    assert response(plain) > 2 * response(normed)
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in plain.levels[0])
+    assert all(isinstance(m, torch.nn.InstanceNorm2d) for m in (plain.levels[1][1], plain.levels[1][4]))
+    assert plain.levels[0][0].bias is not None and normed.levels[0][0].bias is None
+    dec = UNetDecoder(skip_channels=(16, 32), norm="instance", norm_last=False)
+    last, inner = dec.levels[-1], dec.levels[0]
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in last.modules())
+    assert last.up.bias is not None and last.conv[0].bias is not None
+    assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in inner.modules())
+    assert dec([plain(x)[0].repeat(1, 2, 1, 1), plain(x)[1].repeat(1, 2, 1, 1)]).shape == (2, 3, 32, 24)
+
+
 def test_decoder_options_and_errors():
     torch.manual_seed(2)
     enc = ConvEncoder(3, depths=(8, 16, 32), norm="none")

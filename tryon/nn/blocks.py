@@ -52,6 +52,27 @@ def make_norm(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"norm: expected one of {_NORMS}, got {kind!r}")
 
 
+# PyTorch initialises conv weights with kaiming_uniform(a=sqrt(5)): std 1/sqrt(3 fan_in). He's ReLU
+# initialisation has std sqrt(2 / fan_in), sqrt(6) times larger.
+_DEFAULT_TO_HE = 6.0**0.5
+
+
+@torch.no_grad()
+def _he_rescale(module: nn.Module) -> None:
+    """Rescale the (default-initialised) conv weights in ``module`` to He's ReLU std and zero their biases.
+
+    For the unnormalised ends of :class:`ConvEncoder` (``norm_first=False``) and :class:`UNetDecoder`
+    (``norm_last=False``): without a norm after them, PyTorch's default init shrinks the activations by
+    about sqrt(6)/sqrt(2) per conv + ReLU, and the WUTON generator then barely moved its L1 in its first
+    15 steps (ratio 0.98 against 0.57 with He scale). A rescale, not a new draw, keeps the random stream
+    of every later module unchanged (and ``nearest_conv_kernel`` weights stay nearest-conv)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            m.weight.mul_(_DEFAULT_TO_HE)
+            if m.bias is not None:
+                m.bias.zero_()
+
+
 def _conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int, padding: int, norm: str) -> list[nn.Module]:
     return [
         nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=norm == "none"),
@@ -70,17 +91,24 @@ class ConvEncoder(nn.Module):
         in_channels: input channels (3 for an RGB image in [-1, 1]).
         depths: channels per scale, (16, 32, 64, 128, 256) in 000 App. E.
         norm: ``"batch"`` (geometric matcher) or ``"instance"`` (generator), or ``"none"``.
+        norm_first: ``False`` leaves the first level (the two convolutions that see the raw image) without
+            normalisation, with biased, He-scaled convolutions instead — see :class:`UNetDecoder` ``norm_last``.
     """
 
-    def __init__(self, in_channels: int = 3, depths: Sequence[int] = (16, 32, 64, 128, 256), norm: str = "batch") -> None:
+    def __init__(self, in_channels: int = 3, depths: Sequence[int] = (16, 32, 64, 128, 256), norm: str = "batch",
+                 norm_first: bool = True) -> None:
         super().__init__()
         depths = tuple(int(d) for d in depths)
         if not depths:
             raise ValueError("depths: expected at least one scale")
         levels = []
         c = in_channels
-        for d in depths:
-            levels.append(nn.Sequential(*_conv_norm_relu(c, d, 3, 1, 1, norm), *_conv_norm_relu(d, d, 4, 2, 1, norm)))
+        for i, d in enumerate(depths):
+            level_norm = norm if (i > 0 or norm_first) else "none"
+            levels.append(nn.Sequential(*_conv_norm_relu(c, d, 3, 1, 1, level_norm),
+                                        *_conv_norm_relu(d, d, 4, 2, 1, level_norm)))
+            if level_norm != norm:
+                _he_rescale(levels[-1])
             c = d
         self.levels = nn.ModuleList(levels)
         self.in_channels = in_channels
@@ -156,6 +184,12 @@ class UNetDecoder(nn.Module):
             fine to coarse; default ``(skip[0], skip[0], skip[1], ..., skip[-2])`` (symmetric to the encoder).
         final_activation: ``"tanh"`` (images in [-1, 1]), ``"sigmoid"`` or ``"none"``.
         up_init: ``"default"`` (PyTorch's) or ``"nearest-conv"`` (checkerboard-free start, see the module docstring).
+        norm_last: ``False`` leaves the level that arrives at full resolution without normalisation (biased,
+            He-scaled convolutions). With instance norm, a normalised map has the same per-channel mean and spread in
+            every image, so the final linear conv cannot produce an image-dependent mean colour: a
+            generator normalised at both ends (``ConvEncoder(norm_first=True)`` feeding the skips,
+            ``norm_last=True``) shows a colour cast and fits even the unmasked pixels slowly. Pix2Pix
+            likewise leaves its outermost layers unnormalised. Measured in docs/benchmarks.md.
     """
 
     def __init__(
@@ -166,6 +200,7 @@ class UNetDecoder(nn.Module):
         depths: Sequence[int] | None = None,
         final_activation: str = "tanh",
         up_init: str = "default",
+        norm_last: bool = True,
     ) -> None:
         super().__init__()
         skips = tuple(int(c) for c in skip_channels)
@@ -179,7 +214,9 @@ class UNetDecoder(nn.Module):
         levels = []
         c = skips[-1]
         for i in reversed(range(len(skips))):  # level arriving at scale 1/2^i
-            levels.append(_UpLevel(c, depths[i], norm, up_init))
+            levels.append(_UpLevel(c, depths[i], norm if (i > 0 or norm_last) else "none", up_init))
+            if i == 0 and not norm_last and norm != "none":
+                _he_rescale(levels[-1])
             c = depths[i] + (skips[i - 1] if i > 0 else 0)
         self.levels = nn.ModuleList(levels)
         self.final = nn.Conv2d(c, out_channels, 3, 1, 1)

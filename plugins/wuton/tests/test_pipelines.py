@@ -114,7 +114,7 @@ def test_config_round_trips_through_json_and_provenance_stays_out_of_it(tmp_path
     """Constructor arguments are recorded by tryon.Pipeline (lists, as JSON gives them back); provenance is
     saved beside them and never passed back to the constructor."""
     pipe = WutonStudentPipeline(size=(64, 48), depths=(16, 32, 64, 128, 256))
-    assert pipe.config == {"size": (64, 48), "depths": (16, 32, 64, 128, 256), "grid_size": 5}
+    assert pipe.config == {"size": (64, 48), "depths": (16, 32, 64, 128, 256), "grid_size": 5, "plain_ends": True}
     pipe.provenance = {"data": "somewhere", "steps_done": 7}
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
@@ -122,7 +122,7 @@ def test_config_round_trips_through_json_and_provenance_stays_out_of_it(tmp_path
     pipe.save_pretrained(run, keep_other_files=True)  # a training run folder keeps its other files
     assert (run / "metrics.csv").is_file() and (run / "checkpoints").is_dir()
     manifest = json.loads((run / "config.json").read_text())
-    assert manifest["config"] == {"size": [64, 48], "depths": [16, 32, 64, 128, 256], "grid_size": 5}
+    assert manifest["config"] == {"size": [64, 48], "depths": [16, 32, 64, 128, 256], "grid_size": 5, "plain_ends": True}
     assert manifest["training"] == {"data": "somewhere", "steps_done": 7} and manifest["task"] == "wuton-student"
     loaded = WutonStudentPipeline.from_pretrained(run)
     assert loaded.size == SIZE and loaded.provenance["steps_done"] == 7

@@ -45,15 +45,17 @@ def test_torch_branches_and_head_equal_the_generator(student64) -> None:
         ref = WUTONExport(pipe.generator).eval()(person, garment)
         gf, pf = g_spec.build(pipe)(garment), p_spec.build(pipe)(person)
         out = head_spec.build(pipe)(garment, *gf, *pf)
-        # a branch's output for one image does not depend on the rest of the batch (instance norm per image;
-        # torch picks other conv kernels at batch 1: measured up to 3.1e-5 of rounding on the coarsest scale)
+        # a branch's output for one image does not depend on the rest of the batch (instance norm per image).
+        # torch picks other conv kernels at batch 1: rounding of ~1e-6, except on the coarsest scale, where
+        # instance norm over a 2x1 map divides by the spread of two nearly equal values (measured 2.4e-4 at
+        # this seed); depending on the batch would show as O(1) differences
         alone = g_spec.build(pipe)(garment[1:])
     assert len(gf) == len(g_spec.outputs) == 6 and len(pf) == 6
     assert [tuple(f.shape[1:]) for f in gf[:5]] == [(16, 32, 24), (32, 16, 12), (64, 8, 6), (128, 4, 3), (256, 2, 1)]
     for a, b in zip(out, ref):
         assert torch.equal(a, b)
-    for a, b in zip(alone, gf):
-        assert float((a[0] - b[1]).abs().max()) <= 1e-4
+    errors = [float((a[0] - b[1]).abs().max()) for a, b in zip(alone, gf)]
+    assert max(errors[:4]) <= 2e-5 and max(errors) <= 1e-3, errors
 
 
 def test_split_export_parity_and_manifest(split64) -> None:

@@ -166,7 +166,7 @@ def test_adversarial_loss_uses_real_persons_and_student_outputs(batch: dict, tin
     cfg = StudentConfig(lambda_warp=0, lambda_perceptual=0, lambda_l1=0, lambda_adv=1.0)
     perc = PerceptualLoss(tiny_features)
     hist = []
-    for _ in range(12):
+    for _ in range(20):  # against the smoother R1-regularised critic the student needs more than 12 steps
         tr.optimizers["student"].zero_grad()
         losses = student_losses(S, D, perc, batch["person"], batch["garment_b"], img_t, theta_t, cfg)
         losses["total"].backward()
@@ -187,7 +187,8 @@ def test_distill_student_run(data_dir: str, tmp_path) -> None:
     assert len(list(cache.glob("*.safetensors"))) == 4
     manifest = json.loads((out / "config.json").read_text())
     assert manifest["task"] == "wuton-student" and manifest["components"] == ["generator"]
-    assert manifest["config"] == {"size": [64, 48], "depths": [16, 32, 64, 128, 256], "grid_size": 5}
+    assert manifest["config"] == {"size": [64, 48], "depths": [16, 32, 64, 128, 256], "grid_size": 5,
+                                  "plain_ends": True}
     training = manifest["training"]
     assert training["init_from_teacher"] is True and training["lambda_adv"] == 1.0 and training["steps_done"] == 2
     assert training["teacher_parse_source"].startswith("dataset parse maps")

@@ -112,7 +112,7 @@ def test_adversarial_terms_descend(batch: dict, tiny_features: nn.Module, make_t
     only_adv = TeacherConfig(adv="unpaired", lambda_warp=0, lambda_l1=0, lambda_perceptual=0)
     perc = PerceptualLoss(tiny_features)
     g_hist = []
-    for _ in range(12):
+    for _ in range(20):  # against the smoother R1-regularised critic G needs more than 12 steps
         tr.optimizers["generator"].zero_grad()
         losses = generator_losses(G, D, perc, t, only_adv)
         losses["total"].backward()
@@ -183,10 +183,12 @@ def test_train_teacher_run_saves_pipeline_and_resumes(data_dir: str, tmp_path) -
     assert manifest["task"] == "wuton-teacher"
     assert {"generator", "parser"} == set(manifest["components"])
     assert manifest["config"] == {"size": [64, 48], "num_classes": 20, "parser_encoder": "resnet18",
-                                  "depths": [16, 32, 64, 128, 256], "grid_size": 5, "parser_trained": False}
+                                  "depths": [16, 32, 64, 128, 256], "grid_size": 5, "parser_trained": False,
+                                  "plain_ends": True}
     training = manifest["training"]  # provenance, beside (not inside) the constructor arguments
     assert training["perceptual_features"].startswith("vgg19-random")
     assert training["lr"] == TEACHER_LR and training["adv"] == "unpaired" and training["steps_done"] == 2
+    assert training["gp_kind"] == "r1" and training["gp_every"] == 4  # zero-centred penalty, lazy (GP_KIND, GP_EVERY)
     info = json.loads((out / "train_info.json").read_text())
     assert info["objective"].startswith("T-WUTON") and info["loop"]["max_steps"] == 2
     assert (out / "generator.safetensors").is_file() and (out / "checkpoints").is_dir()
@@ -207,3 +209,22 @@ def test_datasets_without_parse_maps_are_refused_with_a_clear_error() -> None:
     with pytest.raises(DatasetError, match="parse maps"):
         require_parse([{"person": torch.zeros(3, *SIZE), "garment": torch.zeros(3, *SIZE)}], "p*")
     require_parse([{"parse": torch.zeros(*SIZE, dtype=torch.long)}], "p*")
+
+
+def test_gradient_penalty_kind_is_checked_and_r1_sees_only_real_images(batch: dict) -> None:
+    """``gp_kind`` is R1 by default (zero-centred, on real images: the fakes do not change it) or WGAN-GP."""
+    from tryon_wuton.models import build_discriminator
+    from tryon_wuton.training.objectives import discriminator_loss
+
+    assert TeacherConfig().gp_kind == "r1"
+    with pytest.raises(ValueError, match="gp_kind"):
+        TeacherConfig(gp_kind="r2")
+    t = batch_tensors(batch, "cpu")
+    torch.manual_seed(0)
+    D = build_discriminator().eval()
+    fake_a, fake_b = torch.zeros_like(t["person"]), torch.rand_like(t["person"]) * 2 - 1
+    r1 = [float(discriminator_loss(D, t["person"], f, 10.0, "r1")["gp"]) for f in (fake_a, fake_b)]
+    assert r1[0] == pytest.approx(r1[1], rel=1e-6)
+    real = t["person"].clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(real).sum(), real)
+    assert r1[0] == pytest.approx(float(grad.flatten(1).pow(2).sum(1).mean()), rel=1e-4)  # E‖∇D(x_real)‖²

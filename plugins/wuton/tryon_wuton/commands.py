@@ -59,6 +59,11 @@ def _run_parser(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gp_kind_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gp-kind", choices=("r1", "wgan-gp"), default="r1",
+                   help="gradient penalty: zero-centred R1 on real images (default) or one-centred WGAN-GP")
+
+
 def _configure_teacher(p: argparse.ArgumentParser) -> None:
     # lr None: the teacher's default 1e-3 (000 App. E prints '10e-3', read as 1e-3; see training/teacher.py)
     _common(p, 20000, lr=None)
@@ -70,6 +75,7 @@ def _configure_teacher(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
                    help="ablation: image losses do not reach the geometric matcher (trained by L_warp only)")
     p.add_argument("--gp-weight", type=float, default=10.0, help="gradient-penalty weight (default 10)")
+    _gp_kind_option(p)
     p.add_argument("--pairs-per-person", type=int, default=4, help="unpaired garments drawn per person (default 4)")
     p.set_defaults(end_to_end=True)
 
@@ -79,7 +85,8 @@ def _run_teacher(args: argparse.Namespace) -> int:
 
     summary = train_teacher(
         args.data, args.out, parser_run=args.parser, size=args.size, vgg_weights=args.vgg_weights, adv=args.adv,
-        end_to_end=args.end_to_end, gp_weight=args.gp_weight, pairs_per_person=args.pairs_per_person,
+        end_to_end=args.end_to_end, gp_weight=args.gp_weight, gp_kind=args.gp_kind,
+        pairs_per_person=args.pairs_per_person,
         **_loop_options(args),
     )
     _print_summary(summary)
@@ -96,6 +103,7 @@ def _configure_student(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-init-from-teacher", dest="init_from_teacher", action="store_false",
                    help="start the student from random weights instead of the teacher's generator")
     p.add_argument("--gp-weight", type=float, default=10.0, help="gradient-penalty weight (default 10)")
+    _gp_kind_option(p)
     p.add_argument("--pairs-per-person", type=int, default=4, help="garments drawn per person (default 4)")
     p.set_defaults(init_from_teacher=True, size=None)  # --size defaults to the teacher's resolution
 
@@ -106,7 +114,7 @@ def _run_student(args: argparse.Namespace) -> int:
     summary = distill_student(
         args.teacher, args.data, args.out, size=args.size, lambda_adv=args.lambda_adv, cache_teacher=args.cache_teacher,
         vgg_weights=args.vgg_weights, init_from_teacher=args.init_from_teacher, gp_weight=args.gp_weight,
-        pairs_per_person=args.pairs_per_person, **_loop_options(args),
+        gp_kind=args.gp_kind, pairs_per_person=args.pairs_per_person, **_loop_options(args),
     )
     _print_summary(summary)
     return 0

@@ -6,7 +6,7 @@ generate data → train parser → train T-WUTON → distil S-WUTON (λadv = 1 a
 
 Every stage writes into its own folder under ``--out`` and is skipped when its result already exists,
 so an interrupted demo resumes where it stopped (training stages also resume from their checkpoints).
-The default budget (parser 100, teacher 360, students 220 steps each at batch 8) is sized to stay under
+The default budget (parser 100, teacher 420, students 240 steps each at batch 8) is sized to stay under
 15 minutes on 2 CPU cores: the full App. E architecture at 128×96 (the speed stage also times 256×192),
 with the training path's speed defaults (lazy gradient penalty, channels_last, cached items) and
 ``precision="auto"`` (bf16 autocast where the CPU has native bf16). Quality runs: docs/benchmarks.md.
@@ -30,7 +30,7 @@ BUDGETS: dict[str, dict[str, int]] = {
     # samples, parser steps, teacher steps, student steps (each of the two), eval pairs, bench iters,
     # batch size, int8 calibration pairs
     "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4, "calibration": 8},
-    "default": {"n": 1000, "parser": 100, "teacher": 360, "student": 220, "eval": 96, "bench": 20, "batch": 8, "calibration": 16},
+    "default": {"n": 1000, "parser": 100, "teacher": 420, "student": 240, "eval": 96, "bench": 20, "batch": 8, "calibration": 16},
     "long": {"n": 2400, "parser": 600, "teacher": 1500, "student": 800, "eval": 240, "bench": 60, "batch": 8, "calibration": 32},
 }
 

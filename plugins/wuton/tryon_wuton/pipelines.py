@@ -171,13 +171,14 @@ class WutonTeacherPipeline(_TryOnBase):
         depths: Sequence[int] = DEFAULT_DEPTHS,
         grid_size: int = 5,
         parser_trained: bool = False,
+        plain_ends: bool = True,
     ):
         super().__init__()
         self.size = _size(size)
         self.parser_trained = bool(parser_trained)
         num_classes = int(num_classes) if num_classes is not None else NUM_CANONICAL
         self.parser = HumanParser(num_classes, encoder=parser_encoder).eval()
-        self.generator = WUTON(size=self.size, depths=depths, grid_size=grid_size).eval()
+        self.generator = WUTON(size=self.size, depths=depths, grid_size=grid_size, plain_ends=plain_ends).eval()
         self._warned = False
 
     def agnostic_from(self, person: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,10 +229,11 @@ class WutonStudentPipeline(_TryOnBase):
         size: Sequence[int] = DEFAULT_SIZE,
         depths: Sequence[int] = DEFAULT_DEPTHS,
         grid_size: int = 5,
+        plain_ends: bool = True,
     ):
         super().__init__()
         self.size = _size(size)
-        self.generator = WUTON(size=self.size, depths=depths, grid_size=grid_size).eval()
+        self.generator = WUTON(size=self.size, depths=depths, grid_size=grid_size, plain_ends=plain_ends).eval()
 
     def __call__(self, person: Any = None, garment: Any = None, *, return_details: bool = False) -> Any:
         pb, p, g = self._pair(person, garment)

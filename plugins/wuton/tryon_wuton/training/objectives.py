@@ -63,8 +63,10 @@ def build_perceptual(vgg_weights: str | os.PathLike | None = None,
 
 
 def discriminator_loss(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor, gp_weight: float,
-                       gp_kind: str = "wgan-gp") -> dict[str, torch.Tensor]:
-    """Relativistic average discriminator loss + gradient penalty (000 §4.3.3.2, App. E.1)."""
+                       gp_kind: str = "r1") -> dict[str, torch.Tensor]:
+    """Relativistic average discriminator loss + gradient penalty (000 §4.3.3.2, App. E.1): ``gp_kind`` ``"r1"``
+    (zero-centred, on real images) or ``"wgan-gp"`` (one-centred, on interpolates), see
+    :data:`tryon_wuton.training.teacher.GP_KIND`."""
     from tryon.losses import gradient_penalty, relativistic_d_loss
 
     fake = fake.detach()
@@ -74,7 +76,7 @@ def discriminator_loss(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
 
 
 def discriminator_update(trainer: Any, real: torch.Tensor, fake: torch.Tensor, gp_weight: float,
-                         gp_kind: str = "wgan-gp", name: str = "discriminator", gp_every: int = 1) -> dict[str, float]:
+                         gp_kind: str = "r1", name: str = "discriminator", gp_every: int = 1) -> dict[str, float]:
     """One step of the discriminator module/optimiser ``name`` on ``(real, fake)``, through the trainer
     (``autocast``, ``backward``, ``optimizer_step``: AMP and gradient clipping apply). Returns ``d`` and, on
     the steps it is computed, ``gp``.

@@ -7,7 +7,8 @@ architecture — takes the **unmasked** person ``p_a`` and the garment ``c_b`` o
 
 * ``L_warp = ‖T_φ(c_b) − T_θ(c_b)‖₁`` (eq. 4.3.7),
 * ``L_perceptual = Σ_i ‖φ_i(p̂_b) − φ_i(p̃_b)‖₁`` (eq. 4.3.8), ``L1 = ‖p̂_b − p̃_b‖₁`` (eq. 4.3.9),
-* ``L_adv``: its own relativistic average adversarial loss with gradient penalty, independent of the teacher:
+* ``L_adv``: its own relativistic average adversarial loss with gradient penalty (R1 by default, as the
+  teacher's), independent of the teacher:
   real = dataset persons ``p_a``, fake = student outputs ``p̂_b``;
 
 ``L = λ_w L_warp + λ_p L_perceptual + λ_L1 L1 + λ_adv L_adv`` (eq. 4.3.10), λ = 1; ``lambda_adv=0`` is the
@@ -50,7 +51,7 @@ from tryon.train import frozen
 from ..agnostic import make_agnostic
 from .batches import UnpairedDataset, cached_base, open_split
 from .objectives import build_perceptual, discriminator_update
-from .teacher import ADAM_BETAS, CACHE_DATA, CHANNELS_LAST, GP_EVERY, TEACHER_LR, resolve_precision
+from .teacher import ADAM_BETAS, CACHE_DATA, CHANNELS_LAST, GP_EVERY, GP_KIND, TEACHER_LR, resolve_precision
 
 log = logging.getLogger("tryon_wuton.training.student")
 
@@ -66,7 +67,7 @@ class StudentConfig:
     lambda_l1: float = 1.0
     lambda_adv: float = 1.0
     gp_weight: float = 10.0
-    gp_kind: str = "wgan-gp"
+    gp_kind: str = GP_KIND  # zero-centred R1 (see tryon_wuton.training.teacher.GP_KIND)
     gp_every: int = 1  # lazy gradient penalty (distill_student default: teacher.GP_EVERY)
     frozen_critic: bool = True  # fixed critic in the student update (see TeacherConfig.frozen_critic)
 
@@ -295,6 +296,7 @@ def distill_student(
     init_from_teacher: bool = True,
     gp_weight: float = 10.0,
     gp_every: int = GP_EVERY,
+    gp_kind: str = GP_KIND,
     pairs_per_person: int = 4,
     seed: int = 0,
     device: Any = None,
@@ -328,14 +330,16 @@ def distill_student(
         raise InputError("--size", f"the teacher's resolution {tsize[0]}x{tsize[1]} (or leave it out)",
                          f"{size[0]}x{size[1]}")
     lr = float(lr) if lr is not None else STUDENT_LR
-    cfg = StudentConfig(lambda_adv=float(lambda_adv), gp_weight=float(gp_weight), gp_every=int(gp_every))
+    cfg = StudentConfig(lambda_adv=float(lambda_adv), gp_weight=float(gp_weight), gp_every=int(gp_every),
+                        gp_kind=str(gp_kind))
     gen_file = Path(teacher_run) / "generator.safetensors"
     teacher_id = f"{Path(teacher_run).resolve()}#{sha256_file(gen_file)[:16]}" if gen_file.is_file() else str(teacher_run)
     targets = TeacherTargets(teacher, cache_dir=cache_teacher, teacher_id=teacher_id)
     parser_for_features = teacher.parser if teacher.config.get("parser_trained") else None
     perceptual, perceptual_desc = build_perceptual(vgg_weights, parser_for_features)
     torch.manual_seed(seed)
-    student = WUTON(size=tsize, depths=teacher.generator.depths, grid_size=teacher.generator.grid_size)
+    student = WUTON(size=tsize, depths=teacher.generator.depths, grid_size=teacher.generator.grid_size,
+                    plain_ends=teacher.generator.plain_ends)
     if init_from_teacher:
         student.load_state_dict(teacher.generator.state_dict())
     modules: dict[str, nn.Module] = {"student": student}
@@ -361,7 +365,8 @@ def distill_student(
     def build_pipeline(trainer: Any, result: Any) -> WutonStudentPipeline:
         S = trainer.unwrap("student")
         cache_use.update(hits=targets.hits, misses=targets.misses)
-        pipe = WutonStudentPipeline(size=list(tsize), depths=list(S.depths), grid_size=S.grid_size)
+        pipe = WutonStudentPipeline(size=list(tsize), depths=list(S.depths), grid_size=S.grid_size,
+                                    plain_ends=S.plain_ends)
         pipe.generator = S.cpu().eval()
         return pipe
 

@@ -190,3 +190,17 @@ def test_format_and_markdown_helpers() -> None:
     assert out.replace("\n", "") == "<h4>Results</h4><ul><li>one</li><li>two &lt;b&gt;</li></ul><pre><code>a &lt; b</code></pre>"
     assert 'href="javascript' not in markdown_to_html("[x](javascript:alert(1))")
     assert markdown_to_html("**bold** `a<b`") == "<p><strong>bold</strong> <code>a&lt;b</code></p>"
+
+
+def test_grid_titles_write_greek_letters_out() -> None:
+    """The bundled grid font has no Greek glyphs: "λadv=0" is drawn as "lambda adv=0", not as a box."""
+    import numpy as np
+
+    from tryon.report import grid_image
+
+    cell = np.full((40, 160, 3), 200, np.uint8)
+    greek = np.asarray(grid_image([[cell]], column_titles=["S λadv=0"], row_titles=["θ"]))
+    spelled = np.asarray(grid_image([[cell]], column_titles=["S lambda adv=0"], row_titles=["theta"]))
+    boxed = np.asarray(grid_image([[cell]], column_titles=["S \u25a1adv=0"], row_titles=["\u25a1"]))
+    assert np.array_equal(greek, spelled)
+    assert not np.array_equal(greek, boxed)

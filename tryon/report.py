@@ -143,6 +143,17 @@ def _font(size: int = GRID_FONT_SIZE) -> Any:
         return ImageFont.load_default()
 
 
+# Pillow's bundled font (Aileron) has no Greek glyphs and draws a box instead; titles such as "λadv=0" or
+# "θ" are written out. The report's HTML and markdown keep the real letters.
+_GREEK_NAMES = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "eps", "θ": "theta", "λ": "lambda ",
+                "μ": "mu", "σ": "sigma", "τ": "tau", "φ": "phi", "ω": "omega"}
+
+
+def _drawable(text: Any) -> str:
+    """``text`` as the grid font can draw it (Greek letters written out)."""
+    return "".join(_GREEK_NAMES.get(ch, ch) for ch in str(text))
+
+
 def _text_width(draw: ImageDraw.ImageDraw, text: str, font: Any) -> int:
     box = draw.textbbox((0, 0), text, font=font)
     return int(box[2] - box[0])
@@ -187,7 +198,7 @@ def grid_image(
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     row_w = 0
     if row_titles is not None:
-        row_w = max((_text_width(probe, str(t), font) for t in row_titles), default=0) + 2 * GRID_PAD
+        row_w = max((_text_width(probe, _drawable(t), font) for t in row_titles), default=0) + 2 * GRID_PAD
     header = GRID_HEADER if column_titles is not None and any(str(t) for t in column_titles) else 0
     W = row_w + ncols * cell_w + (ncols + 1) * GRID_PAD
     H = header + len(rows) * cell_h + (len(rows) + 1) * GRID_PAD
@@ -196,13 +207,14 @@ def grid_image(
     x0 = row_w + GRID_PAD
     if header:
         for j, t in enumerate(column_titles or ()):
-            text = _fit(draw, str(t), font, cell_w)
+            text = _fit(draw, _drawable(t), font, cell_w)
             cx = x0 + j * (cell_w + GRID_PAD) + cell_w // 2
             draw.text((cx, header // 2 + 1), text, fill=(32, 32, 32), font=font, anchor="mm")
     for i, r in enumerate(cells):
         y = header + GRID_PAD + i * (cell_h + GRID_PAD)
         if row_titles is not None:
-            draw.text((GRID_PAD, y + cell_h // 2), str(row_titles[i]), fill=(32, 32, 32), font=font, anchor="lm")
+            draw.text((GRID_PAD, y + cell_h // 2), _drawable(row_titles[i]), fill=(32, 32, 32), font=font,
+                      anchor="lm")
         for j, c in enumerate(r):
             if c is None:
                 continue

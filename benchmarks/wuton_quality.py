@@ -36,7 +36,7 @@ wall times), ``quality.md``, ``grid_*.png`` and ``report.html`` / ``report.md`` 
 Finished runs are reused (``--out`` can be resumed after an interruption).
 
 Budget: the defaults (96x72, 800 samples, parser 150 / teacher 200 / student 140 / proxy 200 steps, batch 8,
-2 seeds, 48 test pairs, ``--precision auto``) took 25.4 min on 2 CPU cores (AMD EPYC with avx512_bf16,
+2 seeds, 48 test pairs, ``--precision auto``) took 18.9 min on 2 idle CPU cores (AMD EPYC with avx512_bf16,
 2026-12-03); scale with ``--steps`` / ``--student-steps`` / ``--size`` / ``--seeds``, and ``--proxy DIR``
 reuses a trained proxy feature net.
 """

@@ -164,7 +164,7 @@ class WUTON(nn.Module):
     constants", for the ONNX export).
 
     ``plain_ends=True`` (default): App. E.1 puts instance norm in the generator without saying where; as in
-    the Pix2Pix U-Net that WUTON extends, the layers that touch pixels are left unnormalised — the first
+    the Pix2Pix U-Net (whose discriminator App. E.1 adopts), the layers that touch pixels are left unnormalised — the first
     encoder level (whose output is the finest skip) and the decoder level that arrives at full resolution.
     Normalising them too (``plain_ends=False``, the layout before) removes each image's mean colour from
     every map the output conv sees: measured at 128×96 after 150 reconstruction-only steps, held-out

@@ -523,6 +523,31 @@ def model_card(m: dict[str, Any]) -> str:
 _GRAPH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
+def _export_checked(module: Any, args: tuple, in_names: list[str], out_names: list[str], path: Path, opset: int,
+                    dynamic_batch: bool, exporter: str, min_opset: int, where: str,
+                    expected: str) -> tuple[dict[str, Any], Any]:
+    """Export one graph to ``path`` (batch dims named) and check it: opset >= ``min_opset``, graph inputs equal
+    to ``in_names`` (``expected`` says where those names come from), ``onnx.checker`` (full check). Returns the
+    exporter info and the loaded model; every failure is one :class:`TryonError` prefixed by ``where``."""
+    import onnx
+
+    info = _export_graph(module, args, in_names, out_names, path, opset, dynamic_batch, exporter)
+    model = onnx.load(str(path))
+    _name_batch_dims(model, dynamic_batch)
+    onnx.save(model, str(path))
+    if file_opset(model) < min_opset:
+        raise TryonError(f"{where}: the exported file has opset {file_opset(model)} < the component's minimum {min_opset}")
+    graph_in = [i.name for i in model.graph.input]
+    if graph_in != list(in_names):
+        raise TryonError(f"{where}: the ONNX graph inputs {graph_in} differ from {expected} {list(in_names)} "
+                         "(an input unused by the module is dropped by the exporter)")
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except Exception as exc:  # noqa: BLE001
+        raise TryonError(f"{where}: onnx.checker rejected the exported graph: {_root_cause(exc)}") from None
+    return info, model
+
+
 def _check_split_graphs(graphs: Sequence[Any], in_names: list[str], out_names: list[str], where: str) -> None:
     """The graphs must form a chain: each takes component inputs or earlier outputs; the last one yields
     the component's outputs; names are unique and file-safe."""
@@ -576,7 +601,6 @@ def _export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], 
                   opset: int, dynamic_batch: bool, exporter: str, tolerance: float, where: str) -> tuple[list, dict]:
     """Export ``spec.split(pipeline)``'s graphs next to ``model.onnx`` and check that their chain reproduces the
     monolithic ONNX model (max abs error ≤ ``tolerance``) on every parity case of the main export."""
-    import onnx
     import torch
 
     in_names, out_names = list(example), list(spec.outputs)
@@ -602,20 +626,8 @@ def _export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], 
             raise TryonError(f"{gw}: the module returns {len(outs)} outputs but the GraphSpec names {len(g.outputs)}")
         values.update({n: o.detach() for n, o in zip(g.outputs, outs)})
         path = tmp / f"{g.name}.onnx"
-        info = _export_graph(module, args, list(g.inputs), list(g.outputs), path, opset, dynamic_batch, exporter)
-        model = onnx.load(str(path))
-        _name_batch_dims(model, dynamic_batch)
-        onnx.save(model, str(path))
-        if file_opset(model) < spec.min_opset:
-            raise TryonError(f"{gw}: opset {file_opset(model)} < the component's minimum {spec.min_opset}")
-        graph_in = [i.name for i in model.graph.input]
-        if graph_in != list(g.inputs):
-            raise TryonError(f"{gw}: the ONNX graph inputs {graph_in} differ from the GraphSpec inputs {list(g.inputs)} "
-                             "(an input unused by the module is dropped by the exporter)")
-        try:
-            onnx.checker.check_model(str(path), full_check=True)
-        except Exception as exc:  # noqa: BLE001
-            raise TryonError(f"{gw}: onnx.checker rejected the exported graph: {_root_cause(exc)}") from None
+        info, model = _export_checked(module, args, list(g.inputs), list(g.outputs), path, opset, dynamic_batch,
+                                      exporter, spec.min_opset, gw, "the GraphSpec inputs")
         sessions.append((_cpu_session(path), list(g.inputs)))
         records.append({
             "name": g.name,
@@ -745,24 +757,11 @@ def export_onnx(
         resolution = [int(first4d.shape[-2]), int(first4d.shape[-1])] if first4d is not None else []
         norm = json_safe(dict(spec.normalisation))
 
-        # 1. export
+        # 1-2. export, then check the opset, the graph inputs and onnx.checker
         path = tmp / MODEL_NAME
-        info = _export_graph(module, tuple(example.values()), in_names, out_names, path, opset_req, dynamic_batch, exporter)
-        model = onnx.load(str(path))
-        _name_batch_dims(model, dynamic_batch)
-        onnx.save(model, str(path))
+        info, model = _export_checked(module, tuple(example.values()), in_names, out_names, path, opset_req,
+                                      dynamic_batch, exporter, spec.min_opset, where, "the example inputs")
         real_opset = file_opset(model)
-        if real_opset < spec.min_opset:
-            raise TryonError(f"{where}: the exported file has opset {real_opset} < the component's minimum {spec.min_opset}")
-        graph_in = [i.name for i in model.graph.input]
-        if graph_in != in_names:
-            raise TryonError(f"{where}: the ONNX graph inputs {graph_in} differ from the example inputs {in_names} "
-                             "(an input unused by the model is dropped by the exporter)")
-        # 2. checker
-        try:
-            onnx.checker.check_model(str(path), full_check=True)
-        except Exception as exc:  # noqa: BLE001
-            raise TryonError(f"{where}: onnx.checker rejected the exported model: {_root_cause(exc)}") from None
 
         # 3. parity: onnxruntime CPU vs PyTorch
         sess = _cpu_session(path)

@@ -209,6 +209,26 @@ def test_bad_images_fail_alone(exported, images, tmp_path) -> None:
     assert cat.stats()["computed"] == {"garment": 1}
 
 
+def test_pair_binds_inputs_like_the_monolithic_session(exported, images) -> None:
+    """``pair`` takes inputs as ImageModelSession does (one binder): each misuse gets its one clear error."""
+    out, _ = exported
+    persons, garments = images
+    cat = CatalogueSession(out, intra_op_threads=1)
+    p, g = str(persons[0]), str(garments[0])
+    cases = [
+        ((p, g, g), {}, "at most 2"),
+        ((p,), {"person": p}, "both positionally and by name"),
+        ((), {"person": p, "shoe": g}, "unknown input"),
+        ((), {"person": p}, "missing"),
+        ((), {"person": [p, p], "garment": [g]}, "equal length"),
+        ((), {"person": [], "garment": []}, "at least one image"),
+    ]
+    for args, kwargs, message in cases:
+        with pytest.raises(InputError, match=message):
+            cat.pair(*args, **kwargs)
+    assert len(cat.pair(person=[p, p], garment=g)) == 2  # a single item next to a list is used for every item
+
+
 def test_not_a_split_export_and_a_tampered_graph(exported, tmp_path) -> None:
     out, _ = exported
     mono = tmp_path / "mono"

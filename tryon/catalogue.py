@@ -42,6 +42,7 @@ from .runtime import (
     _ort,
     _provider_name,
     available_providers,
+    bind_inputs,
     normalise_providers,
     physical_cores,
     prepare_input,
@@ -529,25 +530,14 @@ class CatalogueSession:
         order). Items are images or :class:`Features`; a single item next to lists is used for every item. Returns
         the main output (or a dict of every output with ``return_all``), restored to the first input's size and
         kind; a list when any input was a list."""
-        values = dict(zip(self.input_names, images))
-        for k, v in named.items():
-            if k not in self.input_names:
-                raise InputError(k, f"one of the model inputs {self.input_names}", f"an unknown input {k!r}")
-            values[k] = v
-        missing = [n for n in self.input_names if values.get(n) is None]
-        if missing:
-            raise InputError("inputs", f"all of {self.input_names}", f"missing {missing}")
-        lengths = {k: len(v) for k, v in values.items() if isinstance(v, (list, tuple))}
-        if len(set(lengths.values())) > 1:
-            raise InputError("inputs", "lists of equal length", ", ".join(f"{k}: {n}" for k, n in lengths.items()))
-        count = next(iter(lengths.values()), 1)
+        values, count, is_list = bind_inputs(self.input_names, images, named)
         feats = {}
         for name in self.input_names:
             v = values[name]
             fs = self.encode(name, list(v) if isinstance(v, (list, tuple)) else [v])
             feats[name] = fs if len(fs) == count else fs * count
         out = self._run_restored(feats, return_all)
-        return out if lengths else out[0]
+        return out if is_list else out[0]
 
     def grid(self, rows: Any, cols: Any, *, return_all: bool = False) -> list[list[Any]]:
         """Every combination of the first input's items (``rows``, e.g. persons) with the second's (``cols``,

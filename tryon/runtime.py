@@ -332,6 +332,37 @@ def restore_output(
 # ------------------------------------------------------------------------------------------------
 # sessions
 # ------------------------------------------------------------------------------------------------
+def bind_inputs(input_names: Sequence[str], images: Sequence[Any],
+                named: dict[str, Any]) -> tuple[dict[str, Any], int, bool]:
+    """Bind a call's inputs to a model's ``input_names``: positionally in that order and/or by name.
+
+    Returns ``(values, count, is_list)``: the value of every input, the batch size (the common length of the
+    inputs given as lists or tuples, else 1) and whether any input was a list (results are then lists). One
+    :class:`InputError` for too many positional inputs, an unknown name, an input given both ways, a missing
+    input, lists of different lengths or an empty list. Shared by :class:`ImageModelSession` and
+    :class:`tryon.catalogue.CatalogueSession`."""
+    names = list(input_names)
+    if len(images) > len(names):
+        raise InputError("inputs", f"at most {len(names)} images ({', '.join(names)})", f"{len(images)}")
+    values = dict(zip(names, images))
+    for k, v in named.items():
+        if k not in names:
+            raise InputError(k, f"one of the model inputs {names}", f"an unknown input {k!r}")
+        if k in values:
+            raise InputError(k, "one value", "the input given both positionally and by name")
+        values[k] = v
+    missing = [n for n in names if values.get(n) is None]
+    if missing:
+        raise InputError("inputs", f"all of {names}", f"missing {missing}")
+    lengths = {n: len(v) for n, v in values.items() if isinstance(v, (list, tuple))}
+    if len(set(lengths.values())) > 1:
+        raise InputError("inputs", "batches of equal length", ", ".join(f"{n}: {k}" for n, k in lengths.items()))
+    count = next(iter(lengths.values()), 1)
+    if count == 0:
+        raise InputError("inputs", "at least one image", "an empty list")
+    return values, count, bool(lengths)
+
+
 class ImageModelSession:
     """An ONNX Runtime session over a ``tryon export`` folder, taking and returning images.
 
@@ -595,25 +626,7 @@ class ImageModelSession:
 
         A list for an input is a batch; a single image next to lists is used for every item.
         """
-        if len(images) > len(self.input_names):
-            raise InputError("inputs", f"at most {len(self.input_names)} images ({', '.join(self.input_names)})", f"{len(images)}")
-        values = dict(zip(self.input_names, images))
-        for k, v in named.items():
-            if k not in self.input_names:
-                raise InputError(k, f"one of the model inputs {self.input_names}", f"an unknown input {k!r}")
-            if k in values:
-                raise InputError(k, "one value", "the input given both positionally and by name")
-            values[k] = v
-        missing = [n for n in self.input_names if values.get(n) is None]
-        if missing:
-            raise InputError("inputs", f"all of {self.input_names}", f"missing {missing}")
-        lengths = {n: len(v) for n, v in values.items() if isinstance(v, (list, tuple))}
-        if len(set(lengths.values())) > 1:
-            raise InputError("inputs", "batches of equal length", ", ".join(f"{n}: {k}" for n, k in lengths.items()))
-        n = next(iter(lengths.values()), 1)
-        if n == 0:
-            raise InputError("inputs", "at least one image", "an empty list")
-        is_list = bool(lengths)
+        values, n, is_list = bind_inputs(self.input_names, images, named)
         feeds, meta = {}, {}
         for spec in self.input_specs:
             v = values[spec["name"]]

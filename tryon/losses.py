@@ -30,6 +30,7 @@ __all__ = [
     "wgan_g_loss",
     "wgan_gp_d_loss",
     "gradient_penalty",
+    "GRADIENT_PENALTY_KINDS",
     "lazy_weight",
     "SANHead",
     "SANOutput",
@@ -131,6 +132,10 @@ def wgan_g_loss(d_fake: Tensor) -> Tensor:
     return -d_fake.mean()
 
 
+#: The forms :func:`gradient_penalty` computes (one-centred on interpolates, zero-centred on real data).
+GRADIENT_PENALTY_KINDS = ("wgan-gp", "r1")
+
+
 def gradient_penalty(
     disc: Callable[[Tensor], Tensor],
     real: Tensor,
@@ -158,7 +163,7 @@ def gradient_penalty(
     elif kind == "r1":
         x = real.detach().requires_grad_(True)
     else:
-        raise ValueError(f"gradient_penalty: kind must be 'wgan-gp' or 'r1', got {kind!r}")
+        raise ValueError(f"gradient_penalty: kind must be one of {GRADIENT_PENALTY_KINDS}, got {kind!r}")
     with torch.enable_grad():
         out = disc(x)
         (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)

@@ -217,8 +217,11 @@ def test_gradient_penalty_kind_is_checked_and_r1_sees_only_real_images(batch: di
     from tryon_wuton.training.objectives import discriminator_loss
 
     assert TeacherConfig().gp_kind == "r1"
-    with pytest.raises(ValueError, match="gp_kind"):
-        TeacherConfig(gp_kind="r2")
+    from tryon_wuton.training.student import StudentConfig
+
+    for config in (TeacherConfig, StudentConfig):
+        with pytest.raises(ValueError, match="gp_kind"):
+            config(gp_kind="r2")
     t = batch_tensors(batch, "cpu")
     torch.manual_seed(0)
     D = build_discriminator().eval()

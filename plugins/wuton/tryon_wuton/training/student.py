@@ -51,7 +51,16 @@ from tryon.train import frozen
 from ..agnostic import make_agnostic
 from .batches import UnpairedDataset, cached_base, open_split
 from .objectives import build_perceptual, discriminator_update
-from .teacher import ADAM_BETAS, CACHE_DATA, CHANNELS_LAST, GP_EVERY, GP_KIND, TEACHER_LR, resolve_precision
+from .teacher import (
+    ADAM_BETAS,
+    CACHE_DATA,
+    CHANNELS_LAST,
+    GP_EVERY,
+    GP_KIND,
+    TEACHER_LR,
+    check_gp_kind,
+    resolve_precision,
+)
 
 log = logging.getLogger("tryon_wuton.training.student")
 
@@ -70,6 +79,9 @@ class StudentConfig:
     gp_kind: str = GP_KIND  # zero-centred R1 (see tryon_wuton.training.teacher.GP_KIND)
     gp_every: int = 1  # lazy gradient penalty (distill_student default: teacher.GP_EVERY)
     frozen_critic: bool = True  # fixed critic in the student update (see TeacherConfig.frozen_critic)
+
+    def __post_init__(self) -> None:
+        check_gp_kind(self.gp_kind)
 
 
 # ------------------------------------------------------------------------------------------------

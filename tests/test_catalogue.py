@@ -51,10 +51,13 @@ def test_split_export_lists_three_graphs_with_parity(exported) -> None:
     pair = next(g for g in on_disk["graphs"] if g["name"] == "pair")
     assert [o["name"] for o in pair["outputs"]] == ["image", "warped_garment"]
     sp = on_disk["split"]
-    assert sp["parity"]["tolerance"] == 1e-5
+    assert sp["parity"]["criterion"] == "float64"  # the chain meets model.onnx's criterion (tryon.export.parity)
     assert set(sp["parity"]["by_batch"]) == {"1", "3"}
-    assert 0.0 <= sp["parity"]["max_abs_error"] <= 1e-5  # measured 0.0 (same kernels, same order)
-    # fp16-stored features: a real, recorded (non-zero, small) error
+    # the chain equals model.onnx up to rounding: both within the bound of one float64 run (triangle inequality);
+    # measured 0.0 (same kernels, same order)
+    assert 0.0 <= sp["vs_model"]["max_abs_error"] <= 2 * max(sp["parity"]["bound"].values())
+    # fp16-stored features: a real, recorded (non-zero, small) error — 11-bit rounding (any ISA) through the
+    # pair head; measured 3e-3
     assert 1e-5 < sp["fp16_features"]["max_abs_error"] < 2e-2
     assert "Split graphs" in (out / "MODEL_CARD.md").read_text()
 
@@ -176,7 +179,7 @@ def test_fp16_store_halves_the_size_within_the_recorded_parity(exported, images,
     s32.encode_garments(g)
     s16.encode_garments(g)
     b32, b16 = s32.store.size_on_disk(), s16.store.size_on_disk()
-    assert 0.45 < b16 / b32 < 0.6
+    assert 0.45 < b16 / b32 < 0.6  # half the bytes per value, plus a fixed header per file
     fresh = CatalogueSession(out, intra_op_threads=1, store=tmp_path / "s16", store_dtype="float16")
     pf = fresh.encode_persons([str(persons[0])] * 4)
     from_disk = fresh.encode_garments(g)

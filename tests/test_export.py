@@ -49,16 +49,24 @@ def export64(tiny_tasks, tmp_path_factory):
 # ------------------------------------------------------------------------------------------------
 # tests
 # ------------------------------------------------------------------------------------------------
+def _vs_torch_bound(p: dict) -> float:
+    """What the float64 criterion implies for onnxruntime vs torch fp32 (triangle inequality: ORT is within the
+    bound of the float64 run, torch within its own measured error of it). No CPU-tuned constant."""
+    assert p["criterion"] == "float64"
+    return max(p["bound"][n] + p["torch_fp32_error"][n] for n in p["bound"])
+
+
 def test_export_parity_at_64x48(export64):
     out, m, pipe = export64
     p = m["parity"]
-    assert p["tolerance"] == 1e-4
+    assert p["criterion"] == "float64" and set(p["bound"]) == {"image", "warped"}
     assert set(p["by_batch"]) == {"1", "3"}
     for kinds in p["by_batch"].values():
         assert set(kinds) == {"random", "example", "check"}
-        assert all(0 <= e <= 1e-4 for e in kinds.values())
+        assert all(0 <= e <= _vs_torch_bound(p) for e in kinds.values())
     assert set(p["by_output"]) == {"image", "warped"}
-    assert 0 < p["max_abs_error"] <= 1e-4  # > 0: the comparison really ran on two different engines
+    assert 0 < p["max_abs_error"]  # > 0: the comparison really ran on two different engines
+    assert all(p["error_vs_float64"][n] <= p["bound"][n] for n in p["bound"])
 
     # the dynamic batch works beyond the parity batches
     import onnxruntime as ort
@@ -69,7 +77,7 @@ def test_export_parity_at_64x48(export64):
     with torch.inference_mode():
         ref = pipe.net(*x.values())
     assert got[0].shape == (5, 3, 64, 48)
-    assert np.abs(got[0] - ref[0].numpy()).max() < 1e-4
+    assert np.abs(got[0] - ref[0].numpy()).max() <= _vs_torch_bound(p)
 
 
 def test_export_second_size_and_min_opset(tiny_tasks, tmp_path):
@@ -82,7 +90,7 @@ def test_export_second_size_and_min_opset(tiny_tasks, tmp_path):
 
     model = onnx.load(str(tmp_path / "e48" / "model.onnx"))
     assert m["opset"] == next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 16
-    assert max(m["parity"]["by_batch"]["3"].values()) <= 1e-4
+    assert max(m["parity"]["by_batch"]["3"].values()) <= _vs_torch_bound(m["parity"])
     dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
     assert dim0.dim_param == "batch"
 
@@ -131,7 +139,10 @@ def test_fp16_variant(export64):
     assert [types[i] for i in gs.input] == [TensorProto.FLOAT, TensorProto.FLOAT]
     par = e["parity"]
     assert par["provider"] == "CPUExecutionProvider" and "CPU" in e["note"]
-    assert 1e-5 < par["max_abs_error"] < 1e-2  # fp16 is measurably worse than fp32, but close
+    # fp16 is measurably worse than fp32 (> 1e-5, far above fp32 rounding here) but close: rounding to 11 bits,
+    # ~5e-4 relative, does not depend on the CPU's ISA; measured 1.5e-3 on this model (AVX2 and AVX-512 alike)
+    assert 1e-5 < par["max_abs_error"] < 1e-2
+    assert par["reference"] == "torch float64 (CPU)" and par["max_abs_error"] <= min(par["bound"].values())
     assert set(par["by_batch"]) == {"1", "3"}
     assert "GridSample" in e["policy"]["op_block_list_present"]
     assert e["policy"]["fp32_grid_nodes"] >= 1
@@ -154,11 +165,25 @@ def test_int8_variant(export64, tmp_path):
     assert e["calibration"]["samples"] == 5 and e["calibration"]["format"] == "QDQ" and e["calibration"]["per_channel"]
     par = e["parity"]
     assert set(par["by_batch"]["1"]) == {"random", "calibration"}
-    assert 0 < par["mean_abs_error"] < 0.05
-    assert 0 < par["max_abs_error"] < 1.0
+    assert 0 < par["mean_abs_error"] < par["max_abs_error"]  # quantised: not identical to fp32 anywhere
+    # judged as a user would: SSIM vs fp32 over the 5 calibration images. Below 0.95 whole regions shift by
+    # grey levels; measured 0.988 (image) / 0.998 (warped) on an AVX2 CPU without VNNI (u8×s8 pairs saturate
+    # there, the least accurate int8 path), so the bound has a 4x margin in 1 - SSIM
+    assert set(par["ssim"]) == {"image", "warped"} and par["min_ssim"] == min(par["ssim"].values())
+    assert par["min_ssim"] > 0.95 and par["ssim_inputs"] == "5 calibration inputs"
     assert m["models"]["fp32"]["default"] is True and e["default"] is False
     assert json.loads((out / "manifest.json").read_text())["models"]["int8"]["sha256"] == e["sha256"]
     assert "int8" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_int8_below_min_ssim_is_refused_and_not_written(export64, tmp_path):
+    src, _, _ = export64
+    out = tmp_path / "int8"
+    shutil.copytree(src, out)
+    calib = [{"person": smooth_image(64, 48, i), "garment": smooth_image(64, 48, 10 + i)} for i in range(2)]
+    with pytest.raises(TryonError, match="SSIM of output .* < 0.99999"):
+        tryon.export.quantize_int8(out, calib, min_ssim=0.99999)  # int8 never gets this close to fp32
+    assert not (out / "model_int8.onnx").exists() and "int8" not in json.loads((out / "manifest.json").read_text())["models"]
 
 
 def test_non_exportable_model_gives_one_error_and_no_folder(tiny_tasks, tmp_path):
@@ -178,6 +203,7 @@ def test_parity_failure_leaves_previous_export_untouched(tiny_tasks, tmp_path):
     out.mkdir()
     (out / "marker.txt").write_text("previous export")
     with pytest.raises(TryonError) as info:
+        # an explicit fixed bound below fp32 rounding: the parity check must refuse (a criterion a user can set)
         tryon.export.export_onnx(pipe, None, out, parity_batches=(1,), tolerance=1e-12)
     msg = str(info.value)
     assert "parity" in msg and ("'image'" in msg or "'warped'" in msg) and "batch 1" in msg
@@ -198,7 +224,7 @@ def test_torchscript_fallback_is_recorded(tiny_tasks, tmp_path, monkeypatch):
     m = tryon.export.export_onnx(pipe, None, tmp_path / "ts", parity_batches=(1, 3))
     assert m["exporter"] == "torchscript"
     assert "simulated dynamo failure" in m["exporter_fallback_reason"]
-    assert m["opset"] == 17 and max(m["parity"]["by_batch"]["3"].values()) <= 1e-4
+    assert m["opset"] == 17 and max(m["parity"]["by_batch"]["3"].values()) <= _vs_torch_bound(m["parity"])
     assert m["inputs"][0]["shape"][0] == "batch"
 
 

@@ -32,13 +32,14 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from ..fs import atomic_directory, json_safe, sha256_file
 from .._version import __version__
 from ..errors import TryonError
+from .parity import FP16_TOLERANCE, Reference, compare, fp32_parity, quantized_parity, reduced_parity, summarise
 from ..runtime import (
     EXPORT_FORMAT,
     EXPORT_FORMAT_VERSION,
@@ -295,37 +296,6 @@ def _check_tensors(check_inputs: dict[str, Any], names: list[str], shapes: dict[
     return out
 
 
-def _compare(ort_outs: list[np.ndarray], ref: list[np.ndarray], out_names: list[str], where: str) -> dict[str, float]:
-    errs = {}
-    for name, o, r in zip(out_names, ort_outs, ref):
-        o = np.asarray(o, dtype=np.float32)
-        if o.shape != r.shape:
-            raise TryonError(f"parity check ({where}): output {name!r} has shape {list(o.shape)} in onnxruntime "
-                             f"but {list(r.shape)} in PyTorch")
-        if not np.isfinite(o).all():
-            raise TryonError(f"parity check ({where}): output {name!r} has non-finite values in onnxruntime")
-        errs[name] = float(np.max(np.abs(o - r))) if o.size else 0.0
-    return errs
-
-
-def _summarise(cases: list[dict[str, Any]], tolerance: float | None, provider: str, reference: str) -> dict[str, Any]:
-    by_batch: dict[str, dict[str, float]] = {}
-    by_output: dict[str, float] = {}
-    for c in cases:
-        e = max(c["errors"].values())
-        by_batch.setdefault(str(c["batch"]), {})[c["inputs"]] = e
-        for k, v in c["errors"].items():
-            by_output[k] = max(by_output.get(k, 0.0), v)
-    return {
-        "reference": reference,
-        "provider": provider,
-        "tolerance": tolerance,
-        "max_abs_error": max(by_output.values()) if by_output else 0.0,
-        "by_batch": by_batch,
-        "by_output": by_output,
-    }
-
-
 # ------------------------------------------------------------------------------------------------
 # fp16 policy
 # ------------------------------------------------------------------------------------------------
@@ -439,6 +409,17 @@ def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> dict[str, An
 # ------------------------------------------------------------------------------------------------
 # model card
 # ------------------------------------------------------------------------------------------------
+def parity_sentence(p: dict[str, Any]) -> str:
+    """One sentence for a parity record: the criterion, the worst error and the bound it met."""
+    if p.get("criterion") == "float64":
+        worst = max(p["error_vs_float64"], key=lambda n: p["error_vs_float64"][n] / p["bound"][n])
+        return (f"error vs a float64 run **{p['error_vs_float64'][worst]:.2e}** on `{worst}` (torch fp32's own "
+                f"{p['torch_fp32_error'][worst]:.2e}; bound {p['bound'][worst]:.2e}: {p['rule']}).")
+    if p.get("bound"):
+        return f"max abs error **{p['max_abs_error']:.2e}** ({p['rule']})."
+    return f"max abs error **{p['max_abs_error']:.2e}**."
+
+
 def model_card(m: dict[str, Any]) -> str:
     H, W = m["resolution"] if m.get("resolution") else ("?", "?")
     p = m["parity"]
@@ -466,9 +447,9 @@ def model_card(m: dict[str, Any]) -> str:
         f"Resolution {H}×{W} (H×W); images are letterboxed to it (aspect kept, white padding). "
         f"Normalisation: `{json.dumps(norm)}`. Batch is dynamic: {m['dynamic_batch']}.",
         "",
-        "## Parity (max abs error vs PyTorch)",
+        "## Parity",
         "",
-        f"fp32 on {p['provider']}: **{p['max_abs_error']:.2e}** (tolerance {p['tolerance']:g}); by batch: "
+        f"fp32 on {p['provider']}: {parity_sentence(p)} Max abs error vs torch fp32 by batch: "
         + ", ".join(f"B={b}: " + ", ".join(f"{k} {v:.1e}" for k, v in d.items()) for b, d in p["by_batch"].items()) + ".",
     ]
     for variant in ("fp16", "int8"):
@@ -476,7 +457,9 @@ def model_card(m: dict[str, Any]) -> str:
         if e:
             q = e["parity"]
             lines.append(f"{variant} (`{e['file']}`, {q['provider']}, vs {q['reference']}): max {q['max_abs_error']:.2e}"
-                         + (f", mean {q['mean_abs_error']:.2e}" if "mean_abs_error" in q else "") + f". {e.get('note', '')}")
+                         + (f", mean {q['mean_abs_error']:.2e}" if "mean_abs_error" in q else "")
+                         + (f", SSIM {q['min_ssim']:.4f} on the calibration images" if q.get("min_ssim") is not None else "")
+                         + f". {e.get('note', '')}")
     if m.get("graphs"):
         sp = m["split"]
         lines += [
@@ -491,8 +474,8 @@ def model_card(m: dict[str, Any]) -> str:
             lines.append(f"| {g['name']} | `{g['file']}` | {role} | {len(g['inputs'])} | {len(g['outputs'])} |")
         lines += [
             "",
-            (f"Chain vs `{m['models']['fp32']['file']}`: max abs error **{sp['parity']['max_abs_error']:.2e}** (tolerance "
-             f"{sp['parity']['tolerance']:g}); with the cached values stored as float16: "
+            (f"Chained graphs: {parity_sentence(sp['parity'])} Max abs difference from `{m['models']['fp32']['file']}`: "
+             f"{sp['vs_model']['max_abs_error']:.2e}; with the cached values stored as float16: "
              f"{sp['fp16_features']['max_abs_error']:.2e}. Run with `tryon.runtime.CatalogueSession(\"<this folder>\")` "
              "(branch features cached per input)."),
         ]
@@ -597,10 +580,12 @@ def run_chain(sessions: Sequence[tuple[Any, Sequence[str]]], feeds: dict[str, np
     return values
 
 
-def _export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], runs: list, mono_sess: Any,
-                  opset: int, dynamic_batch: bool, exporter: str, tolerance: float, where: str) -> tuple[list, dict]:
-    """Export ``spec.split(pipeline)``'s graphs next to ``model.onnx`` and check that their chain reproduces the
-    monolithic ONNX model (max abs error ≤ ``tolerance``) on every parity case of the main export."""
+def _export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], reference: Reference, mono_sess: Any,
+                  opset: int, dynamic_batch: bool, exporter: str, tolerance: float | None, where: str) -> tuple[list, dict]:
+    """Export ``spec.split(pipeline)``'s graphs next to ``model.onnx`` and check their chain on every parity case
+    of the main export by the same criterion as ``model.onnx`` (:func:`tryon.export.parity.fp32_parity`; a fixed
+    bound with ``tolerance``). The chain's difference from ``model.onnx`` and the error with the cached values
+    stored as float16 are recorded too."""
     import torch
 
     in_names, out_names = list(example), list(spec.outputs)
@@ -640,28 +625,24 @@ def _export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], 
             "exporter_fallback_reason": info.get("fallback_reason"), "ops": count_ops(model),
         })
 
-    cases, cases_torch, cases16 = [], [], []
-    for b, kind, feeds, ref in runs:
-        mono = [np.asarray(o, np.float32) for o in mono_sess.run(None, feeds)]
-        got = run_chain(sessions, feeds, in_names)
-        chain = [got[n] for n in out_names]
-        errs = _compare(chain, mono, out_names, f"{where} split chain, batch {b}, {kind} inputs")
-        cases.append({"batch": b, "inputs": kind, "errors": errs})
-        cases_torch.append({"batch": b, "inputs": kind, "errors": _compare(chain, ref, out_names, "split vs torch")})
-        got16 = run_chain(sessions, feeds, in_names, round_fp16=True)
-        cases16.append({"batch": b, "inputs": kind, "errors": _compare([got16[n] for n in out_names], mono, out_names, "fp16 features")})
-        worst = max(errs, key=errs.get)
-        if errs[worst] > tolerance:
-            raise TryonError(f"{where}: split parity failed: output {worst!r} of the chained graphs "
-                             f"({' -> '.join(g.name for g in graphs)}) differs from {MODEL_NAME} by {errs[worst]:.3g} > "
-                             f"{tolerance:g} (batch {b}, {kind} inputs)")
-    parity = _summarise(cases, tolerance, "CPUExecutionProvider", f"{MODEL_NAME} (onnxruntime CPU)")
-    vs_torch = _summarise(cases_torch, None, "CPUExecutionProvider", "torch eager fp32 (CPU)")
-    fp16 = _summarise(cases16, None, "CPUExecutionProvider", f"{MODEL_NAME} (onnxruntime CPU), fp32 features")
+    chains, vs_mono, cases16 = [], [], []
+    for c in reference.cases:
+        mono = [np.asarray(o, np.float64) for o in mono_sess.run(None, c.feeds)]
+        got = run_chain(sessions, c.feeds, in_names)
+        chains.append([got[n] for n in out_names])
+        vs_mono.append({"batch": c.batch, "inputs": c.kind, "errors": compare(chains[-1], mono, out_names, f"{where} split chain")})
+        got16 = run_chain(sessions, c.feeds, in_names, round_fp16=True)
+        cases16.append({"batch": c.batch, "inputs": c.kind,
+                        "errors": compare([got16[n] for n in out_names], mono, out_names, "fp16 features")})
+    chain_desc = " -> ".join(g.name for g in graphs)
+    parity = fp32_parity(reference.cases, chains, out_names, where=where, label=f"split ({chain_desc})",
+                         provider="CPUExecutionProvider", float64_reason=reference.float64_reason, tolerance=tolerance)
+    mono_diff = summarise(vs_mono, "CPUExecutionProvider", f"{MODEL_NAME} (onnxruntime CPU)")
+    fp16 = summarise(cases16, "CPUExecutionProvider", f"{MODEL_NAME} (onnxruntime CPU), fp32 features")
     split = {
         "graphs": [g.name for g in graphs],
         "parity": parity,
-        "parity_vs_torch": {"max_abs_error": vs_torch["max_abs_error"], "by_output": vs_torch["by_output"]},
+        "vs_model": {"max_abs_error": mono_diff["max_abs_error"], "by_output": mono_diff["by_output"]},
         "fp16_features": {
             "max_abs_error": fp16["max_abs_error"], "by_output": fp16["by_output"], "by_batch": fp16["by_batch"],
             "note": "every value a head graph receives (cached features, cached inputs) rounded to float16 and back",
@@ -683,31 +664,34 @@ def export_onnx(
     parity_batches: Sequence[int] = (1, 3),
     check_inputs: dict[str, Any] | None = None,
     *,
-    tolerance: float = 1e-4,
-    fp16_tolerance: float = 5e-2,
+    tolerance: float | None = None,
+    fp16_tolerance: float = FP16_TOLERANCE,
     exporter: str = "auto",
     task: str | None = None,
     batch_sizes: Sequence[int] | None = None,
     extra: dict[str, Any] | None = None,
     seed: int = 0,
     split: bool = False,
-    split_tolerance: float = 1e-5,
+    split_tolerance: float | None = None,
 ) -> dict[str, Any]:
     """Export ``spec.build(pipeline)`` to ``out_dir`` and return the manifest (see ``exports/README.md``).
 
     ``spec``: an :class:`tryon.ExportSpec`, a component name of the pipeline's task, or ``None`` (the
     task's first exportable). ``opset`` is raised to ``spec.min_opset`` if lower; the manifest records the
     opset the file really has. ``dynamic_batch``: batch dimension symbolic (``"batch"``).
-    Parity: onnxruntime CPU vs PyTorch eager for each batch in ``parity_batches`` (alias ``batch_sizes``)
-    on random inputs in the input range, on ``spec.example_inputs`` and, when given, on ``check_inputs``
-    (``{input name: tensor, image or list of images}``, e.g. real photos); fp32 max abs error > ``tolerance``
-    raises :class:`TryonError` naming the output. ``fp16=True`` also writes ``model_fp16.onnx`` (policy in
-    :func:`convert_fp16`; its parity is measured on the CPU provider and must stay ≤ ``fp16_tolerance``).
+    Parity: onnxruntime CPU vs PyTorch for each batch in ``parity_batches`` (alias ``batch_sizes``) on random
+    inputs in the input range, on ``spec.example_inputs`` and, when given, on ``check_inputs`` (``{input name:
+    tensor, image or list of images}``, e.g. real photos), judged by the ISA-independent criterion of
+    :mod:`tryon.export.parity`: the error against a float64 run of the module must stay within a small multiple
+    of torch fp32's own error (a fixed bound ``tolerance`` × max(1, |output|) against torch fp32 when given, or
+    when the module cannot run in float64). A failure raises :class:`TryonError` naming the output, both errors
+    and the bound. ``fp16=True`` also writes ``model_fp16.onnx`` (policy in :func:`convert_fp16`; error vs the
+    float64 reference ≤ ``fp16_tolerance`` × max(1, |output|), on the CPU provider).
     With ``dynamic_batch=False`` the batch is fixed to ``parity_batches[0]`` (parity at that batch only).
     ``split=True`` also writes the graphs of ``spec.split(pipeline)`` (e.g. ``garment.onnx``, ``person.onnx``,
-    ``pair.onnx``), listed under ``manifest["graphs"]``; their chain must reproduce ``model.onnx`` within
-    ``split_tolerance`` (max abs error, onnxruntime CPU, every parity case) — recorded under
-    ``manifest["split"]`` with the error when the cached values are stored in float16.
+    ``pair.onnx``), listed under ``manifest["graphs"]``; their chain is checked by the same criterion
+    (``split_tolerance``: a fixed bound instead) — recorded under ``manifest["split"]`` with its difference
+    from ``model.onnx`` and the error when the cached values are stored in float16.
     Nothing is written unless everything passes: the folder is assembled in a temporary sibling and
     renamed into place (an existing folder is replaced).
     """
@@ -763,34 +747,22 @@ def export_onnx(
                                       dynamic_batch, exporter, spec.min_opset, where, "the example inputs")
         real_opset = file_opset(model)
 
-        # 3. parity: onnxruntime CPU vs PyTorch
+        # 3. parity: onnxruntime CPU vs PyTorch, judged against a float64 reference (tryon.export.parity)
         sess = _cpu_session(path)
         gen = torch.Generator().manual_seed(seed)
-        cases: list[dict[str, Any]] = []
-        runs: list[tuple[int, str, dict[str, Any], list[np.ndarray]]] = []
+        reference = Reference(module, out_names, _outputs_tuple)
         for b in batches:
-            kinds: list[tuple[str, dict[str, Any]]] = []
             ex_b = {k: v.detach().cpu() for k, v in spec.example_inputs(pipeline, b).items()}
-            kinds.append(("random", _random_like(ex_b, norm, shapes, gen)))
-            kinds.append(("example", ex_b))
+            kinds: list[tuple[str, dict[str, Any]]] = [("random", _random_like(ex_b, norm, shapes, gen)), ("example", ex_b)]
             if check_inputs is not None:
                 kinds.append(("check", _check_tensors(check_inputs, in_names, shapes, resolution, norm, b)))
             for kind, inputs in kinds:
-                with torch.inference_mode():
-                    ref = [t.detach().float().cpu().numpy() for t in _outputs_tuple(module(*inputs.values()), out_names)]
-                feeds = {k: v.numpy() for k, v in inputs.items()}
-                got = sess.run(None, feeds)
-                errs = _compare(got, ref, out_names, f"{where}, batch {b}, {kind} inputs")
-                cases.append({"batch": b, "inputs": kind, "errors": errs})
-                runs.append((b, kind, feeds, ref))
-                worst = max(errs, key=errs.get)
-                if errs[worst] > tolerance:
-                    raise TryonError(
-                        f"{where}: ONNX parity check failed: output {worst!r} max abs error {errs[worst]:.3g} > "
-                        f"{tolerance:g} (batch {b}, {kind} inputs, {info['exporter']} exporter, opset {real_opset})"
-                        + (f"; dynamo had failed: {info['fallback_reason']}" if info.get("fallback_reason") else "")
-                    )
-        parity = _summarise(cases, tolerance, "CPUExecutionProvider", "torch eager fp32 (CPU)")
+                reference.case(b, kind, inputs)
+        cases = reference.cases
+        got = [sess.run(None, c.feeds) for c in cases]
+        parity = fp32_parity(cases, got, out_names, where=where, label="ONNX", provider="CPUExecutionProvider",
+                             float64_reason=reference.float64_reason, tolerance=tolerance)
+        parity["exporter"], parity["opset"] = info["exporter"], real_opset
         models: dict[str, Any] = {
             "fp32": {"file": MODEL_NAME, "default": True, "sha256": sha256_file(path), "bytes": path.stat().st_size,
                      "ops": count_ops(model), "parity": parity},
@@ -806,15 +778,8 @@ def export_onnx(
             except Exception as exc:  # noqa: BLE001
                 raise TryonError(f"{where}: fp16 conversion failed: {_root_cause(exc)}") from None
             s16 = _cpu_session(p16)
-            cases16 = []
-            for b, kind, feeds, ref in runs:
-                errs = _compare(s16.run(None, feeds), ref, out_names, f"{where} fp16, batch {b}, {kind} inputs")
-                cases16.append({"batch": b, "inputs": kind, "errors": errs})
-            p = _summarise(cases16, fp16_tolerance, "CPUExecutionProvider", "torch eager fp32 (CPU)")
-            if p["max_abs_error"] > fp16_tolerance:
-                worst = max(p["by_output"], key=p["by_output"].get)
-                raise TryonError(f"{where}: fp16 parity failed: output {worst!r} max abs error {p['max_abs_error']:.3g} > "
-                                 f"{fp16_tolerance:g} (export with fp16=False, or raise fp16_tolerance)")
+            p = reduced_parity(cases, [s16.run(None, c.feeds) for c in cases], out_names, where=where, label="fp16",
+                               provider="CPUExecutionProvider", tolerance=fp16_tolerance)
             m16 = onnx.load(str(p16))
             models["fp16"] = {
                 "file": FP16_NAME, "default": False, "sha256": sha256_file(p16), "bytes": p16.stat().st_size,
@@ -824,7 +789,7 @@ def export_onnx(
 
         graphs, split_info = None, None
         if split:
-            graphs, split_info = _export_split(pipeline, spec, tmp, example, runs, sess, opset_req, dynamic_batch,
+            graphs, split_info = _export_split(pipeline, spec, tmp, example, reference, sess, opset_req, dynamic_batch,
                                                exporter, split_tolerance, where)
 
         manifest = {
@@ -888,38 +853,6 @@ def _feed_arrays(item: dict[str, Any], manifest: dict[str, Any]) -> dict[str, np
     return feeds
 
 
-def quantized_parity(fp32_session: Any, run_quantized: Callable[[dict[str, np.ndarray]], list[np.ndarray]],
-                     manifest: dict[str, Any], items: list[dict[str, np.ndarray]], parity_batches: Sequence[int], seed: int,
-                     label: str, provider: str) -> dict[str, Any]:
-    """The error of a quantised model vs the fp32 ONNX model (onnxruntime CPU), on random inputs and on
-    calibration inputs, at each batch of ``parity_batches``: per-output max errors (the parity summary of the
-    export) plus ``mean_abs_error``, the worst per-output mean error."""
-    out_names = [o["name"] for o in manifest["outputs"]]
-    rng = np.random.default_rng(seed)
-    cases = []
-    for b in parity_batches:
-        calibration = {k: np.concatenate([items[i % len(items)][k] for i in range(int(b))], 0)[: int(b)] for k in items[0]}
-        for kind, feeds in (("random", _random_feeds(manifest, int(b), rng)), ("calibration", calibration)):
-            ref = [np.asarray(r, np.float32) for r in fp32_session.run(None, feeds)]
-            got = [np.asarray(g, np.float32) for g in run_quantized(feeds)]
-            errs = _compare(got, ref, out_names, f"{label}, batch {b}, {kind} inputs")
-            mean = {n: float(np.mean(np.abs(g - r))) for n, g, r in zip(out_names, got, ref)}
-            cases.append({"batch": int(b), "inputs": kind, "errors": errs, "mean": mean})
-    parity = _summarise(cases, None, provider, "fp32 ONNX model (onnxruntime CPU)")
-    parity["mean_abs_error"] = max(max(c["mean"].values()) for c in cases)
-    return parity
-
-
-def _random_feeds(manifest: dict[str, Any], batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    feeds = {}
-    for spec in manifest["inputs"]:
-        shape = [batch if not isinstance(d, int) else d for d in spec["shape"]]
-        n = input_norm(manifest["normalisation"], spec["name"])
-        lo, hi = n.get("range", [-1.0, 1.0]) if "mean" not in n else (-2.0, 2.0)
-        feeds[spec["name"]] = rng.uniform(lo, hi, size=shape).astype(np.float32)
-    return feeds
-
-
 def quantize_int8(
     export_dir: str | os.PathLike,
     calibration_inputs: Iterable[dict[str, Any]],
@@ -937,6 +870,7 @@ def quantize_int8(
     calibration: str = "minmax",
     keep_last_fp32: int = 0,
     activation_type: str = "uint8",
+    min_ssim: float | None = None,
 ) -> dict[str, Any]:
     """Add a static int8 model to an export folder (the fp32 model stays the default).
 
@@ -954,7 +888,8 @@ def quantize_int8(
     weights, MinMax calibration over the given inputs). Quantised ops: :data:`INT8_OP_TYPES`; the
     sampling-grid computation feeding GridSample is excluded (``exclude_grid``). The int8 model's error vs
     the fp32 ONNX model is measured on the calibration inputs and on random inputs, and recorded under
-    ``manifest["models"]["int8"]`` (no tolerance: int8 is opt-in, its figure is what you judge it by).
+    ``manifest["models"]["int8"]``, with the SSIM of every image output vs fp32 over the calibration inputs
+    (:func:`tryon.export.parity.quantized_parity`); ``min_ssim`` refuses a model below it (nothing written).
     ``quant_pre_process`` (symbolic shape inference) is not run: it is slow and the exported graphs are
     already shape-annotated. Returns the updated manifest.
     """
@@ -1010,7 +945,7 @@ def quantize_int8(
         onnx.checker.check_model(m8)
         s8 = _cpu_session(tmp)
         parity = quantized_parity(_cpu_session(src), lambda feeds: s8.run(None, feeds), manifest, items, parity_batches,
-                                  seed, "int8", "CPUExecutionProvider")
+                                  seed, "int8", "CPUExecutionProvider", min_ssim=min_ssim)
         os.replace(tmp, dst)
     except TryonError:
         raise

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from ..errors import TryonError
 from ..fs import sha256_file
 from ..runtime import read_manifest, write_manifest
-from ..runtime_openvino import OV_INT8_VARIANT, OpenVINOSession, require_openvino
+from ..runtime_openvino import OV_INT8_VARIANT, OpenVINOSession, check_precision, require_openvino
 
 OV_INT8_NAME = "model_int8_ov.xml"
 
@@ -36,6 +36,7 @@ def quantize_openvino_int8(
     parity_batches: tuple[int, ...] = (1,),
     seed: int = 0,
     data_note: str | None = None,
+    min_ssim: float | None = None,
 ) -> dict[str, Any]:
     """Add ``model_int8_ov.xml`` (NNCF PTQ) to an export folder; returns the updated manifest.
 
@@ -43,12 +44,15 @@ def quantize_openvino_int8(
     (symmetric activations, the fast int8 kernels) or ``mixed`` (asymmetric activations). ``keep_last_fp32``:
     the last N Conv/ConvTranspose nodes (the image head) stay float, as in the ORT int8 model; ``float_op_types``:
     OpenVINO op types never quantised (e.g. ``("MatMul",)``: the matcher's correlation and θ regressor).
+    ``min_ssim``: refuse a model whose image outputs score below it vs fp32 on the calibration inputs.
     """
     import onnx
 
-    from .onnx import _cpu_session, _feed_arrays, grid_chain_nodes, quantized_parity
+    from .onnx import _cpu_session, _feed_arrays, grid_chain_nodes
+    from .parity import quantized_parity
 
     ov = require_openvino()
+    check_precision("int8")  # one clear error where OpenVINO has no kernels (below AVX2)
     try:
         import nncf
     except ImportError:
@@ -87,7 +91,7 @@ def quantize_openvino_int8(
         s8 = OpenVINOSession(tmp_xml, "int8", None)
         out_names = [o["name"] for o in manifest["outputs"]]
         parity = quantized_parity(_cpu_session(src), lambda feeds: s8.run(out_names, feeds), manifest, items, parity_batches,
-                                  seed, "openvino int8", "OpenVINO CPU")
+                                  seed, "openvino int8", "OpenVINO CPU", min_ssim=min_ssim)
         os.replace(tmp_xml.with_suffix(".bin"), dst_xml.with_suffix(".bin"))
         os.replace(tmp_xml, dst_xml)
     except TryonError:

@@ -41,9 +41,10 @@ print(json.dumps(out))
 
 def test_encoder_and_projector_export_match_torch_and_run_without_torch(pipe, tmp_path):
     enc_dir, proj_dir = tmp_path / "enc", tmp_path / "proj"
-    m1 = export_onnx(pipe, ENCODER_EXPORT, enc_dir, parity_batches=(1, 3), tolerance=1e-4)
-    m2 = export_onnx(pipe, PROJECTOR_EXPORT, proj_dir, parity_batches=(1, 3), tolerance=1e-4)
-    assert m1["parity"]["max_abs_error"] <= 1e-4 and m2["parity"]["max_abs_error"] <= 1e-4
+    m1 = export_onnx(pipe, ENCODER_EXPORT, enc_dir, parity_batches=(1, 3))
+    m2 = export_onnx(pipe, PROJECTOR_EXPORT, proj_dir, parity_batches=(1, 3))
+    for p in (m1["parity"], m2["parity"]):  # the ISA-independent criterion (tryon.export.parity), float64 reference
+        assert p["criterion"] == "float64" and all(p["error_vs_float64"][n] <= p["bound"][n] for n in p["bound"])
     assert [o["name"] for o in m2["outputs"]] == ["reconstruction", "latent"]
 
     g = torch.Generator().manual_seed(7)
@@ -59,6 +60,9 @@ def test_encoder_and_projector_export_match_torch_and_run_without_torch(pipe, tm
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert np.abs(np.array(got[str(enc_dir)]["latent"]) - z.numpy()).max() <= 1e-4
-    assert np.abs(np.array(got[str(proj_dir)]["latent"]) - z.numpy()).max() <= 1e-4
-    assert np.abs(np.array(got[str(proj_dir)]["reconstruction"]) - recon.numpy()).max() <= 1e-4
+    # torch-free runtime vs torch: each within the export's bound of the float64 run, so within twice the
+    # largest bound of each other (triangle inequality)
+    tol = 2 * max(max(m["parity"]["bound"].values()) for m in (m1, m2))
+    assert np.abs(np.array(got[str(enc_dir)]["latent"]) - z.numpy()).max() <= tol
+    assert np.abs(np.array(got[str(proj_dir)]["latent"]) - z.numpy()).max() <= tol
+    assert np.abs(np.array(got[str(proj_dir)]["reconstruction"]) - recon.numpy()).max() <= tol

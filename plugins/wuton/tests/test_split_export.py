@@ -1,5 +1,5 @@
 """S-WUTON split export (catalogue mode): ``tryon export wuton-student --split`` writes garment / person / pair
-graphs whose chain reproduces the monolithic graph (≤ 1e-5; measured 0), and a catalogue grid equals the
+graphs whose chain meets the export's parity criterion and reproduces the monolithic graph, and a catalogue grid equals the
 per-pair monolithic outputs. 64×48, random weights with a non-identity TPS, default (dynamo) exporter."""
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def test_torch_branches_and_head_equal_the_generator(student64) -> None:
     for a, b in zip(out, ref):
         assert torch.equal(a, b)
     errors = [float((a[0] - b[1]).abs().max()) for a, b in zip(alone, gf)]
+    # bounds: 20x the ~1e-6 rounding of the fine scales, 4x the measured 2.4e-4 of the coarsest (instance norm
+    # over two values); a batch dependence would be O(1)
     assert max(errors[:4]) <= 2e-5 and max(errors) <= 1e-3, errors
 
 
@@ -64,9 +66,15 @@ def test_split_export_parity_and_manifest(split64) -> None:
     assert [g["name"] for g in on_disk["graphs"]] == ["garment", "person", "pair"]
     assert {g["name"]: g["branch_of"] for g in on_disk["graphs"]} == {"garment": "garment", "person": "person", "pair": None}
     split = on_disk["split"]
-    assert split["parity"]["tolerance"] == 1e-5 and split["parity"]["max_abs_error"] <= 1e-5
-    assert set(split["parity"]["by_output"]) == {"image", "warped_garment"}
-    assert split["parity_vs_torch"]["max_abs_error"] <= 1e-4
+    sp, mono = split["parity"], on_disk["parity"]
+    # the chain meets the criterion of model.onnx (float64 reference, tryon.export.parity) ...
+    assert sp["criterion"] == "float64" and all(sp["error_vs_float64"][n] <= sp["bound"][n] for n in sp["bound"])
+    assert set(sp["by_output"]) == {"image", "warped_garment"}
+    # ... and equals model.onnx up to rounding: both are within the bound of the same float64 run (triangle
+    # inequality); measured 0 (same onnxruntime kernels on the same values)
+    assert split["vs_model"]["max_abs_error"] <= max(sp["bound"].values()) + max(mono["bound"].values())
+    # fp16-stored features: rounding to 11 bits (2^-11 relative, any ISA) passed through the pair head;
+    # measured 3e-3 at 64x48, so 2e-2 leaves a ~7x margin
     assert 0 < split["fp16_features"]["max_abs_error"] < 2e-2
     ops = {g["name"]: g["ops"] for g in on_disk["graphs"]}
     assert ops["pair"].get("GridSample") == 6 and "GridSample" not in ops["garment"] and "GridSample" not in ops["person"]

@@ -110,7 +110,9 @@ class ThetaRegressor(nn.Module):
         # came out NaN: dead taps that training never uses, but any forward that multiplies the padding
         # explicitly then returns NaN (measured: 0 NaN in fp32, 256-640 NaN weights per run in bf16).
         with torch.autocast(device_type=corr.device.type, enabled=False):
-            theta = self.fc(self.convs(corr.float()).flatten(1))
+            # float64 stays float64: the export's parity reference runs the module in double (tryon.export.parity)
+            corr = corr if corr.dtype == torch.float64 else corr.float()
+            theta = self.fc(self.convs(corr).flatten(1))
         return torch.tanh(theta) if self.tanh else theta
 
 

@@ -120,13 +120,17 @@ def test_bench_cli_with_int8_export(tasks, tmp_path, capsys):
     assert main(["export", "tiny-tryon", "--size", "32x24", "--out", str(exp), "--int8"]) == 0
     out = tmp_path / "b"
     assert main(["bench", "tiny-tryon", "--sizes", "32x24", "--batches", "1,2", "--iters", "2", "--warmup", "0",
-                 "--backends", "ort-cpu,ort-int8", "--export", str(exp), "--threads", "1", "--out", str(out)]) == 0
+                 "--backends", "ort-cpu,ort-int8", "--export", str(exp), "--threads", "1", "--out", str(out), "--emulated"]) == 0
     text = capsys.readouterr().out
     assert "ort-int8" in text and "bench.json" in text
     data = json.loads((out / "bench.json").read_text())
     validate_bench_json(data)
     assert {(r["backend"], r["model"], r["batch"]) for r in data["results"]} == {
         ("ort-cpu", "fp32", 1), ("ort-cpu", "fp32", 2), ("ort-int8", "int8", 1), ("ort-int8", "int8", 2)}
+    # --emulated times int8 on any CPU and says so where the CPU has no VNNI
+    from tryon import hardware
+
+    assert all(r.get("emulated", False) == (not hardware.has("vnni")) for r in data["results"] if r["backend"] == "ort-int8")
     with pytest.raises(SystemExit) as info:  # argparse rejects an unknown backend before anything runs
         main(["bench", "tiny-tryon", "--backends", "torch,tensorflow"])
     assert info.value.code == 2
@@ -187,3 +191,17 @@ def test_gpu_rows_dry_run_on_cpu(tasks, tmp_path):
         assert "CUDAExecutionProvider" in reasons["ort-cuda-fp32"]
     assert "Skipped" in (tmp_path / "gpu.md").read_text()
     subprocess.run(["bash", "-n", str(Path(__file__).parents[1] / "benchmarks" / "gpu.sh")], check=True)
+
+
+def test_int8_rows_skipped_without_vnni(tasks, tmp_path, monkeypatch):
+    """On a CPU without VNNI (real, or faked here) an int8 row would time emulated kernels: skipped, with why."""
+    import tryon.bench as tb
+
+    exp = tmp_path / "exp"
+    assert main(["export", "tiny-tryon", "--size", "32x24", "--out", str(exp), "--int8"]) == 0
+    monkeypatch.setattr(tb, "missing_isa", lambda feature: f"{feature} not supported by this CPU (Example EPYC: no avx512_vnni)")
+    res = run_bench("tiny-tryon", sizes=[(32, 24)], batches=(1,), backends=("ort-cpu", "ort-int8"), iters=1, warmup=0,
+                    threads=1, device="cpu", export_dir=exp)
+    assert [r["backend"] for r in res["results"]] == ["ort-cpu"]
+    (skip,) = res["skipped"]
+    assert skip["backend"] == "ort-int8" and "vnni not supported by this CPU" in skip["reason"] and "--emulated" in skip["reason"]

@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .fs import atomic_write_text
+from .hardware import missing as missing_isa
 from .cli import parse_sizes
 from .errors import TryonError
 from .report import markdown_table
@@ -50,6 +51,9 @@ _ORT_BACKENDS = {
 }
 #: OpenVINO CPU backends (optional extra): backend name -> precision
 _OV_BACKENDS = {"ov-fp32": "fp32", "ov-bf16": "bf16", "ov-int8": "int8"}
+#: The CPU feature (tryon.hardware.FEATURES) a backend's precision needs to be faster than fp32.
+#: (ov-bf16 is refused by the OpenVINO session itself, with the same reason: it would run in fp32.)
+_ISA_NEEDS = {"ort-int8": "vnni", "ov-int8": "vnni"}
 #: ISA flags that decide which CPU kernels run (recorded with every benchmark)
 RESULT_KEYS = {
     "task": str, "component": str, "backend": str, "batch": int, "size": list, "p50_ms": float, "p95_ms": float,
@@ -213,11 +217,15 @@ def run_bench(
     export_dir: str | os.PathLike | None = None,
     component: str | None = None,
     progress: Callable[[str], None] | None = None,
+    emulated: bool = False,
 ) -> dict[str, Any]:
     """Benchmark ``task`` (see the module docstring); returns the ``bench.json`` object (also written to
     ``out_dir`` with ``bench.md`` when given). ``sizes=None``: the pipeline's own resolution.
     ``export_dir``: an existing export to time for the ORT backends (used when its resolution matches;
-    otherwise a temporary export of the same weights is made)."""
+    otherwise a temporary export of the same weights is made). Rows whose precision this CPU lacks the
+    instructions for — int8 without VNNI, bf16 without avx512_bf16/AMX (:func:`tryon.hardware.missing`) — are
+    skipped with the reason ("not supported by this CPU"), since their speed would mislead; ``emulated=True``
+    times them anyway (the rows then say ``"emulated": true``)."""
     import torch
 
     import tryon
@@ -293,6 +301,12 @@ def run_bench(
                     if spec is None:
                         b.skip(task, backend, real_size, "the task declares no exportable component")
                         continue
+                    needs = _ISA_NEEDS.get(backend)
+                    lacking = missing_isa(needs) if needs else None
+                    if lacking and not emulated:
+                        b.skip(task, backend, real_size, f"{lacking}: {backend} would run on emulated kernels, its speed would "
+                               "mislead (time it anyway with emulated=True / --emulated)")
+                        continue
                     if backend in _OV_BACKENDS:
                         providers, variant, kind = ["CPUExecutionProvider"], _OV_BACKENDS[backend], "openvino"
                         reason = _openvino_unavailable(variant)
@@ -336,6 +350,8 @@ def run_bench(
                             return sess.session.run(None, feeds)
 
                         row = b.record(task, comp, backend, variant, batch, real_size, fn, sess.providers_used, False)
+                        if lacking:
+                            row["emulated"] = True
                         row["ort_intra_op_threads" if kind == "ort" else "openvino_threads"] = sess.intra_op_threads
                         _add_efficiency(row, macs * batch, ref)
                         row.update(_parity(fn(), fp32.run(None, feeds)))
@@ -778,6 +794,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare-weights", default=None, help="weights folder of OTHER_TASK")
     p.add_argument("--component", default=None, help="exportable component (default: the task's first)")
     p.add_argument("--export", default=None, help="existing export folder to time on the ORT backends (needed for ort-int8)")
+    p.add_argument("--emulated", action="store_true",
+                   help="also time int8 / bf16 rows on a CPU without VNNI / native bf16 (skipped by default: misleading)")
     p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
     p.add_argument("--out", default=None, help="folder for bench.json and bench.md (default runs/bench/<task>)")
     p.add_argument("--json", action="store_true", help="print bench.json instead of the table")
@@ -791,6 +809,7 @@ def _run(args: argparse.Namespace) -> int:
         iters=args.iters, warmup=args.warmup, threads=args.threads, compare=args.compare,
         compare_weights=args.compare_weights, out_dir=out, device=args.device, export_dir=args.export,
         component=args.component, progress=None if quiet else (lambda msg: print(f"  {msg}", file=sys.stderr)),
+        emulated=args.emulated,
     )
     if args.json:
         print(json.dumps(result, indent=2))

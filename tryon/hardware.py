@@ -1,9 +1,16 @@
-"""What this machine is: CPU model, ISA flags, physical cores, RAM (torch-free, no psutil).
+"""What this machine is: CPU model, ISA flags, the features they give, physical cores, RAM (torch-free, no psutil).
 
 Every benchmark records these next to its numbers (speed targets are ratios measured in one run, and the
 machine changes from day to day: Intel with AVX-512/AMX, AMD without AMX). Read from Linux
 ``/proc/cpuinfo``; elsewhere the values fall back to :mod:`platform` / :func:`os.cpu_count` and an empty
 flag set. ``py-cpuinfo`` would add a dependency (and a subprocess per call) for these four facts.
+
+**Features and the ISA cap.** :func:`has` answers what a test or a benchmark needs to know ("does this CPU do
+bf16 natively?") and :func:`missing` says why not, in one line a skip can show. A run can be *held* to a lower
+ISA — ``make test-isa`` holds torch and oneDNN to AVX2 kernels on any CPU, to prove the suite passes on the
+AVX2-only machines users have — through ``TRYON_MAX_ISA`` (or, when that is unset, oneDNN's own
+``ONEDNN_MAX_CPU_ISA``): then the features above the cap count as absent, so what needs them skips, exactly
+as on a real AVX2 machine. ``docs/portability.md`` says which libraries honour the cap.
 """
 
 from __future__ import annotations
@@ -48,6 +55,78 @@ def isa_flags() -> list[str]:
     return [f for f in ISA_FLAGS if f in flags]
 
 
+#: ISA caps (oneDNN's ``ONEDNN_MAX_CPU_ISA`` names, lower case) and the CPU flags each one still allows
+#: beyond the baseline (SSE/AVX): a cap removes every flag of :data:`ISA_FLAGS` it does not list.
+ISA_CAPS: dict[str, tuple[str, ...]] = {
+    "sse41": (),
+    "avx": (),
+    "avx2": ("avx2", "fma"),
+    "avx2_vnni": ("avx2", "fma", "avx_vnni"),
+    "avx2_vnni_2": ("avx2", "fma", "avx_vnni"),
+    "avx512_core": ("avx2", "fma", "avx512f", "avx512bw"),
+    "avx512_core_vnni": ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni"),
+    "avx512_core_bf16": ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16"),
+    "avx512_core_fp16": ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16"),
+    "avx10_1_512": ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16"),
+}
+
+#: What each feature needs: any one of these flags (after the cap). ``avx512`` is the wide-vector fp32 path,
+#: ``vnni`` the int8 dot-product instructions (u8×s8 ``vpdpbusd``) that make int8 faster than fp32, ``bf16``
+#: native bf16 arithmetic (elsewhere bf16 is emulated and slower than fp32), ``amx`` the tile units.
+FEATURES: dict[str, tuple[str, ...]] = {
+    "avx2": ("avx2",),
+    "fma": ("fma",),
+    "avx512": ("avx512f",),
+    "vnni": ("avx512_vnni", "avx_vnni", "amx_int8"),
+    "bf16": ("avx512_bf16", "amx_bf16"),
+    "fp16": ("avx512_fp16",),
+    "amx": ("amx_tile",),
+}
+
+
+def isa_cap() -> tuple[str | None, str | None]:
+    """``(cap, variable)``: the ISA this process is held to and the environment variable that says so
+    (``TRYON_MAX_ISA`` first, then ``ONEDNN_MAX_CPU_ISA``), or ``(None, None)`` when nothing holds it.
+    ``ALL`` (oneDNN's default) means no cap. An unknown name is an error, not a silent no-op."""
+    for var in ("TRYON_MAX_ISA", "ONEDNN_MAX_CPU_ISA"):
+        value = os.environ.get(var, "").strip().lower()
+        if not value or value in ("all", "default"):
+            continue
+        if value not in ISA_CAPS:
+            raise ValueError(f"{var}={os.environ[var]!r}: expected one of ALL, {', '.join(k.upper() for k in ISA_CAPS)}")
+        return value, var
+    return None, None
+
+
+def effective_flags() -> set[str]:
+    """:func:`cpu_flags` less the :data:`ISA_FLAGS` above the cap of :func:`isa_cap` (all of them without a cap)."""
+    flags = cpu_flags()
+    cap, _ = isa_cap()
+    if cap is None:
+        return flags
+    allowed = set(ISA_CAPS[cap])
+    return {f for f in flags if f not in ISA_FLAGS or f in allowed}
+
+
+def has(feature: str) -> bool:
+    """Whether the CPU (as held by the cap) has ``feature`` (a key of :data:`FEATURES`)."""
+    return missing(feature) is None
+
+
+def missing(feature: str) -> str | None:
+    """``None`` when the CPU has ``feature``, else the one-line reason (for ``pytest.skip`` and benchmark rows):
+    which flags it needs, and whether the CPU lacks them or a cap holds the run below them."""
+    if feature not in FEATURES:
+        raise KeyError(f"unknown CPU feature {feature!r}; known: {', '.join(FEATURES)}")
+    needs = FEATURES[feature]
+    if set(needs) & effective_flags():
+        return None
+    cap, var = isa_cap()
+    if cap is not None and set(needs) & cpu_flags():
+        return f"{feature} not used: the run is held to {cap.upper()} by {var}"
+    return f"{feature} not supported by this CPU ({cpu_model()}: no {' / '.join(needs)})"
+
+
 def physical_cores() -> int:
     """Number of physical cores (distinct ``physical id``/``core id`` pairs), else ``os.cpu_count()``."""
     pairs, phys, core = set(), None, None
@@ -74,11 +153,14 @@ def ram_gb() -> float | None:
 
 
 def machine() -> dict[str, object]:
-    """The dict a benchmark stores: platform, CPU, ISA flags, cores, RAM, load average at the time."""
+    """The dict a benchmark stores: platform, CPU, ISA flags (and the cap a run was held to), cores, RAM, load
+    average at the time."""
+    cap, var = isa_cap()
     return {
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "isa": isa_flags(),
+        "isa_cap": f"{cap.upper()} ({var})" if cap else None,
         "logical_cores": os.cpu_count(),
         "physical_cores": physical_cores(),
         "ram_gb": ram_gb(),
@@ -86,4 +168,5 @@ def machine() -> dict[str, object]:
     }
 
 
-__all__ = ["ISA_FLAGS", "cpu_flags", "cpu_model", "isa_flags", "machine", "physical_cores", "ram_gb"]
+__all__ = ["FEATURES", "ISA_CAPS", "ISA_FLAGS", "cpu_flags", "cpu_model", "effective_flags", "has", "isa_cap", "isa_flags",
+           "machine", "missing", "physical_cores", "ram_gb"]

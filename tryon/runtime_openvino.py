@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import TryonError
-from .hardware import cpu_flags
+from .hardware import has
 
 OV_PRECISIONS = ("fp32", "bf16", "int8")
 OV_INT8_VARIANT = "openvino-int8"
@@ -35,16 +35,24 @@ def require_openvino() -> Any:
 
 
 def cpu_has_bf16() -> bool:
-    """The capability probe for ``precision="bf16"``: avx512_bf16 or amx_bf16 (tests fake it)."""
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    """The capability probe for ``precision="bf16"``: avx512_bf16 or amx_bf16, unless the run is held below
+    them (:func:`tryon.hardware.has`; tests fake it)."""
+    return has("bf16")
 
 
 def check_precision(precision: str) -> None:
     """One clear error for a precision OpenVINO cannot honour on this CPU (never a silent fp32 run)."""
     if precision not in OV_PRECISIONS:
         raise TryonError(f"backend 'openvino': precision must be one of {', '.join(OV_PRECISIONS)}, got {precision!r}")
+    from .hardware import missing
+
+    reason = missing("avx2")
+    if reason:  # measured with oneDNN held to SSE4.1: OpenVINO 2026.4 fails to compile fp32 graphs, int8 MVN has no kernel
+        raise TryonError(f"backend 'openvino' refused: its CPU kernels need AVX2 ({reason}); use backend 'ort'")
     if precision == "bf16" and not cpu_has_bf16():
-        raise TryonError("precision 'bf16' refused: this CPU has neither avx512_bf16 nor amx_bf16 (it would run in fp32); "
+        from .hardware import missing
+
+        raise TryonError(f"precision 'bf16' refused: {missing('bf16') or 'the bf16 probe says no'} (it would run in fp32); "
                          "use precision 'fp32' or 'int8'")
 
 

@@ -288,3 +288,20 @@ def test_format_1_weights_keep_loading(tmp_path):
     path.write_text(json.dumps(manifest))
     pipe = Old.from_pretrained(tmp_path / "w")
     assert pipe.config == {"width": 3} and pipe.provenance == {"steps": 7}
+
+
+def test_run_help_lists_the_task_inputs_and_options(capsys):
+    """`tryon run TASK --help` explains that task: inputs from TaskSpec.inputs, call options with defaults."""
+    from tryon.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["run", "edibert-denoise", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--out OUT" in out  # the generic help is still there
+    assert "task edibert-denoise (edibert)" in out and "inputs (each a file or a folder): --image PATH" in out
+    assert "  steps=50" in out and "  sampler='denoise'" in out  # the call's keyword options, with defaults
+    assert "pipeline configuration (--config KEY=VALUE" in out and "  n_codes=" in out
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])  # no task: the generic help alone
+    assert "task " not in capsys.readouterr().out.split("m.png.")[-1]

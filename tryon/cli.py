@@ -70,6 +70,24 @@ class Command:
     configure: Callable[[argparse.ArgumentParser], None] | None
     run: Callable[[argparse.Namespace], Any]
     plugin: str = ""
+    help_extra: Callable[[argparse.Namespace], str | None] | None = None
+
+
+class _HelpWithExtra(argparse.Action):
+    """``-h``/``--help`` that prints the parser's help, then ``extra(namespace)`` — what the arguments given
+    before ``--help`` (e.g. a task name) add to it."""
+
+    def __init__(self, option_strings: list[str], extra: Callable[[argparse.Namespace], str | None], dest: str = argparse.SUPPRESS,
+                 help: str | None = None) -> None:  # noqa: A002 - argparse's keyword
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+        self.extra = extra
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        parser.print_help()
+        text = self.extra(namespace)
+        if text:
+            print("\n" + text)
+        parser.exit()
 
 
 #: Verb groups owned by the core; plugins add leaves named after their tasks (``tryon train wuton-teacher``,
@@ -116,12 +134,15 @@ class App:
         help: str,
         run: Callable[[argparse.Namespace], Any],
         configure: Callable[[argparse.ArgumentParser], None] | None = None,
+        help_extra: Callable[[argparse.Namespace], str | None] | None = None,
     ) -> bool:
-        """Add ``tryon NAME``; returns False (and records why) when a plugin's verb cannot be added."""
+        """Add ``tryon NAME``; returns False (and records why) when a plugin's verb cannot be added.
+        ``help_extra(namespace)``: text that ``--help`` prints after the usual help, given what was parsed before
+        ``--help`` (``tryon run TASK --help`` lists that task's inputs and options)."""
         name = " ".join(str(name).split())
         parts = name.split(" ")
         owner = self._current_plugin or "core"
-        command = Command(name, help, configure, run, self._current_plugin)
+        command = Command(name, help, configure, run, self._current_plugin, help_extra)
         if not name or not callable(run):
             return self._refuse(name, "expected a non-empty name and a callable run")
         if len(parts) == 1 and name in CORE_GROUPS:
@@ -158,7 +179,9 @@ class App:
             cmd = self.commands[name]
             group, _, leaf = name.rpartition(" ")
             target = leaves[group] if group else subs
-            p = target.add_parser(leaf, help=cmd.help, description=cmd.help)
+            p = target.add_parser(leaf, help=cmd.help, description=cmd.help, add_help=cmd.help_extra is None)
+            if cmd.help_extra is not None:
+                p.add_argument("-h", "--help", action=_HelpWithExtra, extra=cmd.help_extra, help="show this help message and exit")
             try:
                 if cmd.configure is not None:
                     cmd.configure(p)

@@ -40,6 +40,47 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key.strip().replace("-", "_"), value
 
 
+def task_help(task: str) -> str:
+    """What ``tryon run TASK --help`` adds for one task: its inputs and outputs (``TaskSpec``), the options of
+    its pipeline call with their defaults (``--set``, read from the call's signature) and its factory's
+    hyper-parameters (``--config``, from a randomly initialised pipeline's recorded config)."""
+    import inspect
+
+    import tryon
+
+    spec = tryon.get_task(task)
+    lines = [f"task {spec.name} ({spec.plugin or 'core'}): {spec.summary}", ""]
+    lines.append("inputs (each a file or a folder): " + (", ".join(f"--{n} PATH" for n in spec.inputs) or "none declared"))
+    lines.append("outputs: " + (", ".join(spec.outputs) or "image") + " (the first is written; --all-outputs writes each)")
+    try:
+        pipe = tryon.load(spec.name, device="cpu")
+    except Exception as exc:  # noqa: BLE001 - help must still print: say why the rest is missing
+        lines.append(f"(call options unavailable: building the pipeline failed: {type(exc).__name__}: {exc})")
+        return "\n".join(lines)
+    params = list(inspect.signature(type(pipe).__call__).parameters.values())
+    options = [q for q in params if q.name != "self" and q.name not in spec.inputs
+               and q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)]
+    lines += ["", "call options (--set KEY=VALUE):"]
+    lines += [f"  {q.name}={q.default!r}" if q.default is not q.empty else f"  {q.name} (required)" for q in options] or ["  none"]
+    if any(q.kind is q.VAR_KEYWORD for q in params):
+        cls = type(pipe)
+        lines.append(f"  more keyword options are passed on: see help({cls.__module__}.{cls.__qualname__})")
+    config = getattr(pipe, "config", {}) or {}
+    lines += ["", "pipeline configuration (--config KEY=VALUE; defaults of a fresh pipeline, a weights folder records its own):"]
+    lines += [f"  {k}={v!r}" for k, v in config.items()] or ["  none"]
+    return "\n".join(lines)
+
+
+def _help_extra(args: argparse.Namespace) -> str | None:
+    task = getattr(args, "task", None)
+    if not task:
+        return None
+    try:
+        return task_help(task)
+    except TryonError as exc:
+        return f"task {task!r}: {exc}"
+
+
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("task", help="task name (see `tryon tasks`)")
     p.add_argument("--weights", default=None, help="weights folder (a training run or save_pretrained); default: random")
@@ -150,7 +191,7 @@ def _format_of(path: Path) -> str:
 
 def register_cli(app: Any) -> None:
     app.add_command("run", help="run any task's pipeline on image files (inputs from the task's TaskSpec)",
-                    configure=_configure, run=_run)
+                    configure=_configure, run=_run, help_extra=_help_extra)
 
 
-__all__ = ["outputs_of", "register_cli", "to_image"]
+__all__ = ["outputs_of", "register_cli", "task_help", "to_image"]

@@ -54,6 +54,32 @@ def test_round_trip_is_bit_identical(tiny_task, tmp_path):
     assert torch.equal(tryon.load(tiny_task, weights=out, device="cpu")(x), ref)
 
 
+def test_load_and_from_pretrained_are_one_path_that_keeps_provenance(tiny_task, fresh_manager, tmp_path):
+    """``tryon.load(task, weights=dir)`` and ``Pipeline.from_pretrained(dir)`` build the same pipeline, provenance
+    included (callers read ``pipe.provenance``, never ``config.json`` a second time)."""
+    import sys
+
+    # the module defining TinyPipe counts as an installed plugin, so the base class may import it from the manifest
+    fresh_manager.register(sys.modules[TinyPipe.__module__], name="tiny-module")
+    pipe = tryon.load(tiny_task, width=5, device="cpu")
+    pipe.provenance = {"data": "/data/scenes", "steps_done": 7}
+    d = pipe.save_pretrained(tmp_path / "w")
+    loaded = tryon.load(tiny_task, weights=d, device="cpu")
+    pretrained = tryon.Pipeline.from_pretrained(d)
+    assert loaded.provenance == pretrained.provenance == {"data": "/data/scenes", "steps_done": 7}
+    assert type(loaded) is type(pretrained) is TinyPipe
+    assert loaded.task == pretrained.task == "tiny" and loaded.config == pretrained.config
+    assert all(torch.equal(a, b) for a, b in zip(loaded.net.state_dict().values(), pretrained.net.state_dict().values()))
+    assert TinyPipe.from_pretrained(d).provenance == loaded.provenance
+    assert tryon.load(tiny_task, device="cpu").provenance == {}  # no weights, no provenance
+    # a class that moved since the weights were saved: the recorded task's factory builds the pipeline
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["class"] = "tryon.no_such_module:TinyPipe"
+    (d / "config.json").write_text(json.dumps(cfg))
+    moved = tryon.Pipeline.from_pretrained(d)
+    assert type(moved) is TinyPipe and moved.provenance == loaded.provenance
+
+
 def test_weight_errors(tiny_task, tmp_path):
     pipe = tryon.load(tiny_task, device="cpu")
     d = pipe.save_pretrained(tmp_path / "w")

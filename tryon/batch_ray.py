@@ -3,8 +3,8 @@
 The driver (:func:`tryon.batch.run_job`) plans the job and skips finished pairs exactly as the local engine
 does; this module only runs the pending pair rows: ``ray.data.from_items(rows)`` (ids and paths, never
 pixels) → ``map_batches(RayPairWorker, ...)`` over an actor pool. Each actor holds one
-:class:`tryon.batch.PairRenderer` (its onnxruntime sessions and its person/garment feature cache) and writes
-every image itself with :func:`tryon.batch.write_image` — the job's deterministic, atomic writer, not Ray's
+:class:`tryon.batch_render.PairRenderer` (its onnxruntime sessions and its person/garment feature cache) and writes
+every image itself with :func:`tryon.batch_render.write_image` — the job's deterministic, atomic writer, not Ray's
 file sinks (``write_*`` name files per block/uuid and ``mode="overwrite"`` can lose files, ray-project/ray
 #55043; anchors-serving.md §1.2). Pair-level failures come back as rows (``status="failed"``), never as
 raised exceptions (a raising UDF would fail its whole block, and a dead actor can hang a pool, §1.4).
@@ -62,10 +62,10 @@ def pool_args(ray: Any, size: int) -> dict[str, Any]:
 
 
 class RayPairWorker:
-    """The ``map_batches`` callable class: one :class:`tryon.batch.PairRenderer` per actor."""
+    """The ``map_batches`` callable class: one :class:`tryon.batch_render.PairRenderer` per actor."""
 
     def __init__(self, renderer: dict[str, Any]):
-        from .batch import PairRenderer
+        from .batch_render import PairRenderer
 
         self.renderer = PairRenderer(**renderer)
 

@@ -37,7 +37,7 @@ from PIL import Image
 
 from .fs import atomic_write_bytes
 from .errors import InputError, ProviderError, TryonError, UnreadableImageError
-from .runtime import (
+from .runtime_base import (
     _OPT_LEVELS,
     _ort,
     _provider_name,

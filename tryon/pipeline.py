@@ -25,7 +25,7 @@ from typing import Any
 from .fs import atomic_directory, json_safe
 from .imports import import_target
 from ._version import __version__
-from .errors import WeightsError
+from .errors import TryonError, WeightsError
 
 CONFIG_NAME = "config.json"
 FORMAT = "tryon-pipeline"
@@ -236,30 +236,120 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, device: Any = None, **overrides: Any) -> "Pipeline":
-        """Build the pipeline recorded in ``directory/config.json`` and load its weights.
+        """Build the pipeline recorded in ``directory/config.json`` and load its weights (provenance kept).
 
-        Called on :class:`Pipeline` itself, the class is imported from the manifest — only classes of
-        installed ``tryon`` plugins or the core can be named there (``tryon.load`` is preferred: it
-        goes through the plugin registry).
+        Called on a subclass, that class is built; called on :class:`Pipeline` itself, the class is imported
+        from the manifest — only classes of installed ``tryon`` plugins or the core can be named there (when
+        it cannot be imported, e.g. it moved, the recorded task's factory is used). ``device=None`` leaves
+        the pipeline on the CPU. The same code path as ``tryon.load`` (:func:`load_pipeline`), which is
+        preferred: it goes through the plugin registry.
         """
-        manifest = cls.read_config(directory)
-        target = cls
-        if cls is Pipeline:
-            target = _import_class(manifest.get("class", ""), directory)
-        config = {**manifest.get("config", {}), **overrides}
-        pipe = target(**config)
-        pipe.task = manifest.get("task", pipe.task)
+        return load_pipeline(weights=directory, device=device, cls=None if cls is Pipeline else cls, config=overrides)
+
+
+def default_device() -> str:
+    """``"cuda"`` when a CUDA device is usable, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_pipeline(task: str | None = None, weights: str | os.PathLike | None = None, device: Any = None, *,
+                  cls: type[Pipeline] | None = None, config: dict[str, Any] | None = None) -> Pipeline:
+    """The one loader behind ``tryon.load`` and :meth:`Pipeline.from_pretrained`.
+
+    * ``task`` given (``tryon.load``): the pipeline is built by the registered task's factory; weights saved by
+      another task load only when both tasks share a non-empty weights family.
+    * no ``task`` (``from_pretrained``): built by ``cls``, else by the class recorded in the manifest.
+
+    With ``weights`` (a folder written by :meth:`Pipeline.save_pretrained` or a training run) the recorded
+    hyper-parameters are the constructor's arguments (``config``, a dict, overrides them; an override that does not fit
+    the weights is named in the error), the components are loaded, and ``pipe.task`` / ``pipe.provenance``
+    come from the manifest. Without weights the pipeline is randomly initialised with ``config``.
+    ``device=None`` leaves the pipeline where its constructor put it (``tryon.load`` passes its default).
+    """
+    if task is None and weights is None:
+        raise WeightsError("load_pipeline: give a task, a weights directory, or both")
+    manifest = Pipeline.read_config(weights) if weights is not None else {}
+    if task:
+        from .plugins import tasks
+
+        spec = tasks().get(task)
+        recorded = manifest.get("task")
+        if weights is not None and recorded and recorded != task and not _same_family(spec, recorded, manifest):
+            family = f" (weights family {spec.weights_family!r})" if spec.weights_family else ""
+            raise WeightsError(f"weights {weights} are for task {recorded!r}, not {task!r}{family}")
+        factory: Any = spec.factory
+    else:
+        factory = cls if cls is not None else _recorded_factory(manifest, weights)
+    overrides = dict(config or {})
+    pipe = factory(**{**manifest.get("config", {}), **overrides})
+    if not isinstance(pipe, Pipeline):
+        what = f"task {task!r}" if task else f"{weights}/{CONFIG_NAME}"
+        raise TryonError(f"{what}: factory returned {type(pipe).__name__}, expected a tryon.Pipeline")
+    pipe.task = task or manifest.get("task") or pipe.task
+    if weights is not None:
         pipe.provenance = dict(manifest.get("training", {}))
-        pipe.load_weights(directory)
-        if device is not None:
-            pipe.to(device)
-        return pipe.eval()
+        try:
+            pipe.load_weights(weights)
+        except WeightsError:
+            changed = _overridden(manifest.get("config", {}), overrides)
+            if not changed:
+                raise
+            said = ", ".join(f"{k}={_show(manifest['config'][k])} (asked: {_show(v)})" for k, v in changed.items())
+            raise WeightsError(f"weights {weights} were trained with {said}; these settings must match the weights "
+                               "(or be omitted)") from None
+    if device is not None:
+        pipe.to(device)
+    return pipe.eval()
+
+
+def _recorded_factory(manifest: dict[str, Any], directory: Any) -> Any:
+    """The class named in the manifest; when it cannot be imported, the factory of the recorded task."""
+    try:
+        return _import_class(manifest.get("class", ""), directory)
+    except _ClassNotFound as exc:
+        from .plugins import tasks
+
+        reg, task = tasks(), manifest.get("task", "")
+        if task and task in reg:
+            return reg.get(task).factory
+        raise WeightsError(str(exc)) from None
+
+
+def _overridden(recorded: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides that change a hyper-parameter recorded with the weights (tuples equal lists)."""
+
+    def norm(v: Any) -> str:
+        return json.dumps(v, default=str, sort_keys=True)
+
+    return {k: v for k, v in overrides.items() if k in recorded and norm(recorded[k]) != norm(list(v) if isinstance(v, tuple) else v)}
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, int) for x in v):
+        return f"{v[0]}x{v[1]}"
+    return repr(v)
+
+
+def _same_family(spec: Any, recorded_task: str, manifest: dict[str, Any]) -> bool:
+    """Whether weights saved by ``recorded_task`` load into ``spec``: both in one non-empty weights family."""
+    if not spec.weights_family:
+        return False
+    recorded_family = manifest.get("weights_family")
+    if recorded_family is None:
+        recorded_family = _weights_family(recorded_task)
+    return recorded_family == spec.weights_family
 
 
 def _compare_state(expected: dict[str, Any], got: dict[str, Any]) -> tuple[list[str], list[str]]:
     missing = sorted(set(expected) - set(got))
     unexpected = sorted(set(got) - set(expected))
     return missing, unexpected
+
+
+class _ClassNotFound(WeightsError):
+    """The manifest's class is allowed but cannot be imported (it moved, or its plugin is not installed)."""
 
 
 def _import_class(spec: str, directory: Any) -> type:
@@ -276,7 +366,7 @@ def _import_class(spec: str, directory: Any) -> type:
     try:
         obj = import_target(spec)
     except (ImportError, AttributeError) as exc:
-        raise WeightsError(f"{directory}/{CONFIG_NAME}: cannot import {spec!r} ({exc})") from None
+        raise _ClassNotFound(f"{directory}/{CONFIG_NAME}: cannot import {spec!r} ({exc})") from None
     if not (isinstance(obj, type) and issubclass(obj, Pipeline)):
         raise WeightsError(f"{directory}/{CONFIG_NAME}: {spec!r} is not a tryon.Pipeline subclass")
     return obj
@@ -289,3 +379,6 @@ def _plugin_modules(manager: Any) -> list[str]:
         if mod:
             names.append(mod.split(".")[0])
     return names
+
+
+__all__ = ["Pipeline", "load_pipeline", "default_device", "task_of_class", "CONFIG_NAME"]

@@ -25,7 +25,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .registry import DatasetRegistry, MetricRegistry, Registry, TaskRegistry
+from .registry import DatasetRegistry, MetricRegistry, Registry, SamplerRegistry, TaskRegistry
 
 log = logging.getLogger("tryon.plugins")
 
@@ -34,11 +34,7 @@ REGISTRY_KINDS = ("tasks", "datasets", "samplers", "metrics")
 
 
 def _new_registry(kind: str) -> Registry[Any]:
-    if kind == "samplers":
-        from .sampling import SamplerRegistry  # imports this module's registries lazily: no cycle
-
-        return SamplerRegistry()
-    return {"tasks": TaskRegistry, "datasets": DatasetRegistry, "metrics": MetricRegistry}[kind]()
+    return {"tasks": TaskRegistry, "datasets": DatasetRegistry, "samplers": SamplerRegistry, "metrics": MetricRegistry}[kind]()
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,21 @@ class MetricSpec:
         return {"name": self.name, "summary": self.summary, "plugin": self.plugin}
 
 
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A registered sampler: ``factory(**options) -> Sampler`` serving the task family ``family`` (the protocol
+    of the object it returns is :class:`tryon.sampling.Sampler`)."""
+
+    name: str
+    family: str
+    summary: str
+    factory: Callable[..., Any]
+    plugin: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "family": self.family, "summary": self.summary, "plugin": self.plugin}
+
+
 def _plain(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in meta.items()}
 
@@ -137,7 +152,7 @@ class Registry(Generic[T]):
     """Name → spec map filled by one hook; refuses duplicates, naming both plugins.
 
     Every registry has the same one-argument contract: ``registry.register(spec)``, where ``spec`` is the
-    registry's spec class (:class:`TaskSpec`, :class:`DatasetSpec`, :class:`tryon.sampling.SamplerSpec`,
+    registry's spec class (:class:`TaskSpec`, :class:`DatasetSpec`, :class:`SamplerSpec`,
     :class:`MetricSpec`) with at least ``name`` and ``summary``. ``plugin`` is filled in when empty.
     """
 
@@ -233,3 +248,19 @@ class MetricRegistry(Registry[MetricSpec]):
     def check(self, spec: MetricSpec) -> None:
         if not callable(spec.fn):
             raise PluginError(f"metric {spec.name!r}: fn is not callable")
+
+
+class SamplerRegistry(Registry[SamplerSpec]):
+    """Registry of :class:`SamplerSpec` (hook ``tryon_register_samplers``)."""
+
+    def __init__(self) -> None:
+        super().__init__("sampler", SamplerSpec, "tryon_register_samplers")
+
+    def check(self, spec: SamplerSpec) -> None:
+        if not isinstance(spec.family, str) or not spec.family:
+            raise PluginError(f"sampler {spec.name!r}: family must be a non-empty string, got {spec.family!r}")
+        if not callable(spec.factory):
+            raise PluginError(f"sampler {spec.name!r}: factory is not callable")
+
+    def for_family(self, family: str) -> list[SamplerSpec]:
+        return [s for s in self.specs() if s.family == family]

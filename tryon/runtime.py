@@ -16,6 +16,8 @@ list of these for a batch) — not torch tensors. Each image is letterboxed to t
 resized to the size of the *first* input (e.g. the person) and returned in its kind (numpy in → numpy
 out; PIL/path/bytes in → PIL out).
 
+The manifest, providers and array helpers live in :mod:`tryon.runtime_base` (re-exported here, the public face).
+
 Providers (``providers=``): CPU by default. onnxruntime silently runs on CPU when a requested GPU provider
 cannot start (missing CUDA/cuDNN libraries; deps.md §5) — this wrapper refuses that: a requested
 non-CPU provider that is not active raises :class:`tryon.errors.ProviderError` naming requested vs active
@@ -31,336 +33,42 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
-from PIL import Image
 
 from .errors import InputError, ProviderError, TryonError
-from .hardware import physical_cores
-from .io import load_image, load_mask
+from .runtime_base import (  # noqa: F401 - re-exported: tryon.runtime is the public face of the runtime
+    BACKENDS,
+    EXPORT_FORMAT,
+    EXPORT_FORMAT_VERSION,
+    MANIFEST_NAME,
+    MODEL_VARIANTS,
+    PRECISIONS,
+    PROVIDER_ALIASES,
+    _OPT_LEVELS,
+    _is_torch,
+    _ort,
+    _provider_name,
+    _range,
+    available_providers,
+    bind_inputs,
+    denormalise_unit,
+    input_kind,
+    input_norm,
+    letterbox_array,
+    normalise_providers,
+    normalise_unit,
+    onnxruntime_distribution,
+    physical_cores,
+    prepare_input,
+    read_manifest,
+    restore_output,
+    to_uint8_image,
+    write_manifest,
+)
 
 log = logging.getLogger(__name__)
-
-MANIFEST_NAME = "manifest.json"
-EXPORT_FORMAT = "tryon-onnx-export"
-EXPORT_FORMAT_VERSION = 1
-
-#: short names accepted in ``providers=`` (and ``--providers`` on the CLI)
-PROVIDER_ALIASES = {
-    "cpu": "CPUExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "gpu": "CUDAExecutionProvider",
-    "trt": "TensorrtExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-    "rocm": "ROCMExecutionProvider",
-    "migraphx": "MIGraphXExecutionProvider",
-    "dml": "DmlExecutionProvider",
-    "directml": "DmlExecutionProvider",
-    "coreml": "CoreMLExecutionProvider",
-    "openvino": "OpenVINOExecutionProvider",
-}
-_OPT_LEVELS = {
-    "disable": "ORT_DISABLE_ALL",
-    "none": "ORT_DISABLE_ALL",
-    "basic": "ORT_ENABLE_BASIC",
-    "extended": "ORT_ENABLE_EXTENDED",
-    "all": "ORT_ENABLE_ALL",
-}
-MODEL_VARIANTS = ("fp32", "fp16", "int8")
-#: inference backends of :class:`ImageModelSession` (``openvino``: optional extra, :mod:`tryon.runtime_openvino`)
-BACKENDS = ("ort", "openvino")
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
-
-
-def _ort():
-    try:
-        import onnxruntime
-    except ImportError:  # pragma: no cover - the [onnx] extra is installed in dev
-        raise TryonError("onnxruntime is not installed: pip install 'tryon[onnx]' (CPU) or 'tryon[onnx-gpu]' (CUDA)") from None
-    return onnxruntime
-
-
-
-
-def onnxruntime_distribution() -> str:
-    """Which distribution provides the ``onnxruntime`` package (``onnxruntime`` / ``onnxruntime-gpu`` …)."""
-    from importlib import metadata
-
-    found = []
-    for dist in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino", "onnxruntime-rocm"):
-        try:
-            found.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return ", ".join(found) or "unknown"
-
-
-def available_providers() -> list[str]:
-    return list(_ort().get_available_providers())
-
-
-def normalise_providers(providers: Any) -> list[Any]:
-    """``None`` → CPU; short names (``"cuda"``) → full names; ``(name, options)`` tuples kept."""
-    if providers is None:
-        return ["CPUExecutionProvider"]
-    if isinstance(providers, str):
-        providers = [p for p in providers.split(",") if p.strip()]
-    out: list[Any] = []
-    for p in providers:
-        if isinstance(p, (tuple, list)):
-            name, opts = p
-            out.append((PROVIDER_ALIASES.get(str(name).strip().lower(), str(name).strip()), dict(opts)))
-        else:
-            out.append(PROVIDER_ALIASES.get(str(p).strip().lower(), str(p).strip()))
-    if not out:
-        raise ProviderError("no execution provider requested (empty providers list)")
-    return out
-
-
-def _provider_name(p: Any) -> str:
-    return p[0] if isinstance(p, tuple) else p
-
-
-# ------------------------------------------------------------------------------------------------
-# manifest
-# ------------------------------------------------------------------------------------------------
-def read_manifest(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
-    """``(export_dir, manifest)`` from an export folder (or a ``.onnx`` file inside one)."""
-    path = Path(path)
-    export_dir = path.parent if path.suffix == ".onnx" else path
-    mpath = export_dir / MANIFEST_NAME
-    if not export_dir.is_dir():
-        raise TryonError(f"export folder {export_dir}: no such folder (create one with `tryon export TASK`)")
-    if not mpath.is_file():
-        raise TryonError(f"export folder {export_dir}: expected {MANIFEST_NAME}, found none (not a `tryon export` folder?)")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except json.JSONDecodeError as exc:
-        raise TryonError(f"{mpath}: not valid JSON ({exc})") from None
-    if manifest.get("format") != EXPORT_FORMAT:
-        raise TryonError(f"{mpath}: expected format {EXPORT_FORMAT!r}, got {manifest.get('format')!r}")
-    for key in ("inputs", "outputs", "resolution", "normalisation", "models"):
-        if key not in manifest:
-            raise TryonError(f"{mpath}: missing field {key!r}")
-    return export_dir, manifest
-
-
-def write_manifest(export_dir: str | os.PathLike, manifest: dict[str, Any]) -> Path:
-    """Write ``manifest.json`` atomically (temp file + rename)."""
-    path = Path(export_dir) / MANIFEST_NAME
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-# ------------------------------------------------------------------------------------------------
-# image pre/post-processing in numpy/PIL (mirrors tryon.io.letterbox / restore, which use torch)
-# ------------------------------------------------------------------------------------------------
-def _resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``h×w×C`` float32 → ``H×W×C`` bilinear, half-pixel centres, antialiased when shrinking.
-
-    PIL's float ("F") resampling is used because it is the reference torch's ``antialias=True`` was
-    written to match (measured max difference to ``F.interpolate`` ≤ 5e-6); OpenCV's INTER_LINEAR does not
-    antialias.
-    """
-    H, W = size
-    if a.shape[:2] == (H, W):
-        return a
-    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(a[..., c], dtype=np.float32)).resize((W, H), Image.BILINEAR))
-             for c in range(a.shape[2])]
-    return np.stack(chans, -1).astype(np.float32, copy=False)
-
-
-def _resize_nearest(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    H, W = size
-    if a.shape[:2] == (H, W):
-        return a
-    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(a[..., c], dtype=np.float32)).resize((W, H), Image.NEAREST))
-             for c in range(a.shape[2])]
-    return np.stack(chans, -1).astype(np.float32, copy=False)
-
-
-def letterbox_array(a: np.ndarray, size: tuple[int, int], fill: float = 1.0,
-                    nearest: bool = False) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """``h×w×C`` float → ``H×W×C`` keeping the aspect ratio, padded with ``fill``; returns the content box
-    ``(top, left, h', w')`` — the rule of :func:`tryon.io.letterbox`."""
-    H, W = size
-    h, w = a.shape[:2]
-    if (h, w) == (H, W):
-        return a.astype(np.float32, copy=False), (0, 0, H, W)
-    s = min(H / h, W / w)
-    nh, nw = max(1, round(h * s)), max(1, round(w * s))
-    r = (_resize_nearest if nearest else _resize_float)(a.astype(np.float32, copy=False), (nh, nw))
-    out = np.full((H, W, a.shape[2]), fill, dtype=np.float32)
-    top, left = (H - nh) // 2, (W - nw) // 2
-    out[top : top + nh, left : left + nw] = r
-    return out, (top, left, nh, nw)
-
-
-def _range(norm: dict[str, Any]) -> tuple[float, float]:
-    lo, hi = norm.get("range", [-1.0, 1.0])
-    return float(lo), float(hi)
-
-
-def normalise_unit(v: np.ndarray, norm: dict[str, Any]) -> np.ndarray:
-    """Values in [0, 1] (``H×W×C``) → the model's input convention (``range`` or ``mean``/``std``)."""
-    if "mean" in norm and "std" in norm:
-        return ((v - np.asarray(norm["mean"], np.float32)) / np.asarray(norm["std"], np.float32)).astype(np.float32)
-    lo, hi = _range(norm)
-    return (lo + (hi - lo) * v).astype(np.float32)
-
-
-def denormalise_unit(x: np.ndarray, norm: dict[str, Any]) -> np.ndarray:
-    """Model output (``H×W×C``) → values in [0, 1] (not clipped)."""
-    if "mean" in norm and "std" in norm:
-        return x * np.asarray(norm["std"], np.float32) + np.asarray(norm["mean"], np.float32)
-    lo, hi = _range(norm)
-    return (x - lo) / (hi - lo)
-
-
-def to_uint8_image(x: np.ndarray, norm: dict[str, Any]) -> np.ndarray:
-    """``H×W×3`` model-range output → ``H×W×3`` uint8 (clip, scale, round half to even like torch)."""
-    lo, hi = _range(norm)
-    if "mean" not in norm and (lo, hi) == (-1.0, 1.0):  # same arithmetic as tryon.io.to_uint8
-        return np.round((np.clip(x, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
-    return np.round(np.clip(denormalise_unit(x, norm), 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
-
-
-def _kind(x: Any) -> str:
-    return "numpy" if isinstance(x, np.ndarray) else "pil"
-
-
-def input_kind(spec: dict[str, Any], norm: dict[str, Any]) -> str:
-    """``"image"`` (B×3×H×W), ``"mask"`` (B×1×H×W) or ``"tensor"`` (anything else) for a manifest input."""
-    kind = (norm.get("per_tensor") or {}).get(spec["name"], {}).get("kind")
-    if kind:
-        return kind
-    shape = spec.get("shape", [])
-    if len(shape) == 4 and shape[1] == 3:
-        return "image"
-    if len(shape) == 4 and shape[1] == 1:
-        return "mask"
-    return "tensor"
-
-
-def input_norm(norm: dict[str, Any], name: str) -> dict[str, Any]:
-    """Per-tensor normalisation: ``normalisation["per_tensor"][name]`` overrides the shared keys."""
-    per = (norm.get("per_tensor") or {}).get(name, {})
-    return {**{k: v for k, v in norm.items() if k != "per_tensor"}, **per}
-
-
-def prepare_input(
-    items: Sequence[Any], spec: dict[str, Any], manifest: dict[str, Any]
-) -> tuple[np.ndarray, list[tuple[int, int]], list[tuple[int, int, int, int]], str]:
-    """Images for one manifest input → ``(N×C×H×W float32, original sizes, boxes, kind)``."""
-    name = spec["name"]
-    H, W = manifest["resolution"]
-    norm = input_norm(manifest["normalisation"], name)
-    kind = input_kind(spec, manifest["normalisation"])
-    kinds = {_kind(i) for i in items}
-    if len(kinds) > 1:
-        raise InputError(name, "a batch of one kind of input", f"a mix of {sorted(kinds)}")
-    arrays, sizes, boxes = [], [], []
-    for i, item in enumerate(items):
-        label = f"{name}[{i}]" if len(items) > 1 else name
-        if _is_torch(item):
-            raise InputError(label, "a path, bytes, PIL image or numpy H×W×3 uint8 array", "a torch tensor",
-                             "tryon.runtime does not use torch: pass numpy/PIL, or use the torch pipeline")
-        if kind == "tensor":
-            a = np.asarray(item, dtype=np.float32)
-            arrays.append(a if a.ndim == len(spec["shape"]) - 1 else a[0])
-            sizes.append((H, W))
-            boxes.append((0, 0, H, W))
-            continue
-        if isinstance(item, np.ndarray) and item.dtype.kind == "f" and kind == "image":
-            raise InputError(label, "a numpy H×W×3 uint8 image", f"a float array {item.dtype} {tuple(item.shape)}",
-                             "pre-normalised float arrays go to session.run_arrays()")
-        if kind == "mask":
-            m = load_mask(item, name=label)[..., None]
-            v, box = letterbox_array(m, (H, W), fill=0.0, nearest=True)
-            per = (manifest["normalisation"].get("per_tensor") or {}).get(name, {})
-            x = normalise_unit(v, per) if ("range" in per or "mean" in per) else v  # {0, 1}, 1 = edit
-            sizes.append(m.shape[:2])
-        else:
-            rgb = load_image(item, name=label)
-            v, box = letterbox_array(rgb.astype(np.float32) / 255.0, (H, W), fill=1.0)  # white padding
-            if norm.get("color", "RGB").upper() == "BGR":
-                v = v[..., ::-1]
-            x = normalise_unit(v, norm)
-            sizes.append(rgb.shape[:2])
-        boxes.append(box)
-        arrays.append(x if norm.get("layout", "NCHW").upper() == "NHWC" else x.transpose(2, 0, 1))
-    return np.ascontiguousarray(np.stack(arrays, 0), dtype=np.float32), sizes, boxes, next(iter(kinds))
-
-
-def restore_output(
-    out: np.ndarray, sizes: list[tuple[int, int]], boxes: list[tuple[int, int, int, int]], kind: str,
-    manifest: dict[str, Any], name: str,
-) -> list[Any]:
-    """One model output ``B×C×H×W`` → per item: crop the letterbox box, resize back to the original size,
-    then an image (uint8 numpy or PIL, per ``kind``) for 3-channel outputs, else ``C×h×w`` float32."""
-    norm = input_norm(manifest["normalisation"], name)
-    H, W = manifest["resolution"]
-    nhwc = norm.get("layout", "NCHW").upper() == "NHWC"
-    results = []
-    for i in range(out.shape[0]):
-        o = out[i]
-        if o.ndim != 3:
-            results.append(o.astype(np.float32, copy=False))
-            continue
-        hwc = o if nhwc else o.transpose(1, 2, 0)
-        if hwc.shape[:2] == (H, W):
-            top, left, h, w = boxes[i]
-            hwc = hwc[top : top + h, left : left + w]
-            hwc = _resize_float(np.ascontiguousarray(hwc, dtype=np.float32), tuple(sizes[i]))
-        if hwc.shape[2] == 3:
-            if norm.get("color", "RGB").upper() == "BGR":
-                hwc = hwc[..., ::-1]
-            u8 = to_uint8_image(hwc, norm)
-            results.append(u8 if kind == "numpy" else Image.fromarray(u8))
-        else:
-            results.append(np.ascontiguousarray(hwc.transpose(2, 0, 1), dtype=np.float32))
-    return results
-
-
-# ------------------------------------------------------------------------------------------------
-# sessions
-# ------------------------------------------------------------------------------------------------
-def bind_inputs(input_names: Sequence[str], images: Sequence[Any],
-                named: dict[str, Any]) -> tuple[dict[str, Any], int, bool]:
-    """Bind a call's inputs to a model's ``input_names``: positionally in that order and/or by name.
-
-    Returns ``(values, count, is_list)``: the value of every input, the batch size (the common length of the
-    inputs given as lists or tuples, else 1) and whether any input was a list (results are then lists). One
-    :class:`InputError` for too many positional inputs, an unknown name, an input given both ways, a missing
-    input, lists of different lengths or an empty list. Shared by :class:`ImageModelSession` and
-    :class:`tryon.catalogue.CatalogueSession`."""
-    names = list(input_names)
-    if len(images) > len(names):
-        raise InputError("inputs", f"at most {len(names)} images ({', '.join(names)})", f"{len(images)}")
-    values = dict(zip(names, images))
-    for k, v in named.items():
-        if k not in names:
-            raise InputError(k, f"one of the model inputs {names}", f"an unknown input {k!r}")
-        if k in values:
-            raise InputError(k, "one value", "the input given both positionally and by name")
-        values[k] = v
-    missing = [n for n in names if values.get(n) is None]
-    if missing:
-        raise InputError("inputs", f"all of {names}", f"missing {missing}")
-    lengths = {n: len(v) for n, v in values.items() if isinstance(v, (list, tuple))}
-    if len(set(lengths.values())) > 1:
-        raise InputError("inputs", "batches of equal length", ", ".join(f"{n}: {k}" for n, k in lengths.items()))
-    count = next(iter(lengths.values()), 1)
-    if count == 0:
-        raise InputError("inputs", "at least one image", "an empty list")
-    return values, count, bool(lengths)
 
 
 class ImageModelSession:
@@ -687,7 +395,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Lazy re-export of :class:`tryon.catalogue.CatalogueSession` (that module imports this one)."""
+    """Lazy re-export of :class:`tryon.catalogue.CatalogueSession` (which builds on :mod:`tryon.runtime_base`, not on
+    this module, so the re-export makes no import circle; lazy so that ``import tryon.runtime`` stays light)."""
     if name == "CatalogueSession":
         from .catalogue import CatalogueSession
 

@@ -34,10 +34,10 @@ strategy without touching the pipelines, and ``tryon samplers`` lists them all::
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .errors import InputError, PluginError
-from .registry import Registry
+from .registry import SamplerRegistry, SamplerSpec  # re-exported: the spec and registry live with the others
 
 
 @dataclass
@@ -81,36 +81,6 @@ class Sampler(Protocol):
     family: str
 
     def sample(self, model: Any, request: Any, *, seed: int | None = None) -> SampleResult: ...
-
-
-@dataclass(frozen=True)
-class SamplerSpec:
-    """A registered sampler: ``factory(**options) -> Sampler`` serving the task family ``family``."""
-
-    name: str
-    family: str
-    summary: str
-    factory: Callable[..., Any]
-    plugin: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "family": self.family, "summary": self.summary, "plugin": self.plugin}
-
-
-class SamplerRegistry(Registry[SamplerSpec]):
-    """Registry of :class:`SamplerSpec` (hook ``tryon_register_samplers``)."""
-
-    def __init__(self) -> None:
-        super().__init__("sampler", SamplerSpec, "tryon_register_samplers")
-
-    def check(self, spec: SamplerSpec) -> None:
-        if not isinstance(spec.family, str) or not spec.family:
-            raise PluginError(f"sampler {spec.name!r}: family must be a non-empty string, got {spec.family!r}")
-        if not callable(spec.factory):
-            raise PluginError(f"sampler {spec.name!r}: factory is not callable")
-
-    def for_family(self, family: str) -> list[SamplerSpec]:
-        return [s for s in self.specs() if s.family == family]
 
 
 def get_sampler(name: str, family: str | None = None, **options: Any) -> Sampler:

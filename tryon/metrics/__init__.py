@@ -41,7 +41,7 @@ _EXPORTS = {
     "FeatureExtractor": "features",
     "Features": "features",
     "extract_features": "features",
-    "load_extractor": "features",
+    "load_extractor": "extractors",
     "metric_name": "features",
     "Protocol": "protocol",
     "preset": "protocol",

@@ -25,7 +25,8 @@ import torch
 
 from .._version import __version__
 from ..errors import InputError, WeightsError
-from .features import FeatureExtractor, load_extractor, metric_name
+from .extractors import load_extractor
+from .features import FeatureExtractor, metric_name
 from .protocol import ALL_METRICS, DISTRIBUTION_METRICS, PAIRED_METRICS, Protocol, preset
 
 _PIL_FILTERS = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}

@@ -7,8 +7,9 @@
   ``proxy-precision`` …) so that it is never mistaken for Inception FID. 000 App. C / 002 do the same
   with dataset-specific classifiers (seeds-gan §1.2, §1.4).
 
-``load_extractor("inception:PATH" | "proxy:PATH")`` builds one from a spec string (the ``--features``
-option of ``tryon eval``); :func:`extract_features` runs it over images in batches.
+:func:`extract_features` runs an extractor over images in batches. This module is below both extractors (they
+subclass :class:`FeatureExtractor`); :func:`tryon.metrics.extractors.load_extractor` (``"inception:PATH"`` or
+``"proxy:PATH"``, the ``--features`` option of ``tryon eval``), which knows both, sits above them.
 """
 
 from __future__ import annotations
@@ -108,28 +109,6 @@ def _batched(items: Iterable[Any], batch_size: int):
             buf = []
     if buf:
         yield torch.cat(buf)
-
-
-def load_extractor(spec: str, device: str | torch.device | None = None, **kwargs: Any) -> FeatureExtractor:
-    """``inception:PATH`` (pytorch-fid ``pt_inception-2015-12-05-*.pth``, a ``.safetensors`` of the same
-    state dict, or the clean-fid TorchScript ``inception-2015-12-05.pt``) or ``proxy:PATH`` (a proxy
-    saved by :func:`tryon.metrics.proxy.train_proxy`: ``.safetensors`` file or its folder)."""
-    kind, sep, path = str(spec).partition(":")
-    if not sep or not path:
-        raise InputError("--features", "inception:PATH or proxy:PATH", repr(spec))
-    if kind == "inception":
-        from .inception import InceptionFeatures
-
-        ex: FeatureExtractor = InceptionFeatures(path, **kwargs)
-    elif kind == "proxy":
-        from .proxy import ProxyFeatures
-
-        ex = ProxyFeatures.from_file(path)
-    else:
-        raise InputError("--features", "inception:PATH or proxy:PATH", repr(spec))
-    if device is not None:
-        ex = ex.to(device)
-    return ex.eval()
 
 
 def describe_path(path: str | Path) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def _table(rep: Report, title: str, rows: list[dict[str, Any]], columns: list[st
 
 def write_report(out: Path, res: dict[str, Any], *, inversion: str | None = None, seed: int = 0) -> Path:
     """The report of :func:`run_demo`'s results; ``inversion`` (a budget, "quick" or "full") appends the GAN
-    inversion section (:func:`tryon_gan.inversion.demo.inversion_report_section`) before writing."""
+    inversion section (:func:`tryon_gan.inversion_demo.inversion_report_section`) before writing."""
     m = res["machine"]
     rep = Report(out, "GAN demo: truncation, latent reweighting, losses (000 ch. 3, 001, 002, 004)")
     rep.add_text(f"Machine: {m['cpu']} ({', '.join(m['isa'])}), {m['cores']} cores shared with other jobs, torch "
@@ -115,7 +115,7 @@ def write_report(out: Path, res: dict[str, Any], *, inversion: str | None = None
     if "digits" in plain:
         plain["digits"] = {"rows": res["digits"]["rows"]}
     if inversion is not None:
-        from .inversion.demo import inversion_report_section
+        from .inversion_demo import inversion_report_section
 
         t_inv = time.time()
         plain["inversion"] = inversion_report_section(rep, out, inversion, seed=seed)

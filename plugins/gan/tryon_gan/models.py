@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -219,5 +220,22 @@ def build_discriminator(config: dict) -> nn.Module:
     return ConvDiscriminator(h, c, 2 * config["base"], head)
 
 
+def latents(generator: torch.nn.Module, n: int, seed: int | None) -> torch.Tensor:
+    """``n`` draws of N(0, I_d) for ``generator`` (seeded, on its device)."""
+    g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    dev = next(generator.parameters()).device
+    return torch.randn(int(n), latent_dim_of(generator), generator=g).to(dev)
+
+
+def latent_dim_of(generator: Any) -> int:
+    """``d`` of a generator (or of an object holding one as ``.generator``)."""
+    d = getattr(generator, "latent_dim", None)
+    if d is None and hasattr(generator, "generator"):
+        d = getattr(generator.generator, "latent_dim", None)
+    if d is None:
+        raise InputError("generator", "a module with a 'latent_dim' attribute", type(generator).__name__)
+    return int(d)
+
+
 __all__ = ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator", "WeightNet", "build_generator",
-           "build_discriminator"]
+           "build_discriminator", "latents", "latent_dim_of"]

@@ -21,7 +21,7 @@ import torch
 from tryon import Pipeline, SampleResult, SampleStats
 from tryon.errors import InputError
 
-from .models import WeightNet, build_discriminator, build_generator
+from .models import WeightNet, build_discriminator, build_generator, latent_dim_of, latents
 
 LOSSES = ("nonsaturating", "hinge", "wgan", "wgan-gp", "san")
 
@@ -109,22 +109,6 @@ def plain_sample(generator: torch.nn.Module, n: int, seed: int | None) -> Sample
     with torch.no_grad():
         x = generator(z)
     return SampleResult(x, z, SampleStats(n, n, n, 1, time.perf_counter() - t0))
-
-
-def latents(generator: torch.nn.Module, n: int, seed: int | None) -> torch.Tensor:
-    """``n`` draws of N(0, I_d) for ``generator`` (seeded, on its device)."""
-    g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-    dev = next(generator.parameters()).device
-    return torch.randn(int(n), latent_dim_of(generator), generator=g).to(dev)
-
-
-def latent_dim_of(generator: Any) -> int:
-    d = getattr(generator, "latent_dim", None)
-    if d is None and hasattr(generator, "generator"):
-        d = getattr(generator.generator, "latent_dim", None)
-    if d is None:
-        raise InputError("generator", "a module with a 'latent_dim' attribute", type(generator).__name__)
-    return int(d)
 
 
 __all__ = ["GanPipeline", "LatentWeightsPipeline", "LOSSES", "plain_sample", "latents", "latent_dim_of"]

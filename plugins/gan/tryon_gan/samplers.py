@@ -32,7 +32,7 @@ from tryon import SampleResult, SampleStats
 from tryon.errors import InputError
 
 from .jacobian import jacobian_norms
-from .pipeline import latent_dim_of, latents
+from .models import latent_dim_of, latents
 from .sampler_names import SAMPLERS
 
 FAMILY = "gan"

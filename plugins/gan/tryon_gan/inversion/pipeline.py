@@ -1,9 +1,10 @@
-"""Pipelines of the inversion tasks: ``gan-invert``, ``gan-inpaint``, ``gan-composite``, ``gan-crossover``.
+"""The components of the inversion tasks and the ``gan-invert`` pipeline.
 
-They share one set of components — the generator of a ``tryon train gan`` run and the encoder of
-``tryon train gan-encoder`` — held by :class:`GanEncoderPipeline`. The four tasks share the weights family
-``"gan-inversion"``: the run folder (saved as ``gan-invert``) loads into any of them
-(``tryon.load("gan-inpaint", weights=RUN)``).
+The inversion tasks (``gan-invert`` here; ``gan-inpaint``, ``gan-composite``, ``gan-crossover`` in
+:mod:`tryon_gan.editing_pipelines`, one layer up, next to :mod:`tryon_gan.editing`) share one set of components —
+the generator of a ``tryon train gan`` run and the encoder of ``tryon train gan-encoder`` — held by
+:class:`GanEncoderPipeline`. The four tasks share the weights family ``"gan-inversion"``: the run folder (saved as
+``gan-invert``) loads into any of them (``tryon.load("gan-inpaint", weights=RUN)``).
 
 Inputs are files, PIL, numpy or tensors (``tryon.io``); images are letterboxed to the generator's size and
 converted to its channel count (grey = mean of RGB), masks follow the SDK convention (1 = edit) and must
@@ -36,13 +37,14 @@ class GanEncoderPipeline(Pipeline):
         encoder_width: the encoder's width unit.
         method: default inversion method (``optimisation``, ``encoder``, ``hybrid``, ``plumerault``).
         steps / lr / sigma: default inversion settings (``None``: the method's defaults).
-        feather: default paste feathering in pixels.
+        feather: default σ (pixels) of the feathered seam of the editing tasks' paste (``None``: the core's
+            :data:`tryon.compose.SEAM_SIGMA`, a 3-pixel band; 0: a hard paste).
     """
 
     def __init__(self, *, data_shape: Sequence[int] = (3, 32, 32), latent_dim: int = 16, arch: str = "conv",
                  hidden: Sequence[int] = (20, 20), activation: str = "relu", base: int = 16, encoder_width: int = 32,
                  method: str = "hybrid", steps: int | None = None, lr: float | None = None, sigma: float = 3.0,
-                 feather: float = 0.0, seed: int = 0):
+                 feather: float | None = None, seed: int = 0):
         super().__init__()
         if len(data_shape) != 3:
             raise InputError("data_shape", "[C, H, W] (inversion works on image generators)", str(list(data_shape)))
@@ -146,66 +148,6 @@ class GanInvertPipeline(GanEncoderPipeline):
     """``gan-invert``: ``pipe(image, mask=None, method=...)`` → reconstruction + latents."""
 
 
-class GanInpaintPipeline(GanEncoderPipeline):
-    """``gan-inpaint``: ``pipe(image, mask)`` → the image with the masked pixels (1) filled from the inversion."""
-
-    def __call__(self, image: Any, mask: Any = None, method: str | None = None, feather: float | None = None,
-                 paste: bool = True, **options: Any) -> Any:
-        from ..editing import inpaint
-
-        if mask is None:
-            raise InputError("mask", "a mask (1 = pixels to fill)", "None")
-        batch, x = self._images(image)
-        m = self._masks(mask, batch)
-        res = inpaint(self.generator, x, m, method=method or self.config["method"], paste_back=paste,
-                      feather=self.config["feather"] if feather is None else feather, **self._options(options))
-        return self._restore(res.images, batch)
-
-    def _options(self, options: dict[str, Any]) -> dict[str, Any]:
-        cfg = self.config
-        kw = {"steps": cfg.get("steps"), "lr": cfg.get("lr"), "sigma": cfg.get("sigma", 3.0), "seed": cfg.get("seed", 0),
-              "encoder": self.encoder, "latent_dim": self.latent_dim}
-        kw.update(options)
-        return kw
-
-
-class GanCompositePipeline(GanInpaintPipeline):
-    """``gan-composite``: ``pipe(image, mask)`` — ``image`` is a collage whose pasted region is ``mask`` (1);
-    the inversion of the whole collage harmonises it, the source is pasted back outside the mask."""
-
-    def __call__(self, image: Any, mask: Any = None, method: str | None = None, feather: float | None = None,
-                 paste: bool = True, **options: Any) -> Any:
-        from ..editing import composite
-
-        if mask is None:
-            raise InputError("mask", "a mask (1 = the pasted region)", "None")
-        batch, x = self._images(image)
-        m = self._masks(mask, batch)
-        res = composite(self.generator, x, m, method=method or self.config["method"], paste_back=paste,
-                        feather=self.config["feather"] if feather is None else feather, **self._options(options))
-        return self._restore(res.images, batch)
-
-
-class GanCrossoverPipeline(GanInpaintPipeline):
-    """``gan-crossover``: ``pipe(image, other, mask)`` — ``image`` outside the mask, ``other`` inside,
-    harmonised as in compositing."""
-
-    def __call__(self, image: Any, other: Any = None, mask: Any = None, method: str | None = None,  # type: ignore[override]
-                 feather: float | None = None, paste: bool = True, **options: Any) -> Any:
-        from ..editing import crossover
-
-        if other is None or mask is None:
-            raise InputError("other/mask", "a second image and a mask (1 = taken from other)", "None")
-        batch, x = self._images(image)
-        _, o = self._images(other, "other")
-        if o.shape != x.shape:
-            raise InputError("other", f"{len(batch)} image(s), like image", f"{o.shape[0]}")
-        m = self._masks(mask, batch)
-        res = crossover(self.generator, x, o, m, method=method or self.config["method"], paste_back=paste,
-                        feather=self.config["feather"] if feather is None else feather, **self._options(options))
-        return self._restore(res.images, batch)
-
-
 # ------------------------------------------------------------------------------------------------ export
 def _example(pipe: GanEncoderPipeline, batch: int) -> dict[str, Tensor]:
     c, h, w = pipe.shape
@@ -227,5 +169,4 @@ PROJECTOR_EXPORT = ExportSpec(
                    "per_tensor": {"mask": {"kind": "mask"}, "image": {"kind": "image"}}},
 )
 
-__all__ = ["GanEncoderPipeline", "GanInvertPipeline", "GanInpaintPipeline", "GanCompositePipeline",
-           "GanCrossoverPipeline", "InversionOutput", "ENCODER_EXPORT", "PROJECTOR_EXPORT"]
+__all__ = ["GanEncoderPipeline", "GanInvertPipeline", "InversionOutput", "ENCODER_EXPORT", "PROJECTOR_EXPORT"]

@@ -1,5 +1,7 @@
 """The inversion section of ``tryon demo gan``: :func:`inversion_report_section(report, out_dir, budget)`.
 
+A top-floor module (next to :mod:`tryon_gan.demo`): it uses inversion, editing and directions alike.
+
 Adds to a :class:`tryon.report.Report`: reconstructions per method (optimisation, encoder, hybrid,
 plumerault) with their pixel MSE and timings, edits along the directions found on the sprites generator
 (003 ch. 4) with requested vs produced factor changes, and an inpainting grid. ``budget``: ``"quick"`` (a
@@ -19,12 +21,12 @@ import torch
 def inversion_report_section(report: Any, out_dir: str | Path, budget: str = "quick", *, generator: Any = None,
                              seed: int = 0) -> dict[str, Any]:
     """Append the inversion section to ``report``; returns the figures it shows (JSON-friendly)."""
-    from ..directions import build_trajectories, evaluate_sprite_direction, fit_direction
-    from ..editing import inpaint
-    from ..models import ConvGenerator
-    from ..sprites import SpriteGenerator
-    from .encoder import train_encoder
-    from .protocol import invert
+    from .directions import build_trajectories, evaluate_sprite_direction, fit_direction
+    from .editing import inpaint
+    from .inversion.encoder_training import train_encoder
+    from .inversion.protocol import invert
+    from .models import ConvGenerator
+    from .sprites import SpriteGenerator
 
     quick = budget != "full"
     t_start = time.perf_counter()

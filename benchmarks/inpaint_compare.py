@@ -126,8 +126,9 @@ def train_gan_side(out: Path, train: Path, s: dict[str, Any], seed: int, gan_run
     import torch
 
     from tryon.train import TrainConfig
-    from tryon_gan.inversion.encoder import train_encoder_run
-    from tryon_gan.training import train_gan
+    from tryon_gan.config import EncoderTaskConfig
+    from tryon_gan.inversion.encoder_training import train_encoder_run
+    from tryon_gan.training import GAN_LOOP, GANTaskConfig, train_gan
 
     spent: dict[str, float] = {}
     if encoder_run is not None:
@@ -135,10 +136,12 @@ def train_gan_side(out: Path, train: Path, s: dict[str, Any], seed: int, gan_run
     if gan_run is None:
         t0 = time.perf_counter()
         gan_run = str(out / "gan")
-        train_gan(str(train), gan_run, loss=s["gan_loss"], steps=s["gan_steps"], batch_size=s["gan_batch"],
-                  latent_dim=s["latent_dim"], arch=s["gan_arch"], hidden=tuple(s["gan_hidden"]), activation="lrelu",
-                  base=s["gan_base"], lr=s["gan_lr"], betas=(0.5, 0.9), image_size=s["size"], channels=3, seed=seed,
-                  device="cpu", progress=False, log_every=50, ckpt_every=max(100, s["gan_steps"] // 2), resume=True)
+        train_gan(TrainConfig(**{**GAN_LOOP, "out_dir": gan_run, "max_steps": s["gan_steps"], "batch_size": s["gan_batch"],
+                                 "lr": s["gan_lr"], "seed": seed, "progress": False, "log_every": 50,
+                                 "ckpt_every": max(100, s["gan_steps"] // 2)}),
+                  GANTaskConfig(data=str(train), loss=s["gan_loss"], latent_dim=s["latent_dim"], arch=s["gan_arch"],
+                                hidden=tuple(s["gan_hidden"]), activation="lrelu", base=s["gan_base"], betas=(0.5, 0.9),
+                                image_size=s["size"], channels=3))
         spent["train_gan_s"] = time.perf_counter() - t0
         log(f"[compare] GAN trained: {spent['train_gan_s']:.0f} s")
     t0 = time.perf_counter()
@@ -146,7 +149,8 @@ def train_gan_side(out: Path, train: Path, s: dict[str, Any], seed: int, gan_run
     cfg = TrainConfig(out_dir=run, max_steps=s["encoder_steps"], batch_size=32, seed=seed, lr=1e-3, log_every=50,
                       ckpt_every=max(100, s["encoder_steps"] // 2), device="cpu", progress=False, tensorboard=False)
     torch.manual_seed(seed)
-    train_encoder_run(gan_run, cfg, width=s["encoder_width"], method="optimisation", inversion_steps=s["inv_steps"])
+    train_encoder_run(cfg, EncoderTaskConfig(generator_run=gan_run, width=s["encoder_width"], method="optimisation",
+                                             inversion_steps=s["inv_steps"]))
     spent["train_encoder_s"] = time.perf_counter() - t0
     log(f"[compare] GAN encoder trained: {spent['train_encoder_s']:.0f} s")
     return run, spent
@@ -155,23 +159,27 @@ def train_gan_side(out: Path, train: Path, s: dict[str, Any], seed: int, gan_run
 def train_edibert_side(out: Path, train: Path, s: dict[str, Any], seed: int, edibert_run: str | None,
                        log: Any) -> tuple[str, dict[str, float]]:
     """Train (or reuse) the VQGAN + EdiBERT (the settings of `tryon demo edibert`, fewer steps)."""
-    from tryon_edibert.train import train_edibert, train_vqgan
+    from tryon.train import TrainConfig
+    from tryon_edibert.train import EDIBERT_LOOP, EdiBERTTaskConfig, VQGANTaskConfig, train_edibert, train_vqgan
 
     spent: dict[str, float] = {}
     if edibert_run is not None:
         return edibert_run, spent
     size = (s["size"], s["size"])
     t0 = time.perf_counter()
-    train_vqgan(str(train), str(out / "vqgan"), size=size, steps=s["vq_steps"], batch_size=16, lr=2e-3, n_codes=s["codes"],
-                embed_dim=32, ch=s["vq_ch"], ch_mult=s["vq_ch_mult"], perceptual_weight=0.1,
-                disc_start=int(s["vq_steps"] * 0.6), disc_layers=2, seed=seed, device="cpu", progress=False,
-                ckpt_every=max(50, s["vq_steps"] // 2), log_every=10)
+    train_vqgan(TrainConfig(out_dir=str(out / "vqgan"), max_steps=s["vq_steps"], batch_size=16, lr=2e-3, seed=seed,
+                            device="cpu", progress=False, ckpt_every=max(50, s["vq_steps"] // 2), log_every=10),
+                VQGANTaskConfig(data=str(train), size=size, n_codes=s["codes"], embed_dim=32, ch=s["vq_ch"],
+                                ch_mult=s["vq_ch_mult"], perceptual_weight=0.1, disc_start=int(s["vq_steps"] * 0.6),
+                                disc_layers=2))
     spent["train_vqgan_s"] = time.perf_counter() - t0
     log(f"[compare] VQGAN trained: {spent['train_vqgan_s']:.0f} s")
     t0 = time.perf_counter()
-    train_edibert(str(out / "vqgan"), str(train), str(out / "edibert"), size=size, steps=s["bert_steps"], batch_size=32,
-                  lr=1e-3, width=s["bert_width"], layers=s["bert_layers"], heads=s["bert_heads"], max_grid=[32, 32],
-                  seed=seed, device="cpu", progress=False, ckpt_every=max(50, s["bert_steps"] // 2), log_every=10)
+    train_edibert(TrainConfig(**{**EDIBERT_LOOP, "out_dir": str(out / "edibert"), "max_steps": s["bert_steps"],
+                                 "batch_size": 32, "lr": 1e-3, "seed": seed, "device": "cpu", "progress": False,
+                                 "ckpt_every": max(50, s["bert_steps"] // 2), "log_every": 10}),
+                  EdiBERTTaskConfig(vqgan_run=str(out / "vqgan"), data=str(train), size=size, width=s["bert_width"],
+                                    layers=s["bert_layers"], heads=s["bert_heads"], max_grid=(32, 32)))
     spent["train_edibert_s"] = time.perf_counter() - t0
     log(f"[compare] EdiBERT trained: {spent['train_edibert_s']:.0f} s")
     return str(out / "edibert"), spent
@@ -204,8 +212,7 @@ def evaluate(pipes: dict[str, Any], images: Any, masks: Any, extractor: Any, s: 
     for name, task, options in methods(s):
         pipe = pipes[task]
         opts = dict(options)
-        if task == "gan-inpaint":
-            opts["paste"] = False
+        opts["paste"] = False  # every method's raw decode: masked L1 compares models, not the paste-back
         outs = []
         t0 = time.perf_counter()
         for i in range(0, len(images), batch):

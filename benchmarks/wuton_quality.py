@@ -50,7 +50,7 @@ from typing import Any, Callable
 
 import torch
 
-TEACHERS = {  # display name -> (run folder, train_teacher options); 000 Table E.1 columns
+TEACHERS = {  # display name -> (run folder, TeacherTaskConfig options); 000 Table E.1 columns
     "T-WUTON": ("teacher", {"adv": "unpaired", "end_to_end": True}),
     "w/o L_adv": ("teacher_no_adv", {"adv": "none", "end_to_end": True}),
     "paired L_adv": ("teacher_paired_adv", {"adv": "paired", "end_to_end": True}),
@@ -129,19 +129,25 @@ def _timed(times: dict[str, float], key: str, fn: Callable[..., Any], *args: Any
 def train_all(args: argparse.Namespace, out: Path, size: tuple[int, int], seeds: list[int],
               times: dict[str, float]) -> tuple[Path, dict[int, dict[str, Path]]]:
     """Train (or reuse) the shared parser and, per seed, the four teachers and the two students."""
+    from tryon.train import TrainConfig
     from tryon_wuton.data.synth import generate
-    from tryon_wuton.training.parser import train_parser
-    from tryon_wuton.training.student import distill_student
-    from tryon_wuton.training.teacher import train_teacher
+    from tryon_wuton.training.parser import PARSER_LOOP, ParserTaskConfig, train_parser
+    from tryon_wuton.training.student import STUDENT_LOOP, StudentTaskConfig, distill_student
+    from tryon_wuton.training.teacher import TEACHER_LOOP, TeacherTaskConfig, train_teacher
 
     data = Path(args.data) if args.data else out / "data"
     if not (data / "synth_meta.json").is_file():
         _timed(times, "synthetic data", generate, data, args.n, size=size, seed=0, test_fraction=0.1, progress=not args.quiet)
     parser_run = out / "parser"
-    common = {"log_every": 5, "ckpt_every": 50, "progress": not args.quiet, "precision": args.precision}
+    common = {"log_every": 5, "ckpt_every": 50, "progress": not args.quiet, "precision": args.precision,
+              "batch_size": args.batch}
+
+    def loop(defaults: dict[str, Any], run: Path, steps: int, seed: int) -> TrainConfig:
+        return TrainConfig(**{**defaults, **common, "out_dir": str(run), "max_steps": steps, "seed": seed})
+
     if not (parser_run / "config.json").is_file():
-        _timed(times, "parser", train_parser, data, parser_run, steps=args.parser_steps, size=size, batch_size=args.batch,
-               seed=0, **common)
+        _timed(times, "parser", train_parser, loop(PARSER_LOOP, parser_run, args.parser_steps, 0),
+               ParserTaskConfig(data=data, size=size))
     runs: dict[int, dict[str, Path]] = {}
     for seed in seeds:
         sdir = out / f"seed{seed}"
@@ -150,15 +156,15 @@ def train_all(args: argparse.Namespace, out: Path, size: tuple[int, int], seeds:
             run = sdir / folder
             runs[seed][name] = run
             if not (run / "config.json").is_file():
-                _timed(times, f"seed {seed} {name}", train_teacher, data, run, parser_run=parser_run, steps=args.steps,
-                       size=size, batch_size=args.batch, vgg_weights=args.vgg_weights, seed=seed, **opts, **common)
+                _timed(times, f"seed {seed} {name}", train_teacher, loop(TEACHER_LOOP, run, args.steps, seed),
+                       TeacherTaskConfig(data=data, size=size, parser_run=parser_run, vgg_weights=args.vgg_weights, **opts))
         for name, (folder, lam) in STUDENTS.items():
             run = sdir / folder
             runs[seed][name] = run
             if not (run / "config.json").is_file():
-                _timed(times, f"seed {seed} {name}", distill_student, runs[seed]["T-WUTON"], data, run,
-                       steps=args.student_steps, batch_size=args.batch, lambda_adv=lam, vgg_weights=args.vgg_weights,
-                       cache_teacher=sdir / "teacher_cache", seed=seed, **common)
+                _timed(times, f"seed {seed} {name}", distill_student, loop(STUDENT_LOOP, run, args.student_steps, seed),
+                       StudentTaskConfig(teacher_run=runs[seed]["T-WUTON"], data=data, lambda_adv=lam,
+                                         vgg_weights=args.vgg_weights, cache_teacher=sdir / "teacher_cache"))
     return data, runs
 
 

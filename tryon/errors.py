@@ -22,6 +22,16 @@ class InputError(TryonError, ValueError):
         super().__init__(msg)
 
 
+class UnsupportedOptionError(InputError):
+    """A command-line option (or config field) the task at hand cannot honour: refused in one line that names
+    the flag, the task and why, never silently dropped."""
+
+    def __init__(self, flag: str, task: str, why: str):
+        self.what, self.expected, self.found, self.hint = flag, f"an option {task} honours", "it set", why
+        self.flag, self.task, self.why = flag, task, why
+        ValueError.__init__(self, f"{flag} is not supported by {task}: {why}")
+
+
 class UnreadableImageError(InputError):
     """Bytes or file that no decoder can read (corrupt, truncated, not an image)."""
 

@@ -42,6 +42,9 @@ batch size 8, 000 App. E.1; for the GANs of 004 §3.3: n critic steps per genera
   memory format (put back to the default format when ``fit`` ends); ``cache_data`` wraps the dataset in a
   :class:`tryon.cached_dataset.CachedDataset` (decoded once, with ``num_workers=0``); optimiser gradients are
   reset with ``set_to_none`` by the plugins' step functions.
+* **Time budget** — ``minutes``: ``fit`` stops after the step that spends the budget (wall clock of this call,
+  so a resumed run gets a fresh one; under DDP rank 0 decides for all), logs and checkpoints that step as the
+  last one and returns ``stopped_by="minutes"``; :func:`run` records the steps reached.
 
 Step numbering: ``trainer.step`` counts completed steps. Inside ``step_fn`` it is the number of steps done
 before the current one (0 on the first call); in callbacks, logs and checkpoint names it is the number
@@ -72,7 +75,10 @@ from torch import nn
 
 from .fs import atomic_write_bytes, atomic_write_text
 from .errors import DatasetError, TryonError, WeightsError
-from .trainconfig import BF16_CPU_FLAGS, PRECISIONS, TrainConfig, add_train_arguments, train_config_from_args  # noqa: F401 - re-exported
+from .trainconfig import (  # noqa: F401 - re-exported
+    BF16_CPU_FLAGS, PRECISIONS, TrainConfig, add_config_arguments, add_train_arguments, config_from_args, option,
+    refuse_unsupported, train_config_from_args,
+)
 
 log = logging.getLogger("tryon.train")
 
@@ -88,7 +94,8 @@ _RESERVED_COLUMNS = ("step", "wall_time")
 class TrainResult:
     """What ``fit`` returns. ``steps``: the step reached (completed steps, checkpoint included);
     ``history``: the rows logged by this call (dicts with ``step``, ``wall_time`` and the loss means);
-    ``last``: the losses of the last step run by this call; ``resumed_from``: checkpoint step or None."""
+    ``last``: the losses of the last step run by this call; ``resumed_from``: checkpoint step or None;
+    ``stopped_by``: ``"max_steps"`` or ``"minutes"`` (the ``TrainConfig.minutes`` budget was spent first)."""
 
     steps: int
     history: list[dict[str, float]]
@@ -98,6 +105,7 @@ class TrainResult:
     steps_run: int = 0
     elapsed: float = 0.0
     checkpoint: str | None = None
+    stopped_by: str = "max_steps"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -277,9 +285,9 @@ def resolve_auto_precision(device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if device.type == "cpu":
-        from .hardware import cpu_flags
+        from .hardware import has
 
-        return "bf16" if set(BF16_CPU_FLAGS) & cpu_flags() else "fp32"
+        return "bf16" if has("bf16") else "fp32"
     return "fp32"
 
 
@@ -352,6 +360,11 @@ class Trainer:
             torch.backends.cudnn.deterministic = True
 
         # --- modules on the device (NHWC if asked), DDP-wrapped when they have something to train
+        if config.channels_last and not any(p.dim() == 4 for m in self._raw.values() for p in m.parameters()):
+            from .errors import UnsupportedOptionError
+
+            raise UnsupportedOptionError("--channels-last", f"training {', '.join(self._raw)}",
+                                         "no module has a convolution to run in NHWC memory format")
         for m in self._raw.values():
             m.to(self.device)
             if config.channels_last:
@@ -383,9 +396,13 @@ class Trainer:
             if int(config.num_workers) == 0:
                 from .cached_dataset import CachedDataset
 
-                self.dataset = dataset = CachedDataset(dataset, max_bytes=config.cache_max_bytes)
+                # a dataset that knows what is worth keeping (e.g. the decoded files under generated pairs)
+                # caches itself through with_cache(max_bytes); any other one is wrapped whole
+                own = getattr(dataset, "with_cache", None)
+                self.dataset = dataset = (own(config.cache_max_bytes) if callable(own)
+                                          else CachedDataset(dataset, max_bytes=config.cache_max_bytes))
             else:
-                log.info("cache_data ignored with num_workers=%d (each worker would hold a copy)", config.num_workers)
+                log.warning("cache_data ignored with num_workers=%d (each worker would hold a copy)", config.num_workers)
         self.sampler = SeededSampler(n, seed=config.seed, rank=self.rank, world_size=self.world_size)
         self._loader_iter: Iterator[Any] | None = None
         self._csv_fields: list[str] | None = None
@@ -717,6 +734,8 @@ class Trainer:
                 pbar = tqdm(total=cfg.max_steps, initial=start, desc=f"train {self.out_dir.name}", unit="step",
                             dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
             last: dict[str, float] = {}
+            budget = float(cfg.minutes) * 60.0 if cfg.minutes is not None else None
+            stopped_by = "max_steps"
             while self.step < cfg.max_steps:
                 batch = self._next_batch()
                 self._scaler_stepped = False
@@ -727,7 +746,9 @@ class Trainer:
                 self.step += 1
                 last = {str(k): _to_float(k, v) for k, v in (out or {}).items()}
                 self._accumulate(last)
-                final = self.step == cfg.max_steps
+                if budget is not None and self._spent(budget):
+                    stopped_by = "minutes"
+                final = self.step == cfg.max_steps or stopped_by == "minutes"
                 if self.step % cfg.log_every == 0 or final:
                     self._log_row()
                     if pbar is not None and self.history:
@@ -737,10 +758,15 @@ class Trainer:
                 if pbar is not None:
                     pbar.update(1)
                 self._run_callbacks()
+                if stopped_by == "minutes":
+                    if self.is_main:
+                        log.info("time budget of %g min spent: stopped at step %d of %d", cfg.minutes, self.step,
+                                 cfg.max_steps)
+                    break
             return TrainResult(
                 steps=self.step, history=list(self.history), out_dir=str(self.out_dir), last=last,
                 resumed_from=resumed_from, steps_run=self.step - start, elapsed=self.elapsed,
-                checkpoint=self._last_ckpt_path,
+                checkpoint=self._last_ckpt_path, stopped_by=stopped_by,
             )
         finally:
             if self.config.channels_last:  # saved pipelines get the default (contiguous) layout back
@@ -755,6 +781,22 @@ class Trainer:
             if self._owns_group and dist.is_initialized():
                 dist.destroy_process_group()
                 self._owns_group = False
+
+    def _spent(self, budget_s: float) -> bool:
+        """Whether this call of ``fit`` has used ``budget_s`` seconds (rank 0 decides for every rank)."""
+        spent = time.perf_counter() - self._t0 >= budget_s
+        if self.distributed:
+            flag = torch.tensor([int(spent)], device=self.device if self.device.type == "cuda" else "cpu")
+            dist.broadcast(flag, src=0)
+            spent = bool(flag.item())
+        return spent
+
+    @property
+    def precision(self) -> str:
+        """What the run trains in: ``"bf16"``, ``"fp16"`` or ``"fp32"`` (after ``auto`` and the CPU fallback)."""
+        if not self.amp:
+            return "fp32"
+        return "bf16" if self._amp_dtype == torch.bfloat16 else "fp16"
 
     def _run_callbacks(self) -> None:
         due = [(fn, main_only) for every, fn, main_only in self._callbacks if self.step % every == 0]
@@ -852,7 +894,7 @@ def run(
     step_fn: Callable[[Trainer, Any], Mapping[str, Any]],
     info: Mapping[str, Any] | None = None,
     build_pipeline: Callable[[Trainer, TrainResult], Any] | None = None,
-    resume: bool = True,
+    resume: bool | None = None,
     collate_fn: Callable[[list], Any] | None = None,
     callbacks: Sequence[tuple[int, Callable[[Trainer], Any]]] = (),
 ) -> RunOutcome:
@@ -863,9 +905,13 @@ def run(
     2. a :class:`Trainer` fits ``step_fn`` (checkpoints, resume, logs, AMP and gradient clipping through
        ``trainer.backward`` / ``trainer.optimizer_step``, DDP under torchrun);
     3. ``build_pipeline(trainer, result)`` (use ``trainer.unwrap(name)`` for the trained modules) returns
-       the :class:`tryon.Pipeline` to keep; its ``provenance`` gets ``info`` and the steps done, and rank 0
-       saves it into the run folder (``save_pretrained(out_dir, keep_other_files=True)``), so the run folder
-       is a weights folder for ``tryon.load(task, weights=out_dir)``.
+       the :class:`tryon.Pipeline` to keep; its ``provenance`` gets ``info`` and what the run did
+       (``steps_done``, ``stopped_by``: ``max_steps`` or ``minutes``, ``precision`` trained in, the
+       ``minutes`` budget), and rank 0 saves it into the run folder (``save_pretrained(out_dir,
+       keep_other_files=True)``), so the run folder is a weights folder for ``tryon.load(task, weights=out_dir)``;
+       ``train_info.json`` gets the same under ``"result"``.
+
+    ``resume``: ``None`` takes ``config.resume``.
     """
     from .fs import atomic_write_json
     from ._version import __version__
@@ -875,24 +921,32 @@ def run(
     info = dict(info or {})
     trainer = Trainer(config, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=step_fn,
                       collate_fn=collate_fn)
+    record = {**info, "loop": config.to_dict(), "tryon_version": __version__, "torch_version": torch.__version__}
     if trainer.is_main:
-        atomic_write_json(out / "train_info.json", {**info, "loop": config.to_dict(), "tryon_version": __version__,
-                                                    "torch_version": torch.__version__}, default=str)
+        atomic_write_json(out / "train_info.json", record, default=str)
     for every, fn in callbacks:
         trainer.add_callback(every, fn)
-    result = trainer.fit(resume=resume)
+    result = trainer.fit(resume=config.resume if resume is None else resume)
+    done = {"steps_done": int(result.steps), "stopped_by": result.stopped_by, "precision": trainer.precision}
+    if config.minutes is not None:
+        done["minutes"] = float(config.minutes)
+    if trainer.is_main:
+        atomic_write_json(out / "train_info.json", {**record, "result": {**done, "elapsed_s": round(result.elapsed, 3)}},
+                          default=str)
     pipeline = build_pipeline(trainer, result) if build_pipeline is not None else None
     if pipeline is not None:  # what build_pipeline recorded (e.g. a test score) is kept beside the run info
-        pipeline.provenance = {**info, **getattr(pipeline, "provenance", {}), "steps_done": int(result.steps)}
+        pipeline.provenance = {**info, **getattr(pipeline, "provenance", {}), **done}
         if trainer.is_main:  # under torchrun only rank 0 writes the pipeline
             pipeline.save_pretrained(out, keep_other_files=True)
     last = dict(result.last) or (result.history[-1] if result.history else {})
-    summary = {"steps": int(result.steps), "out_dir": str(out), "resumed_from": result.resumed_from, "last": last}
+    summary = {"steps": int(result.steps), "out_dir": str(out), "resumed_from": result.resumed_from, "last": last,
+               "stopped_by": result.stopped_by, "precision": trainer.precision}
     return RunOutcome(trainer, result, pipeline, summary)
 
 
 __all__ = [
     "TrainConfig", "TrainResult", "Trainer", "SeededSampler", "seed_everything", "rng_state", "set_rng_state",
     "find_checkpoint", "checkpoint_files", "load_checkpoint_file", "save_checkpoint_file", "read_metrics",
-    "CKPT_FORMAT", "RunOutcome", "run", "add_train_arguments", "train_config_from_args",
+    "CKPT_FORMAT", "RunOutcome", "run", "add_train_arguments", "train_config_from_args", "add_config_arguments",
+    "config_from_args", "option", "refuse_unsupported",
 ]

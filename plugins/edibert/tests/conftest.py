@@ -39,24 +39,29 @@ def scenes(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def vqgan_run(scenes, tmp_path_factory):
-    from tryon_edibert.train import train_vqgan
+    from tryon.train import TrainConfig
+    from tryon_edibert.train import VQGANTaskConfig, train_vqgan
 
     out = tmp_path_factory.mktemp("vq") / "run"
     with one_thread():
-        outcome = train_vqgan(scenes, str(out), size=(32, 32), steps=24, batch_size=4, lr=3e-3, **TINY_VQ,
-                              perceptual_weight=0.0, disc_start=20, disc_layers=2, device="cpu", progress=False,
-                              log_every=4, ckpt_every=1000)
+        outcome = train_vqgan(TrainConfig(out_dir=str(out), max_steps=24, batch_size=4, lr=3e-3, device="cpu",
+                                          progress=False, log_every=4, ckpt_every=1000),
+                              VQGANTaskConfig(data=scenes, size=(32, 32), **TINY_VQ, perceptual_weight=0.0, disc_start=20,
+                                              disc_layers=2))
     return str(out), outcome
 
 
 @pytest.fixture(scope="session")
 def edibert_run(vqgan_run, scenes, tmp_path_factory):
-    from tryon_edibert.train import train_edibert
+    from tryon.train import TrainConfig
+    from tryon_edibert.train import EDIBERT_LOOP, EdiBERTTaskConfig, train_edibert
 
     out = tmp_path_factory.mktemp("bert") / "run"
     with one_thread():
-        outcome = train_edibert(vqgan_run[0], scenes, str(out), size=(32, 32), steps=30, batch_size=8, lr=2e-3, **TINY_TF,
-                                device="cpu", progress=False, log_every=4, ckpt_every=1000)
+        outcome = train_edibert(TrainConfig(**{**EDIBERT_LOOP, "out_dir": str(out), "max_steps": 30, "batch_size": 8,
+                                               "lr": 2e-3, "device": "cpu", "progress": False, "log_every": 4,
+                                               "ckpt_every": 1000}),
+                                EdiBERTTaskConfig(vqgan_run=vqgan_run[0], data=scenes, size=(32, 32), **TINY_TF))
     return str(out), outcome
 
 

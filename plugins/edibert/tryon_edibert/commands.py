@@ -12,6 +12,7 @@ from typing import Any
 
 from tryon import DatasetSpec, SamplerSpec, TaskSpec, lazy
 from tryon.cli import parse_size
+from tryon.trainconfig import add_config_arguments, add_train_arguments, config_from_args, train_config_from_args
 
 _P = "tryon_edibert.pipelines"
 _S = "tryon_edibert.samplers"
@@ -74,65 +75,32 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _configure_vqgan(p: argparse.ArgumentParser) -> None:
-    from tryon.trainconfig import add_train_arguments
+    from .config import VQGAN_LOOP, VQGANTaskConfig
 
-    add_train_arguments(p, steps=20000, batch_size=8, lr=3.6e-5, ckpt_every=500)
-    p.add_argument("--data", required=True, help="image folder (recursive)")
-    p.add_argument("--size", type=_size, default=(256, 256), help="training resolution HxW (default 256x256)")
-    p.add_argument("--codes", type=int, default=1024, help="codebook size N (default 1024, 000 App. D.1.1)")
-    p.add_argument("--factor", type=int, default=16, choices=(4, 8, 16, 32), help="downsampling factor (default 16)")
-    p.add_argument("--ch", type=int, default=64, help="base channels (default 64)")
-    p.add_argument("--embed-dim", type=int, default=64, help="code vector size (default 64)")
-    p.add_argument("--perceptual-weights", default=None, help="local torchvision VGG19 weights (else random-feature fallback)")
-    p.add_argument("--perceptual-weight", type=float, default=1.0)
-    p.add_argument("--disc-start", type=int, default=10000, help="steps before the adversarial loss starts")
-    p.add_argument("--disc-weight", type=float, default=0.8)
-    p.add_argument("--adv-loss", default="hinge", choices=("hinge", "nonsaturating", "relativistic", "wgan"))
-
-
-def _ch_mult(factor: int) -> list[int]:
-    levels = {4: 2, 8: 3, 16: 4, 32: 5}[factor]
-    return [1] + [min(4, 2 ** ((i + 1) // 2)) for i in range(levels)]
+    add_train_arguments(p, **VQGAN_LOOP)
+    add_config_arguments(p, VQGANTaskConfig, title="vqgan")
 
 
 def _run_vqgan(args: argparse.Namespace) -> int:
+    from .config import VQGANTaskConfig
     from .train import train_vqgan
 
-    outcome = train_vqgan(args.data, args.out, size=args.size, steps=args.steps, batch_size=args.batch_size,
-                          lr=args.lr if args.lr is not None else 3.6e-5, n_codes=args.codes, embed_dim=args.embed_dim,
-                          ch=args.ch, ch_mult=_ch_mult(args.factor), perceptual_weights=args.perceptual_weights,
-                          perceptual_weight=args.perceptual_weight, disc_start=args.disc_start,
-                          disc_weight=args.disc_weight, adv_loss=args.adv_loss, seed=args.seed, device=args.device,
-                          resume=args.resume, log_every=args.log_every, ckpt_every=args.ckpt_every,
-                          progress=args.progress, grad_clip=args.grad_clip, amp=args.amp)
-    _print(outcome.summary)
+    _print(train_vqgan(train_config_from_args(args), config_from_args(VQGANTaskConfig, args)).summary)
     return 0
 
 
 def _configure_edibert(p: argparse.ArgumentParser) -> None:
-    from tryon.trainconfig import add_train_arguments
+    from .config import EDIBERT_LOOP, EdiBERTTaskConfig
 
-    add_train_arguments(p, steps=20000, batch_size=16, lr=7.2e-5, ckpt_every=500)
-    p.add_argument("--vqgan", required=True, help="run folder of `tryon train vqgan`")
-    p.add_argument("--data", required=True, help="image folder (recursive)")
-    p.add_argument("--size", type=_size, default=None, help="HxW (default: the VQGAN's training size)")
-    p.add_argument("--width", type=int, default=512)
-    p.add_argument("--layers", type=int, default=8, help="transformer layers (seeds: 32 of width 1024)")
-    p.add_argument("--heads", type=int, default=8)
-    p.add_argument("--max-grid", type=_size, default=(32, 32), help="largest token grid HxW the model accepts")
-    p.add_argument("--p-rand", type=float, default=0.9)
+    add_train_arguments(p, **EDIBERT_LOOP)
+    add_config_arguments(p, EdiBERTTaskConfig, title="edibert")
 
 
 def _run_edibert(args: argparse.Namespace) -> int:
+    from .config import EdiBERTTaskConfig
     from .train import train_edibert
 
-    outcome = train_edibert(args.vqgan, args.data, args.out, size=args.size, steps=args.steps,
-                            batch_size=args.batch_size, lr=args.lr if args.lr is not None else 7.2e-5,
-                            width=args.width, layers=args.layers, heads=args.heads, max_grid=list(args.max_grid),
-                            p_rand=args.p_rand, seed=args.seed, device=args.device, resume=args.resume,
-                            log_every=args.log_every, ckpt_every=args.ckpt_every, progress=args.progress,
-                            grad_clip=args.grad_clip if args.grad_clip is not None else 1.0, amp=args.amp)
-    _print(outcome.summary)
+    _print(train_edibert(train_config_from_args(args), config_from_args(EdiBERTTaskConfig, args)).summary)
     return 0
 
 

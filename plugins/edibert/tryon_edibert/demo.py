@@ -55,6 +55,9 @@ def run_study(out: str | Path, settings: dict[str, Any], *, progress: bool = Tru
 
     from .data import write_scenes
     from .evaluate import ablation, load_images, make_masks, proxy_extractor, sampler_timing
+    from tryon.train import TrainConfig
+
+    from .config import EDIBERT_LOOP, EdiBERTTaskConfig, VQGANTaskConfig
     from .train import train_edibert, train_vqgan
 
     s = {**DEMO, **settings}
@@ -73,16 +76,18 @@ def run_study(out: str | Path, settings: dict[str, Any], *, progress: bool = Tru
     train_dir = write_scenes(out / "data" / "train", s["n_train"], size, seed=0)
     eval_dir = write_scenes(out / "data" / "eval", max(s["n_eval"], 2 * N_SHOW), size, seed=1)
     stage("data")
-    vq = train_vqgan(str(train_dir), str(out / "vqgan"), size=size, steps=s["vq_steps"], batch_size=16, lr=2e-3,
-                     n_codes=s["codes"], embed_dim=32, ch=s["ch"], ch_mult=s["ch_mult"], perceptual_weight=0.1,
-                     disc_start=int(s["vq_steps"] * 0.6), disc_layers=2, device="cpu", progress=progress,
-                     ckpt_every=max(50, s["vq_steps"] // 4), log_every=10)
+    vq = train_vqgan(TrainConfig(out_dir=str(out / "vqgan"), max_steps=s["vq_steps"], batch_size=16, lr=2e-3, device="cpu",
+                                 progress=progress, ckpt_every=max(50, s["vq_steps"] // 4), log_every=10),
+                     VQGANTaskConfig(data=str(train_dir), size=size, n_codes=s["codes"], embed_dim=32, ch=s["ch"],
+                                     ch_mult=s["ch_mult"], perceptual_weight=0.1, disc_start=int(s["vq_steps"] * 0.6),
+                                     disc_layers=2))
     log(f"[edibert] vqgan: {json.dumps(vq.summary['last'])}")
     stage("train vqgan")
-    bert = train_edibert(str(out / "vqgan"), str(train_dir), str(out / "edibert"), size=size, steps=s["bert_steps"],
-                         batch_size=32, lr=1e-3, width=s["width"], layers=s["layers"], heads=s["heads"],
-                         max_grid=[32, 32], device="cpu", progress=progress, ckpt_every=max(50, s["bert_steps"] // 4),
-                         log_every=10)
+    bert = train_edibert(TrainConfig(**{**EDIBERT_LOOP, "out_dir": str(out / "edibert"), "max_steps": s["bert_steps"],
+                                        "batch_size": 32, "lr": 1e-3, "device": "cpu", "progress": progress,
+                                        "ckpt_every": max(50, s["bert_steps"] // 4), "log_every": 10}),
+                         EdiBERTTaskConfig(vqgan_run=str(out / "vqgan"), data=str(train_dir), size=size, width=s["width"],
+                                           layers=s["layers"], heads=s["heads"], max_grid=(32, 32)))
     log(f"[edibert] edibert: {json.dumps(bert.summary['last'])}")
     stage("train edibert")
     t_train = time.perf_counter() - t0

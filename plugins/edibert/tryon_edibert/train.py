@@ -1,5 +1,6 @@
 """Training of the VQGAN (000 §4.2.2.1, eq. 4.2.2) and of EdiBERT (000 eq. 4.2.6), both through the core
-run protocol (:func:`tryon.train.run`: progress bar, metrics.csv, checkpoints, resume)."""
+run protocol (:func:`tryon.train.run`: progress bar, metrics.csv, checkpoints, resume, precision, gradient
+clipping, time budget). Each entry point takes ``(TrainConfig, TaskConfig)`` (:mod:`tryon_edibert.config`)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ import torch.nn.functional as F
 from tryon.data import ImageFolderDataset
 from tryon.losses import get_adversarial_loss
 from tryon.nn import PatchGANDiscriminator
-from tryon.train import TrainConfig, run
+from tryon.train import TrainConfig, refuse_unsupported, run
 
+from .config import EDIBERT_LOOP, VQGAN_LOOP, EdiBERTTaskConfig, VQGANTaskConfig
 from .editing import perceptual_extractor
 from .objective import edibert_loss, perturb
 from .pipelines import InpaintPipeline, VQGANPipeline
 from .vqgan import adaptive_weight, codebook_stats
 
-__all__ = ["train_vqgan", "train_edibert", "vqgan_step", "edibert_step"]
+__all__ = ["EDIBERT_LOOP", "EdiBERTTaskConfig", "VQGAN_LOOP", "VQGANTaskConfig", "train_vqgan", "train_edibert",
+           "vqgan_step", "edibert_step"]
 
 
 def _dataset(data: Any, size: Sequence[int]) -> Any:
@@ -78,33 +81,29 @@ def perceptual_loss(extractor: torch.nn.Module, a: torch.Tensor, b: torch.Tensor
     return sum(F.l1_loss(x, y) for x, y in zip(fa, fb))
 
 
-def train_vqgan(data: Any, out: str, *, size: Sequence[int] = (256, 256), steps: int = 20000, batch_size: int = 8,
-                lr: float = 4.5e-6 * 8, n_codes: int = 1024, embed_dim: int = 64, ch: int = 64,
-                ch_mult: Sequence[int] = (1, 1, 2, 2, 4), beta: float = 0.25, ema_decay: float = 0.99,
-                perceptual_weights: str | None = None,
-                perceptual_weight: float = 1.0, disc_start: int = 10000, disc_weight: float = 0.8,
-                disc_layers: int = 3, adv_loss: str = "hinge", dead_code_threshold: float = 1.0,
-                seed: int = 0, device: Any = None, resume: bool = True, log_every: int = 10, ckpt_every: int = 500,
-                progress: bool = True, grad_clip: float | None = None, amp: bool = False) -> Any:
-    """Train the tokenizer on an image folder; the run folder becomes an ``edibert-vqgan`` weights folder."""
-    torch.manual_seed(seed)
-    pipe = VQGANPipeline(n_codes=n_codes, embed_dim=embed_dim, ch=ch, ch_mult=list(ch_mult), beta=beta, ema_decay=ema_decay,
-                         dead_code_threshold=dead_code_threshold, perceptual_weights=perceptual_weights)
-    disc = PatchGANDiscriminator(3, n_down=disc_layers, base=32, norm="batch")
-    perceptual = perceptual_extractor(perceptual_weights) if perceptual_weight > 0 else None
+def train_vqgan(loop: TrainConfig, task: VQGANTaskConfig) -> Any:
+    """Train the tokenizer on ``task.data`` (an image folder or a dataset); the run folder ``loop.out_dir``
+    becomes an ``edibert-vqgan`` weights folder. ``loop.lr`` ``None``: the default of :data:`VQGAN_LOOP`.
+    Returns the :class:`tryon.train.RunOutcome`."""
+    refuse_unsupported(loop, task)
+    torch.manual_seed(loop.seed)
+    lr = float(loop.lr) if loop.lr is not None else VQGAN_LOOP["lr"]
+    pipe = VQGANPipeline(n_codes=task.n_codes, embed_dim=task.embed_dim, ch=task.ch, ch_mult=task.channel_mult(),
+                         beta=task.beta, ema_decay=task.ema_decay, dead_code_threshold=task.dead_code_threshold,
+                         perceptual_weights=task.perceptual_weights)
+    disc = PatchGANDiscriminator(3, n_down=task.disc_layers, base=32, norm="batch")
+    perceptual = perceptual_extractor(task.perceptual_weights) if task.perceptual_weight > 0 else None
     if perceptual is not None:
-        perceptual.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        perceptual.to(loop.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     opt = torch.optim.Adam(pipe.vqgan.parameters(), lr=lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.9))
-    cfg = TrainConfig(out_dir=str(out), max_steps=steps, batch_size=batch_size, seed=seed, lr=lr, log_every=log_every,
-                      ckpt_every=ckpt_every, device=device, progress=progress, grad_clip=grad_clip, amp=amp)
     info = {"objective": "VQGAN: L1 + perceptual + commitment(beta, EMA codebook) + adaptive PatchGAN after warm-up "
-                         "(000 eq. 4.2.2)", "data": str(data), "size": list(size), "perceptual":
-            perceptual_weights or "random VGG19 fallback", "disc_start": disc_start, "adv_loss": adv_loss}
-    return run(cfg, modules={"vqgan": pipe.vqgan, "disc": disc}, optimizers={"vqgan": opt, "disc": opt_d},
-               dataset=_dataset(data, size), info=info, resume=resume,
-               step_fn=vqgan_step(pipe, perceptual, perceptual_weight=perceptual_weight, disc_start=disc_start,
-                                  disc_weight=disc_weight, adv_loss=adv_loss),
+                         "(000 eq. 4.2.2)", "data": str(task.data), "size": list(task.size), "perceptual":
+            task.perceptual_weights or "random VGG19 fallback", "disc_start": task.disc_start, "adv_loss": task.adv_loss}
+    return run(loop, modules={"vqgan": pipe.vqgan, "disc": disc}, optimizers={"vqgan": opt, "disc": opt_d},
+               dataset=_dataset(task.data, task.size), info=info,
+               step_fn=vqgan_step(pipe, perceptual, perceptual_weight=task.perceptual_weight, disc_start=task.disc_start,
+                                  disc_weight=task.disc_weight, adv_loss=task.adv_loss),
                build_pipeline=lambda trainer, result: pipe)
 
 
@@ -131,35 +130,35 @@ def edibert_step(n_codes: int, p_rand: float, frac: tuple[float, float], vqgan: 
     return step
 
 
-def train_edibert(vqgan_run: str, data: Any, out: str, *, size: Sequence[int] | None = None, steps: int = 20000,
-                  batch_size: int = 16, lr: float = 4.5e-6 * 16, width: int = 512, layers: int = 8, heads: int = 8,
-                  max_grid: Sequence[int] = (32, 32), p_rand: float = 0.9, frac: tuple[float, float] = (0.2, 0.5),
-                  weight_decay: float = 0.01, seed: int = 0, device: Any = None, resume: bool = True,
-                  log_every: int = 10, ckpt_every: int = 500, progress: bool = True, grad_clip: float | None = 1.0,
-                  amp: bool = False) -> Any:
-    """Train the transformer on the tokens of a trained VQGAN (frozen). The run folder becomes an EdiBERT
-    model folder serving every editing task. AdamW, betas (0.9, 0.95), decay 0.01 on matrices (reference)."""
+def train_edibert(loop: TrainConfig, task: EdiBERTTaskConfig) -> Any:
+    """Train the transformer on the tokens of a trained VQGAN (``task.vqgan_run``, frozen). The run folder
+    ``loop.out_dir`` becomes an EdiBERT model folder serving every editing task. AdamW, betas (0.9, 0.95), decay
+    ``task.weight_decay`` on matrices (reference); ``loop.lr`` ``None``: the default of :data:`EDIBERT_LOOP`
+    (whose gradient clipping at 1.0 the CLI applies). Returns the :class:`tryon.train.RunOutcome`."""
     import tryon
 
+    refuse_unsupported(loop, task)
+    vqgan_run = task.vqgan_run
     vq_pipe = tryon.load("edibert-vqgan", weights=vqgan_run, device="cpu")
     vcfg = {k: v for k, v in vq_pipe.config.items()}
+    size = task.size
     if size is None:  # the VQGAN's training size, recorded in its run folder
         size = VQGANPipeline.read_config(vqgan_run).get("training", {}).get("size", (256, 256))
     size = tuple(size)
-    torch.manual_seed(seed)
+    lr = float(loop.lr) if loop.lr is not None else EDIBERT_LOOP["lr"]
+    torch.manual_seed(loop.seed)
     # saved as task edibert-inpaint; the editing tasks share its weights family, so every one of them loads it
-    model = InpaintPipeline(**vcfg, width=width, layers=layers, heads=heads, max_grid=list(max_grid))
+    model = InpaintPipeline(**vcfg, width=task.width, layers=task.layers, heads=task.heads, max_grid=list(task.max_grid))
     model.vqgan.load_state_dict(vq_pipe.vqgan.state_dict())
     model.vqgan.eval()
     for p in model.vqgan.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(model.transformer.param_groups(weight_decay), lr=lr, betas=(0.9, 0.95))
-    cfg = TrainConfig(out_dir=str(out), max_steps=steps, batch_size=batch_size, seed=seed, lr=lr, log_every=log_every,
-                      ckpt_every=ckpt_every, device=device, progress=progress, grad_clip=grad_clip, amp=amp)
-    info = {"objective": f"EdiBERT: random 2-D rectangle (sides U[{frac[0]}, {frac[1]}] of the grid), p_rand={p_rand}, "
-                         "cross-entropy on the rectangle (000 eq. 4.2.6)", "data": str(data), "vqgan": str(vqgan_run),
-            "size": list(size)}
-    return run(cfg, modules={"transformer": model.transformer}, optimizers={"transformer": opt},
-               dataset=_dataset(data, size), info=info, resume=resume,
-               step_fn=edibert_step(model.vqgan.n_codes, p_rand, tuple(frac), model.vqgan),
+    opt = torch.optim.AdamW(model.transformer.param_groups(task.weight_decay), lr=lr, betas=(0.9, 0.95))
+    frac = tuple(task.frac)
+    info = {"objective": f"EdiBERT: random 2-D rectangle (sides U[{frac[0]}, {frac[1]}] of the grid), "
+                         f"p_rand={task.p_rand}, cross-entropy on the rectangle (000 eq. 4.2.6)", "data": str(task.data),
+            "vqgan": str(vqgan_run), "size": list(size)}
+    return run(loop, modules={"transformer": model.transformer}, optimizers={"transformer": opt},
+               dataset=_dataset(task.data, size), info=info,
+               step_fn=edibert_step(model.vqgan.n_codes, task.p_rand, frac, model.vqgan),
                build_pipeline=lambda trainer, result: model)

@@ -17,14 +17,16 @@ def toy_data():
 @pytest.fixture(scope="session")
 def toy_gan(toy_data, tmp_path_factory):
     """(pipeline, run folder) of a hinge GAN trained 800 steps on ``toy_data`` (≈ 8 s on one busy core)."""
-    from tryon_gan.training import train_gan
+    from tryon.train import TrainConfig
+    from tryon_gan.training import GAN_LOOP, GANTaskConfig, train_gan
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         out = tmp_path_factory.mktemp("toy-gan")
-        pipe, _ = train_gan(toy_data, out, loss="hinge", steps=800, batch_size=256, latent_dim=2, hidden=(64, 64),
-                            lr=1e-3, betas=(0.5, 0.9), seed=0, progress=False, log_every=200, ckpt_every=400)
+        pipe, _ = train_gan(TrainConfig(**{**GAN_LOOP, "out_dir": str(out), "max_steps": 800, "batch_size": 256, "lr": 1e-3,
+                                           "seed": 0, "progress": False, "log_every": 200, "ckpt_every": 400}),
+                            GANTaskConfig(data=toy_data, loss="hinge", latent_dim=2, hidden=(64, 64), betas=(0.5, 0.9)))
     finally:
         torch.set_num_threads(threads)
     return pipe, out

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from tryon import DatasetSpec, SamplerSpec, TaskSpec, lazy
+from tryon.trainconfig import add_config_arguments, add_train_arguments, config_from_args, train_config_from_args
 
 _T = "tryon_gan"
 
@@ -63,82 +64,41 @@ def register_samplers(registry: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ CLI
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(t) for t in str(text).split(",") if t.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
 def _configure_train(p: argparse.ArgumentParser) -> None:
-    from tryon.trainconfig import add_train_arguments
+    from .config import GAN_LOOP, GANTaskConfig
 
-    add_train_arguments(p, steps=20000, batch_size=32, lr=2e-4, log_every=100, ckpt_every=2000)
-    p.add_argument("--data", required=True, help="grid:M=9,D=9,std=0.5 | gaussians9 | gaussians25 | swissroll | "
-                   "onehot:M=10,d=10 | digits | points.npy/.csv | an image folder")
-    p.add_argument("--loss", default="wgan-gp", choices=("nonsaturating", "hinge", "wgan", "wgan-gp", "san"))
-    p.add_argument("--arch", default="mlp", choices=("mlp", "conv"))
-    p.add_argument("--latent-dim", type=int, default=2)
-    p.add_argument("--hidden", type=_ints, default=(20, 20), help="MLP widths (default 20,20: 000 Table A.2)")
-    p.add_argument("--disc-hidden", type=_ints, default=(), help="discriminator MLP widths (default: --hidden)")
-    p.add_argument("--activation", default="relu", choices=("relu", "lrelu"))
-    p.add_argument("--base", type=int, default=16, help="conv width unit")
-    p.add_argument("--lr-d", type=float, default=None, help="discriminator lr (default: --lr)")
-    p.add_argument("--n-critic", type=int, default=1, help="discriminator steps per generator step")
-    p.add_argument("--gp-weight", type=float, default=None, help="gradient penalty (default 10 for wgan-gp, else 0)")
-    p.add_argument("--image-size", type=int, default=None, help="image folders: side in pixels (default 32)")
-    p.add_argument("--channels", type=int, default=None, help="image folders: 1 or 3 (default 3)")
-    p.add_argument("--prior", default="gaussian", choices=("gaussian", "simplicial"))
-    p.add_argument("--clusters", type=int, default=0, help="simplicial prior: number of cells N")
+    add_train_arguments(p, **GAN_LOOP)
+    add_config_arguments(p, GANTaskConfig, title="gan")
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    from .config import GANTaskConfig
     from .training import train_gan
 
-    _, summary = train_gan(
-        args.data, args.out, loss=args.loss, steps=args.steps, batch_size=args.batch_size, latent_dim=args.latent_dim,
-        arch=args.arch, hidden=args.hidden, disc_hidden=args.disc_hidden, activation=args.activation, base=args.base,
-        lr=args.lr or 2e-4, lr_d=args.lr_d, n_critic=args.n_critic, gp_weight=args.gp_weight, seed=args.seed,
-        device=args.device or "cpu", resume=args.resume, log_every=args.log_every, ckpt_every=args.ckpt_every,
-        progress=args.progress, image_size=args.image_size, channels=args.channels, prior=args.prior,
-        clusters=args.clusters)
-    json.dump(summary, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    _, summary = train_gan(train_config_from_args(args), config_from_args(GANTaskConfig, args))
+    _print(summary)
     return 0
 
 
 def _configure_weights(p: argparse.ArgumentParser) -> None:
-    from tryon.trainconfig import add_train_arguments
+    from .config import WEIGHTS_LOOP, LatentWeightsTaskConfig
 
-    add_train_arguments(p, steps=3000, batch_size=256, lr=1e-4, log_every=100, ckpt_every=1000)
-    p.add_argument("--generator", required=True, help="run folder of `tryon train gan` (the frozen generator)")
-    p.add_argument("--data", default=None, help="data spec (default: the one the generator was trained on)")
-    p.add_argument("--lambda1", type=float, default=10.0, help="self-normalisation weight (000 App. C.5: 10)")
-    p.add_argument("--lambda2", type=float, default=3.0, help="soft-clipping weight (3)")
-    p.add_argument("--m", type=float, default=3.0, help="soft-clipping level; latentRS accepts ~1/m (3)")
-    p.add_argument("--lr-d", type=float, default=4e-4, help="critic lr (4e-4)")
-    p.add_argument("--n-critic", type=int, default=1, help="critic steps per w step (1:1 on MNIST)")
+    add_train_arguments(p, **WEIGHTS_LOOP)
+    add_config_arguments(p, LatentWeightsTaskConfig, title="gan-weights")
 
 
 def _run_weights(args: argparse.Namespace) -> int:
-    import tryon
-
+    from .config import LatentWeightsTaskConfig
     from .training import train_latent_weights
 
-    data = args.data
-    if data is None:
-        manifest = tryon.Pipeline.read_config(args.generator)
-        data = manifest.get("training", {}).get("data")
-        if not data:
-            raise tryon.InputError("--data", "a data spec (the generator run records none)", "nothing")
-    _, summary = train_latent_weights(
-        args.generator, data, args.out, steps=args.steps, batch_size=args.batch_size, lambda1=args.lambda1,
-        lambda2=args.lambda2, m=args.m, lr_d=args.lr_d, lr_w=args.lr or 1e-4, n_critic=args.n_critic, seed=args.seed,
-        device=args.device or "cpu", resume=args.resume, log_every=args.log_every, ckpt_every=args.ckpt_every,
-        progress=args.progress)
+    _, summary = train_latent_weights(train_config_from_args(args), config_from_args(LatentWeightsTaskConfig, args))
+    _print(summary)
+    return 0
+
+
+def _print(summary: dict[str, Any]) -> None:
     json.dump(summary, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
-    return 0
 
 
 def _configure_demo(p: argparse.ArgumentParser) -> None:

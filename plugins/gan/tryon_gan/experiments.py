@@ -26,10 +26,20 @@ from .data import gaussian_grid, gaussians25, onehot_modes, swiss_roll
 from .jacobian import jacobian_norms
 from .metrics import evaluate_points
 from .render import heatmap, scatter
-from .training import finetune_discriminator, train_gan, train_latent_weights
+from .training import (
+    GAN_LOOP,
+    WEIGHTS_LOOP,
+    GANTaskConfig,
+    LatentWeightsTaskConfig,
+    finetune_discriminator,
+    train_gan,
+    train_latent_weights,
+)
 
-TOY = {"loss": "wgan-gp", "n_critic": 5, "lr": 1e-3, "betas": (0.5, 0.9), "batch_size": 256, "hidden": (64, 64, 64),
-       "latent_dim": 2}
+#: the toy recipe: its loop settings (TrainConfig fields) and its GAN settings (GANTaskConfig fields); TOY: both
+TOY_LOOP = {"lr": 1e-3, "batch_size": 256}
+TOY_TASK = {"loss": "wgan-gp", "n_critic": 5, "betas": (0.5, 0.9), "hidden": (64, 64, 64), "latent_dim": 2}
+TOY = {**TOY_LOOP, **TOY_TASK}
 # DOT's data (25 Gaussians, Swiss roll) have std ≈ 1, seven times less than the 9 Gaussians. WGAN-GP is not
 # scale-free: training on data × k with GP weight λ is exactly training on the data with λ / k (the critic term
 # scales by k, the penalty does not). Measured on 25 Gaussians: GP 10 at std 1 leaves EMD 1.1–1.6 after 2k–4k
@@ -39,10 +49,17 @@ DOT_GP = 1.0
 BLUE, RED, GREY = (40, 90, 200), (220, 40, 40), (170, 170, 170)
 
 
+def quiet_loop(defaults: dict[str, Any], out: Path, steps: int, seed: int, **over: Any) -> Any:
+    """The loop of a study's run: ``defaults`` (a verb's), no progress bar, 10 log rows, 2 checkpoints."""
+    from tryon.train import TrainConfig
+
+    return TrainConfig(**{**defaults, "out_dir": str(out), "max_steps": steps, "seed": seed, "progress": False,
+                          "log_every": max(1, steps // 10), "ckpt_every": max(1, steps // 2), **over})
+
+
 def _train(data: Any, out: Path, steps: int, seed: int, **over: Any) -> Any:
-    kw = {**TOY, **over}
-    pipe, _ = train_gan(data, out, steps=steps, seed=seed, progress=False, log_every=max(1, steps // 10),
-                        ckpt_every=max(1, steps // 2), **kw)
+    """The toy recipe on ``data``; ``over``: GANTaskConfig settings."""
+    pipe, _ = train_gan(quiet_loop(GAN_LOOP, out, steps, seed, **TOY_LOOP), GANTaskConfig(data=data, **{**TOY_TASK, **over}))
     return pipe
 
 
@@ -125,9 +142,9 @@ def latent_reweighting(out: Path, dataset: str = "gaussians25", gan_steps: int =
     torch.manual_seed(seed)
     data = gaussians25(50_000, seed) if dataset == "gaussians25" else swiss_roll(50_000, seed)
     pipe = _train(data, out / dataset, gan_steps, seed, gp_weight=DOT_GP)
-    wpipe, wsum = train_latent_weights(pipe, data, out / f"{dataset}-weights", steps=w_steps, batch_size=256, m=3.0,
-                                       critic_hidden=(128, 128), gp_weight=DOT_GP, seed=seed, progress=False,
-                                       log_every=max(1, w_steps // 10), ckpt_every=max(1, w_steps // 2))
+    wpipe, wsum = train_latent_weights(quiet_loop(WEIGHTS_LOOP, out / f"{dataset}-weights", w_steps, seed, batch_size=256),
+                                       LatentWeightsTaskConfig(generator_run=pipe, data=data, m=3.0,
+                                                               critic_hidden=(128, 128), gp_weight=DOT_GP))
     disc = finetune_discriminator(pipe, data, steps=300, seed=seed)
     rows, images = [], {}
     b = _bounds(data)
@@ -218,9 +235,9 @@ def digits_losses(out: Path, steps: int = 1500, n: int = 1000, seed: int = 0,
     real = feat(ds.sample(n, seed=seed + 1))
     rows, grids = [], {}
     for loss in losses:
-        pipe, _ = train_gan(ds, out / f"digits-{loss}", loss=loss, arch="mlp", hidden=(256, 256), activation="lrelu",
-                            latent_dim=32, steps=steps, batch_size=64, lr=2e-4, betas=(0.5, 0.9), seed=seed,
-                            progress=False, log_every=max(1, steps // 10), ckpt_every=max(1, steps // 2))
+        pipe, _ = train_gan(quiet_loop(GAN_LOOP, out / f"digits-{loss}", steps, seed, batch_size=64, lr=2e-4),
+                            GANTaskConfig(data=ds, loss=loss, arch="mlp", hidden=(256, 256), activation="lrelu",
+                                          latent_dim=32, betas=(0.5, 0.9)))
         x = pipe(n=n, seed=seed + 2).samples
         f = feat(x)
         pr = prdc(real, f, k=5)
@@ -251,5 +268,5 @@ def _digit_features(ds: Any, seed: int) -> Any:
     return features
 
 
-__all__ = ["TOY", "nine_gaussians_jbt", "modes_distance_grid", "latent_reweighting", "cost_model", "simplicial_vs_jbt",
-           "digits_losses"]
+__all__ = ["TOY", "TOY_LOOP", "TOY_TASK", "quiet_loop", "nine_gaussians_jbt", "modes_distance_grid", "latent_reweighting",
+           "cost_model", "simplicial_vs_jbt", "digits_losses"]

@@ -8,6 +8,10 @@
   other with G frozen; w minimises ``−E[w(z)(D(G(z)) − Δ)] + λ1 (E w − 1)² + λ2 E max(0, w − m)²`` with
   Δ = min over the batch of D(G(z)) (detached). (Algorithm 1 prints "+EMD"; (3.4.6) maximises the reward, so the
   loss minimised here has −EMD — seeds-gan §10 item 7.)
+
+Both take ``(TrainConfig, TaskConfig)`` (:mod:`tryon_gan.config`) and run every update through the Trainer
+(``autocast`` / ``backward`` / ``optimizer_step``), so ``--precision``, ``--grad-clip``, ``--workers``,
+``--cache-data`` and ``--minutes`` are honoured; ``--channels-last`` is refused where nothing is convolutional.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import torch
 
 from tryon.errors import InputError
 from tryon.losses import gradient_penalty, get_adversarial_loss
-from tryon.train import TrainConfig, run
+from tryon.train import TrainConfig, refuse_unsupported, run
 
+from .config import GAN_LOOP, WEIGHTS_LOOP, GANTaskConfig, LatentWeightsTaskConfig
 from .data import data_shape, load_data
 from .pipeline import LOSSES, GanPipeline, LatentWeightsPipeline, latent_dim_of
 
@@ -76,51 +81,53 @@ def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_di
     return step
 
 
-def train_gan(data: Any, out: str | Path, *, loss: str = "wgan-gp", steps: int = 2000, batch_size: int = 32,
-              latent_dim: int = 2, arch: str = "mlp", hidden: tuple[int, ...] = (20, 20), disc_hidden: tuple[int, ...] = (),
-              activation: str = "relu", base: int = 16, lr: float = 2e-4, lr_d: float | None = None,
-              betas: tuple[float, float] = (0.5, 0.5), n_critic: int = 1, gp_weight: float | None = None,
-              clip: float | None = None, seed: int = 0, device: Any = "cpu", resume: bool = True, log_every: int = 100,
-              ckpt_every: int = 1000, progress: bool = True, n_data: int = 50_000, image_size: int | None = None,
-              channels: int | None = None, prior: str = "gaussian", clusters: int = 0, prior_acceptance: float = 0.5,
-              data_scale: float | str = "auto", config: TrainConfig | None = None) -> tuple[GanPipeline, dict[str, Any]]:
-    """Train a GAN on ``data`` (a spec for :func:`tryon_gan.data.load_data` or a dataset); the run folder ``out``
-    becomes a ``gan-generate`` weights folder. Defaults follow 000 Table A.2 (batch 32, lr 2e-4, Adam(.5, .5),
-    GP 10). Returns the trained pipeline and the run summary."""
+def train_gan(loop: TrainConfig, task: GANTaskConfig) -> tuple[GanPipeline, dict[str, Any]]:
+    """Train a GAN on ``task.data`` (a spec for :func:`tryon_gan.data.load_data` or a dataset); the run folder
+    ``loop.out_dir`` becomes a ``gan-generate`` weights folder. Defaults follow 000 Table A.2 (batch 32, lr
+    2e-4, Adam(.5, .5), GP 10; ``loop.lr`` ``None``: :data:`GAN_LOOP`'s). Returns the trained pipeline and the
+    run summary."""
+    refuse_unsupported(loop, task)
+    loss, n_critic, data = task.loss, int(task.n_critic), task.data
     if loss not in LOSSES:
         raise InputError("--loss", f"one of {', '.join(LOSSES)}", repr(loss))
     if n_critic < 1:
         raise InputError("n_critic", ">= 1", str(n_critic))
-    ds = load_data(data, n=n_data, seed=seed, image_size=image_size, channels=channels) if isinstance(data, (str, Path)) else data
+    if data is None:
+        raise InputError("GANTaskConfig.data", "a data spec or a dataset", "None")
+    seed = int(loop.seed)
+    torch.manual_seed(seed)  # the networks below draw their initial weights from the global RNG: a seed means one run
+    ds = (load_data(data, n=task.n_data, seed=seed, image_size=task.image_size, channels=task.channels)
+          if isinstance(data, (str, Path)) else data)
     kind, shape = data_shape(ds)
-    if arch == "conv" and kind != "images":
+    if task.arch == "conv" and kind != "images":
         raise InputError("--arch conv", "image data", f"{kind} of shape {list(shape)}")
+    data_scale = task.data_scale
     if data_scale == "auto":  # points: the data's overall std (images are already in [-1, 1])
         data_scale = float(ds.points.std()) if kind == "points" and hasattr(ds, "points") else 1.0
-    pipe = GanPipeline(data_shape=list(shape), latent_dim=latent_dim, arch=arch, hidden=list(hidden),
-                       disc_hidden=list(disc_hidden), activation=activation, base=base, loss=loss, prior=prior,
-                       clusters=clusters, prior_acceptance=prior_acceptance, data_scale=float(data_scale))
-    prior_sampler = pipe.prior_sampler() if prior != "gaussian" else None
-    gp_w = float(gp_weight if gp_weight is not None else (10.0 if loss == "wgan-gp" else 0.0))
-    clip_v = float(clip if clip is not None else (0.01 if loss == "wgan" else 0.0))
+    pipe = GanPipeline(data_shape=list(shape), latent_dim=task.latent_dim, arch=task.arch, hidden=list(task.hidden),
+                       disc_hidden=list(task.disc_hidden), activation=task.activation, base=task.base, loss=loss,
+                       prior=task.prior, clusters=task.clusters, prior_acceptance=task.prior_acceptance,
+                       data_scale=float(data_scale))
+    prior_sampler = pipe.prior_sampler() if task.prior != "gaussian" else None
+    gp_w = float(task.gp_weight if task.gp_weight is not None else (10.0 if loss == "wgan-gp" else 0.0))
+    clip_v = float(task.clip if task.clip is not None else (0.01 if loss == "wgan" else 0.0))
+    lr = float(loop.lr) if loop.lr is not None else GAN_LOOP["lr"]
+    lr_d = float(task.lr_d) if task.lr_d else lr
     G, D = pipe.generator, pipe.discriminator
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d or lr, betas=betas)
-    cfg = config or TrainConfig(out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
-                                log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, progress=progress,
-                                tensorboard=False)
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=tuple(task.betas))
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=tuple(task.betas))
     info = {"objective": f"GAN ({loss})", "data": getattr(ds, "name", str(data)), "data_kind": kind, "loss": loss,
-            "gp_weight": gp_w, "clip": clip_v, "n_critic": n_critic, "lr_g": lr, "lr_d": lr_d or lr, "betas": list(betas),
-            "oracle": bool(getattr(ds, "has_oracle", lambda: False)()), "prior": prior}
+            "gp_weight": gp_w, "clip": clip_v, "n_critic": n_critic, "lr_g": lr, "lr_d": lr_d, "betas": list(task.betas),
+            "oracle": bool(getattr(ds, "has_oracle", lambda: False)()), "prior": task.prior}
     if hasattr(ds, "std") and ds.std is not None:
         info["data_std"] = ds.std
 
     def build(trainer: Any, result: Any) -> GanPipeline:
         return pipe
 
-    outcome = run(cfg, modules={"generator": G, "discriminator": D}, optimizers={"generator": opt_g, "discriminator": opt_d},
-                  dataset=ds, step_fn=_gan_step(loss, gp_w, n_critic, clip_v, latent_dim, prior_sampler), info=info,
-                  build_pipeline=build, resume=resume)
+    outcome = run(loop, modules={"generator": G, "discriminator": D}, optimizers={"generator": opt_g, "discriminator": opt_d},
+                  dataset=ds, step_fn=_gan_step(loss, gp_w, n_critic, clip_v, task.latent_dim, prior_sampler), info=info,
+                  build_pipeline=build)
     return pipe.eval(), outcome.summary
 
 
@@ -129,24 +136,27 @@ def _weights_step(generator: torch.nn.Module, latent_dim: int, lambda1: float, l
     def step(trainer: Any, batch: torch.Tensor) -> dict[str, float]:
         W, D = trainer.modules["weight_net"], trainer.modules["critic"]
         opt_w, opt_d = trainer.optimizers["weight_net"], trainer.optimizers["critic"]
+        generator.to(trainer.device)  # frozen, not a trained module: follows the trainer's device (no-op after)
         real = batch.to(trainer.device)
         b = real.shape[0]
         # critic: maximise E_real D − E_z w(z) D(G(z)) (000 eq. 3.4.5), with a gradient penalty
         z = torch.randn(b, latent_dim, device=trainer.device)
-        with torch.no_grad():
-            fake, w = generator(z), W(z)
-        emd = D(real).mean() - (w * D(fake)).mean()
-        gp = gradient_penalty(D, real, fake, "wgan-gp")
+        with trainer.autocast():
+            with torch.no_grad():
+                fake, w = generator(z), W(z)
+            emd = D(real).mean() - (w * D(fake)).mean()
+            gp = gradient_penalty(D, real, fake, "wgan-gp")
         opt_d.zero_grad(set_to_none=True)
         trainer.backward(-emd + gp_weight * gp)
         trainer.optimizer_step("critic")
         logs = {"critic_emd": float(emd.detach()), "gp": float(gp.detach())}
         if trainer.step % n_critic == 0:
             z = torch.randn(b, latent_dim, device=trainer.device)
-            with torch.no_grad():
-                score = D(generator(z))
-                delta = score.min()
-            w = W(z)
+            with trainer.autocast():
+                with torch.no_grad():
+                    score = D(generator(z)).float()
+                    delta = score.min()
+                w = W(z).float()
             reward = (w * (score - delta)).mean()
             r_norm = (w.mean() - 1.0) ** 2
             r_clip = torch.relu(w - m).pow(2).mean()
@@ -161,46 +171,48 @@ def _weights_step(generator: torch.nn.Module, latent_dim: int, lambda1: float, l
     return step
 
 
-def train_latent_weights(generator_run: Any, data: Any, out: str | Path, *, steps: int = 2000, batch_size: int = 256,
-                         lambda1: float = 10.0, lambda2: float = 3.0, m: float = 3.0, hidden: int = 0, layers: int = 4,
-                         lr_d: float = 4e-4, lr_w: float = 1e-4, betas: tuple[float, float] = (0.5, 0.5),
-                         n_critic: int = 1, gp_weight: float = 10.0, critic_hidden: tuple[int, ...] = (128, 128),
-                         seed: int = 0, device: Any = "cpu", resume: bool = True, log_every: int = 100,
-                         ckpt_every: int = 1000, progress: bool = True, n_data: int = 50_000
-                         ) -> tuple[LatentWeightsPipeline, dict[str, Any]]:
-    """Algorithm 1 of 002 (000 §3.4.3) for the frozen generator of ``generator_run`` (a run folder or a
-    :class:`GanPipeline`). Defaults: λ1 = 10, λ2 = 3, m = 3, lr D 4e-4, lr w 1e-4, Adam(.5, .5), w:D = 1:1
+def train_latent_weights(loop: TrainConfig, task: LatentWeightsTaskConfig) -> tuple[LatentWeightsPipeline, dict[str, Any]]:
+    """Algorithm 1 of 002 (000 §3.4.3) for the frozen generator of ``task.generator_run`` (a run folder or a
+    :class:`GanPipeline`) on ``task.data`` (default: the data the generator was trained on). Defaults: λ1 = 10,
+    λ2 = 3, m = 3, lr D 4e-4, lr w 1e-4 (``loop.lr``; ``None``: :data:`WEIGHTS_LOOP`'s), Adam(.5, .5), w:D = 1:1
     (000 App. C.5, MNIST row). The critic is an MLP (points) or the GAN's conv discriminator shape (images)."""
     import tryon
 
     from .models import ConvDiscriminator, MLPDiscriminator
 
+    refuse_unsupported(loop, task)
+    torch.manual_seed(int(loop.seed))  # the weight net and critic draw their initial weights from the global RNG
+    generator_run, data = task.generator_run, task.data
+    if data is None:
+        data = task.generator_config().get("training", {}).get("data")
+        if not data:
+            raise InputError("--data", "a data spec (the generator run records none)", "nothing")
     gan = tryon.load("gan-generate", weights=generator_run, device="cpu") if not isinstance(generator_run, GanPipeline) else generator_run
-    G = gan.generator.to(device).eval()
+    G = gan.generator.eval()
     for p in G.parameters():
         p.requires_grad_(False)
     d = latent_dim_of(G)
-    ds = load_data(data, n=n_data, seed=seed) if isinstance(data, (str, Path)) else data
+    seed = int(loop.seed)
+    ds = load_data(data, n=task.n_data, seed=seed) if isinstance(data, (str, Path)) else data
     kind, shape = data_shape(ds)
     if list(shape) != list(gan.config["data_shape"]):
         raise InputError("data", f"shape {gan.config['data_shape']} (the generator's output)", f"{list(shape)}")
-    pipe = LatentWeightsPipeline(latent_dim=d, hidden=hidden, layers=layers, m=m)
+    pipe = LatentWeightsPipeline(latent_dim=d, hidden=task.hidden, layers=task.layers, m=task.m)
     if kind == "points":
-        critic: torch.nn.Module = MLPDiscriminator(shape, critic_hidden, "lrelu")
+        critic: torch.nn.Module = MLPDiscriminator(shape, tuple(task.critic_hidden), "lrelu")
     else:
         critic = ConvDiscriminator(shape[1], shape[0], 2 * gan.config["base"])
-    opt_w = torch.optim.Adam(pipe.weight_net.parameters(), lr=lr_w, betas=betas)
-    opt_d = torch.optim.Adam(critic.parameters(), lr=lr_d, betas=betas)
-    cfg = TrainConfig(out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr_w,
-                      log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, progress=progress,
-                      tensorboard=False)
+    lr_w = float(loop.lr) if loop.lr is not None else WEIGHTS_LOOP["lr"]
+    opt_w = torch.optim.Adam(pipe.weight_net.parameters(), lr=lr_w, betas=tuple(task.betas))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=task.lr_d, betas=tuple(task.betas))
     info = {"objective": "latent importance weights (002 Alg. 1)", "generator": str(generator_run) if not isinstance(
-        generator_run, GanPipeline) else "in-memory", "data": getattr(ds, "name", str(data)), "lambda1": lambda1,
-        "lambda2": lambda2, "m": m, "lr_d": lr_d, "lr_w": lr_w, "n_critic": n_critic, "gp_weight": gp_weight}
-    outcome = run(cfg, modules={"weight_net": pipe.weight_net, "critic": critic},
+        generator_run, GanPipeline) else "in-memory", "data": getattr(ds, "name", str(data)), "lambda1": task.lambda1,
+        "lambda2": task.lambda2, "m": task.m, "lr_d": task.lr_d, "lr_w": lr_w, "n_critic": task.n_critic,
+        "gp_weight": task.gp_weight}
+    outcome = run(loop, modules={"weight_net": pipe.weight_net, "critic": critic},
                   optimizers={"weight_net": opt_w, "critic": opt_d}, dataset=ds,
-                  step_fn=_weights_step(G, d, lambda1, lambda2, m, gp_weight, n_critic), info=info,
-                  build_pipeline=lambda t, r: pipe, resume=resume)
+                  step_fn=_weights_step(G, d, task.lambda1, task.lambda2, task.m, task.gp_weight, task.n_critic), info=info,
+                  build_pipeline=lambda t, r: pipe)
     return pipe.eval(), outcome.summary
 
 
@@ -237,4 +249,5 @@ def summary_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2, default=str)
 
 
-__all__ = ["train_gan", "train_latent_weights", "finetune_discriminator", "summary_json"]
+__all__ = ["GAN_LOOP", "GANTaskConfig", "LatentWeightsTaskConfig", "WEIGHTS_LOOP", "train_gan", "train_latent_weights",
+           "finetune_discriminator", "summary_json"]

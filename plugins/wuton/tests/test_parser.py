@@ -61,6 +61,8 @@ def test_parser_steps_lower_cross_entropy(data_dir: str, make_trainer) -> None:
     opt = torch.optim.Adam(parser.parameters(), lr=1e-3)
     tr = make_trainer({"parser": parser}, {"parser": opt})
     hist = [parser_step(tr, batch)["ce"] for _ in range(10)]
+    # 10 Adam steps on one batch cut the cross-entropy by at least 20 %: measured last/first 0.643 (AVX2) and 0.642
+    # (SSE4.1 kernels) -- a behaviour bound on a short run, not a rounding one
     assert np.mean(hist[-3:]) < 0.8 * np.mean(hist[:3]), hist
 
 
@@ -101,11 +103,12 @@ def test_parser_pipeline_output_kinds_and_sizes() -> None:
 
 
 def test_train_parser_run(data_dir: str, tmp_path) -> None:
-    from tryon_wuton.training.parser import train_parser
+    from tryon.train import TrainConfig
+    from tryon_wuton.training.parser import ParserTaskConfig, train_parser
 
     out = tmp_path / "parser"
-    s = train_parser(data_dir, out, steps=3, size=SIZE, batch_size=2, device="cpu", log_every=1, ckpt_every=2,
-                     progress=False)
+    s = train_parser(TrainConfig(out_dir=str(out), max_steps=3, batch_size=2, device="cpu", log_every=1, ckpt_every=2,
+                                 progress=False), ParserTaskConfig(data=data_dir, size=SIZE))
     assert s["steps"] == 3
     scores = json.loads((out / "parser_eval.json").read_text())["test"]
     assert 0.0 <= scores["pixel_accuracy"] <= 1.0 and 0.0 <= scores["miou"] <= 1.0 and scores["images"] == 3

@@ -52,6 +52,7 @@ def test_distillation_steps_lower_warp_l1_and_perceptual(batch: dict, tiny_featu
     for key in ("warp", "l1", "perceptual"):
         v = [h[key] for h in hist]
         ratio = np.mean(v[-3:]) / np.mean(v[:3])
+        # each loss falls at least 10 % in 25 steps: measured last/first 0.37-0.47 (AVX2), 0.38-0.49 (SSE4.1 kernels)
         assert ratio < 0.9, (key, ratio, v)
     assert {"adv", "d", "gp"} <= set(hist[0])
     # the teacher is frozen: its weights never move
@@ -107,6 +108,7 @@ def test_student_warp_loss_is_eq_4_3_7(batch: dict, tiny_features: nn.Module) ->
     with torch.no_grad():
         phi = S(person, garment_b)[1]
         expected = (S.warp_garment(garment_b, phi) - S.warp_garment(garment_b, theta_t)).abs().mean()
+    # the same warps and mean recomputed: measured identical (0) on AVX2; rel 1e-5 leaves room for another reduction order
     assert float(losses["warp"]) == pytest.approx(float(expected), rel=1e-5)
     assert "adv" not in losses
 
@@ -132,7 +134,10 @@ def test_teacher_cache_written_atomically_and_reused(batch: dict, tmp_path) -> N
     t3 = TeacherTargets(teacher, cache_dir=cache, use_parser=False, teacher_id="t3")
     c_img, _ = t3(batch["person"], batch["garment_b"], batch["parse"], idx, gidx)
     assert (t3.hits, t3.misses) == (3, 1)
-    assert torch.allclose(c_img, a_img, atol=1e-3)  # recomputed alone (not in a batch of 4), stored in float16
+    # recomputed alone (not in a batch of 4), stored in float16: the ~1e-6 fp32 batch-vs-single difference can put a
+    # value on the neighbouring fp16 number, one fp16 step (2^-11 = 4.9e-4 below 1) away -- exactly what is measured
+    # (AVX2 and SSE4.1). Two steps would need a 5e-4 fp32 difference: 1e-3 is exact by construction
+    assert torch.allclose(c_img, a_img, atol=1e-3)
     with pytest.raises(TryonError):  # another teacher must not reuse these targets
         TeacherTargets(teacher, cache_dir=cache, use_parser=False, teacher_id="other")
 
@@ -146,6 +151,7 @@ def test_lambda_adv_zero_is_the_plain_teacher_student_ablation(batch: dict, tiny
     step = StudentStep(StudentConfig(lambda_adv=0.0), PerceptualLoss(tiny_features), targets)
     logs = step(tr, batch)
     assert "adv" not in logs and "d" not in logs
+    # fp32 sum of three terms vs the float64 sum of their logged values: measured 0 (AVX2), 5e-8 (SSE4.1); 200x margin
     assert logs["total"] == pytest.approx(logs["warp"] + logs["l1"] + logs["perceptual"], rel=1e-5)
 
 
@@ -172,17 +178,21 @@ def test_adversarial_loss_uses_real_persons_and_student_outputs(batch: dict, tin
         losses["total"].backward()
         tr.optimizers["student"].step()
         hist.append(float(losses["adv"].detach()))
+    # the adversarial G loss falls at least 15 % against the frozen critic: measured last/first 0.775 (AVX2), 0.768
+    # (SSE4.1 kernels) -- a behaviour bound on a 20-step run, not a rounding one
     assert np.mean(hist[-3:]) < 0.85 * np.mean(hist[:3]), hist
 
 
 def test_distill_student_run(data_dir: str, tmp_path) -> None:
+    from tryon.train import TrainConfig
     from tryon_wuton.pipelines import WutonStudentPipeline
-    from tryon_wuton.training.student import distill_student
+    from tryon_wuton.training.student import STUDENT_LOOP, StudentTaskConfig, distill_student
 
     teacher_dir = _teacher(6).save_pretrained(tmp_path / "teacher")
     out, cache = tmp_path / "student", tmp_path / "cache"
-    s = distill_student(teacher_dir, data_dir, out, steps=2, batch_size=2, cache_teacher=cache, device="cpu",
-                        log_every=1, ckpt_every=100, pairs_per_person=1, progress=False)
+    loop = {**STUDENT_LOOP, "batch_size": 2, "device": "cpu", "progress": False, "log_every": 1, "ckpt_every": 100}
+    s = distill_student(TrainConfig(**{**loop, "out_dir": str(out), "max_steps": 2}),
+                        StudentTaskConfig(teacher_run=teacher_dir, data=data_dir, cache_teacher=cache, pairs_per_person=1))
     assert s["steps"] == 2 and s["teacher_cache"]["misses"] == 4
     assert len(list(cache.glob("*.safetensors"))) == 4
     manifest = json.loads((out / "config.json").read_text())
@@ -198,8 +208,8 @@ def test_distill_student_run(data_dir: str, tmp_path) -> None:
     assert student.size == SIZE
     # the student starts from the teacher's generator (our choice, --no-init-from-teacher to opt out)
     out0 = tmp_path / "student0"
-    distill_student(teacher_dir, data_dir, out0, steps=0, batch_size=2, device="cpu", pairs_per_person=1, lambda_adv=0,
-                    progress=False)
+    distill_student(TrainConfig(**{**loop, "out_dir": str(out0), "max_steps": 0}),
+                    StudentTaskConfig(teacher_run=teacher_dir, data=data_dir, pairs_per_person=1, lambda_adv=0))
     s0 = WutonStudentPipeline.from_pretrained(out0)
     t = WutonTeacherPipeline.from_pretrained(teacher_dir)
     for (k, a), (_, b) in zip(s0.generator.state_dict().items(), t.generator.state_dict().items()):

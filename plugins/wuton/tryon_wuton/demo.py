@@ -96,7 +96,12 @@ def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "def
     t_start = time.perf_counter()
     # precision "auto": bf16 autocast where the CPU has native bf16 (avx512_bf16 / AMX), else fp32 — about 1.5x
     # faster steps at the same losses (docs/benchmarks.md, training throughput)
-    common = {"size": size, "seed": seed, "log_every": 5, "ckpt_every": 50, "precision": "auto"}
+    common = {"seed": seed, "log_every": 5, "ckpt_every": 50, "precision": "auto", "batch_size": b["batch"]}
+
+    def loop(defaults: dict, run: Path, steps: int) -> Any:
+        from tryon.train import TrainConfig
+
+        return TrainConfig(**{**defaults, **common, "out_dir": str(run), "max_steps": steps})
 
     def synth() -> dict:
         from .data.synth import generate
@@ -106,23 +111,23 @@ def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "def
         return generate(data, b["n"], size=size, seed=seed, test_fraction=0.1)
 
     def parser() -> dict:
-        from .training.parser import train_parser
+        from .training.parser import PARSER_LOOP, ParserTaskConfig, train_parser
 
-        return train_parser(data, parser_run, steps=b["parser"], batch_size=b["batch"], **common)
+        return train_parser(loop(PARSER_LOOP, parser_run, b["parser"]), ParserTaskConfig(data=data, size=size))
 
     def teacher() -> dict:
-        from .training.teacher import train_teacher
+        from .training.teacher import TEACHER_LOOP, TeacherTaskConfig, train_teacher
 
-        return train_teacher(data, teacher_run, parser_run=parser_run, steps=b["teacher"], batch_size=b["batch"],
-                             vgg_weights=vgg_weights, **common)
+        return train_teacher(loop(TEACHER_LOOP, teacher_run, b["teacher"]),
+                             TeacherTaskConfig(data=data, size=size, parser_run=parser_run, vgg_weights=vgg_weights))
 
     def student(lam: float, run: Path) -> Callable[[], dict]:
         def go() -> dict:
-            from .training.student import distill_student
+            from .training.student import STUDENT_LOOP, StudentTaskConfig, distill_student
 
-            return distill_student(teacher_run, data, run, steps=b["student"], batch_size=b["batch"], lambda_adv=lam,
-                                   vgg_weights=vgg_weights, cache_teacher=out / "teacher_cache",
-                                   **{k: v for k, v in common.items() if k != "size"})
+            return distill_student(loop(STUDENT_LOOP, run, b["student"]),
+                                   StudentTaskConfig(teacher_run=teacher_run, data=data, lambda_adv=lam,
+                                                     vgg_weights=vgg_weights, cache_teacher=out / "teacher_cache"))
         return go
 
     def evaluate() -> dict:

@@ -14,6 +14,7 @@ from typing import Any
 from tryon import ExportSpec, TaskSpec, lazy
 
 _P = "tryon_gan.inversion.pipeline"
+_EDIT = "tryon_gan.editing_pipelines"  # above tryon_gan.editing, which builds on inversion
 
 
 def _export(name: str) -> ExportSpec:
@@ -43,33 +44,28 @@ def register_tasks(registry: Any) -> None:
         ("gan-crossover", "GanCrossoverPipeline", "crossover through GAN inversion: image outside the mask, other "
          "inside, harmonised", ("image", "other", "mask")),
     ):
-        registry.register(TaskSpec(name=name, summary=summary, factory=lazy(f"{_P}:{cls}"), inputs=inputs,
+        module = _P if name == "gan-invert" else _EDIT
+        registry.register(TaskSpec(name=name, summary=summary, factory=lazy(f"{module}:{cls}"), inputs=inputs,
                                    outputs=("image",), exportable=exports, tags=("gan", "inversion", "editing"),
                                    weights_family="gan-inversion"))
 
 
 def _configure_encoder(p: Any) -> None:
-    from tryon.trainconfig import add_train_arguments
+    from tryon.trainconfig import add_config_arguments, add_train_arguments
 
-    add_train_arguments(p, steps=3000, batch_size=32, lr=1e-3, log_every=100, ckpt_every=1000)
-    p.add_argument("--generator", required=True, help="run folder of `tryon train gan` (an image generator)")
-    p.add_argument("--width", type=int, default=32, help="encoder width unit (default 32)")
-    p.add_argument("--image-weight", type=float, default=1.0, help="weight of mse(G(E(x, m)), x) (default 1)")
-    p.add_argument("--p-masked", type=float, default=0.5, help="fraction of training inputs with a random mask")
-    p.add_argument("--method", default="hybrid", choices=("optimisation", "encoder", "hybrid", "plumerault"),
-                   help="the pipelines' default inversion method (default hybrid)")
-    p.add_argument("--inversion-steps", type=int, default=100, help="the pipelines' default optimisation steps")
+    from ..config import ENCODER_LOOP, EncoderTaskConfig
+
+    add_train_arguments(p, **ENCODER_LOOP)
+    add_config_arguments(p, EncoderTaskConfig, title="gan-encoder")
 
 
 def _run_encoder(args: Any) -> int:
-    from tryon.train import train_config_from_args
+    from tryon.trainconfig import config_from_args, train_config_from_args
 
-    from .encoder import train_encoder_run
+    from ..config import EncoderTaskConfig
+    from .encoder_training import train_encoder_run
 
-    cfg = train_config_from_args(args, device=args.device or "cpu")
-    _, summary = train_encoder_run(args.generator, cfg, width=args.width, image_weight=args.image_weight,
-                                   p_masked=args.p_masked, method=args.method, inversion_steps=args.inversion_steps,
-                                   resume=args.resume)
+    _, summary = train_encoder_run(train_config_from_args(args), config_from_args(EncoderTaskConfig, args))
     json.dump(summary, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
     return 0

@@ -3,6 +3,8 @@
 * :mod:`.parser` — the human parser ``h`` (``tryon train wuton-parser``);
 * :mod:`.teacher` — T-WUTON (``tryon train wuton-teacher``, 000 §4.3.3.2);
 * :mod:`.student` — S-WUTON distilled from a teacher run (``tryon train wuton-student``, 000 §4.3.3.3);
+* :mod:`.config` — the three runs' settings (torch-free; the CLI options are generated from them), each entry
+  point taking ``(TrainConfig, TaskConfig)``;
 * :mod:`.batches` — datasets and batch tensors the three share; :mod:`.objectives` — the perceptual and
   adversarial terms the teacher and the student share.
 

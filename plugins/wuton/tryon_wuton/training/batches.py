@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,6 +85,15 @@ class UnpairedDataset(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return self.n * self.pairs
+
+    def with_cache(self, max_bytes: int = 2 << 30) -> "UnpairedDataset":
+        """The same pairs over the base's items kept in memory (the Trainer's ``cache_data``): each person and
+        garment file is decoded once per run, not once per pair it takes part in (see :func:`cached_base`)."""
+        from tryon.cached_dataset import CachedDataset
+
+        out = copy.copy(self)
+        out.base = CachedDataset(self.base, max_bytes=max_bytes)
+        return out
 
     def __getitem__(self, j: int) -> dict[str, Any]:
         i, r = j % self.n, j // self.n

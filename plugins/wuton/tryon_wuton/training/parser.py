@@ -5,7 +5,7 @@ parse maps and scored (pixel accuracy, mIoU) on the test split. Each step goes t
 :class:`tryon.train.Trainer` (``autocast``, ``backward``, ``optimizer_step``: AMP and gradient clipping), the
 run through :func:`tryon.train.run`.
 
-CLI: ``tryon train wuton-parser --data DIR --out RUN [--steps N] [--size 256x192] [--amp] [--grad-clip X]``
+CLI: ``tryon train wuton-parser --data DIR --out RUN [--steps N] [--size 256x192] [--precision bf16] [--grad-clip X]``
 (see :mod:`tryon_wuton.commands`). ``RUN`` ends up holding the ``wuton-parser`` pipeline weights
 (``config.json`` + ``parser.safetensors``) next to ``train_info.json``, ``parser_eval.json`` and the trainer's
 checkpoints and logs.
@@ -14,7 +14,6 @@ checkpoints and logs.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..parsing import DEFAULT_ENCODER, evaluate_parser, load_encoder_weights
+from ..parsing import evaluate_parser, load_encoder_weights
 from .batches import open_split, require_parse
+from .config import PARSER_LOOP, PARSER_LR, ParserTaskConfig  # noqa: F401 - re-exported
 
 log = logging.getLogger("tryon_wuton.training.parser")
-
-PARSER_LR = 1e-3
 
 
 def parser_step(trainer: Any, batch: dict[str, Any]) -> dict[str, float]:
@@ -49,54 +47,36 @@ def parser_step(trainer: Any, batch: dict[str, Any]) -> dict[str, float]:
     return {"ce": float(loss.detach()), "pixel_acc": float(acc)}
 
 
-def train_parser(
-    data: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    steps: int = 2000,
-    size: Sequence[int] = (256, 192),
-    batch_size: int = 8,
-    lr: float | None = PARSER_LR,
-    encoder: str = DEFAULT_ENCODER,
-    encoder_weights: str | os.PathLike | None = None,
-    seed: int = 0,
-    device: Any = None,
-    resume: bool = True,
-    log_every: int = 10,
-    ckpt_every: int = 200,
-    num_workers: int = 0,
-    amp: bool = False,
-    amp_dtype: str = "float16",
-    grad_clip: float | None = None,
-    progress: bool = True,
-    precision: str | None = None,
-    channels_last: bool = False,
-    cache_data: bool = False,
-) -> dict[str, Any]:
-    """Train the human parser on ``data`` (train split) and evaluate it on the test split.
+def train_parser(loop: Any, task: ParserTaskConfig) -> dict[str, Any]:
+    """Train the human parser on ``task.data`` (train split) and evaluate it on the test split.
 
-    Writes into ``out``: ``train_info.json``, the trainer's logs/checkpoints, the ``wuton-parser`` pipeline
-    weights (``config.json`` + ``parser.safetensors``, loadable with ``tryon.load("wuton-parser", weights=out)``;
-    the test scores are in its ``training.evaluation``) and ``parser_eval.json`` (pixel accuracy, mIoU).
-    Returns a summary dict (``steps``, ``out_dir``, ``test`` …). ``precision``, ``channels_last`` and
-    ``cache_data`` are the :class:`tryon.train.TrainConfig` speed options (off by default here).
+    ``loop``: the :class:`tryon.train.TrainConfig` (``lr`` ``None``: :data:`PARSER_LR`; the CLI's defaults are
+    :data:`PARSER_LOOP`); ``task``: a :class:`ParserTaskConfig`. Writes into ``loop.out_dir``:
+    ``train_info.json``, the trainer's logs/checkpoints, the ``wuton-parser`` pipeline weights (``config.json`` +
+    ``parser.safetensors``, loadable with ``tryon.load("wuton-parser", weights=out)``; the test scores are in
+    its ``training.evaluation``) and ``parser_eval.json`` (pixel accuracy, mIoU). Returns a summary dict
+    (``steps``, ``out_dir``, ``test`` …).
     """
+    from tryon.errors import InputError
     from tryon.fs import atomic_write_json
-    from tryon.train import TrainConfig, run
+    from tryon.train import refuse_unsupported, run
 
     from ..data.labels import NUM_CANONICAL
     from ..pipelines import WutonParserPipeline
 
-    out = Path(out)
-    size = (int(size[0]), int(size[1]))
-    lr = float(lr) if lr is not None else PARSER_LR
+    refuse_unsupported(loop, task)
+    if task.data is None:
+        raise InputError("ParserTaskConfig.data", "a dataset folder", "None")
+    out, data = Path(loop.out_dir), task.data
+    size = (int(task.size[0]), int(task.size[1]))
+    lr = float(loop.lr) if loop.lr is not None else PARSER_LR
     train_ds = open_split(data, "train", size)
     require_parse(train_ds, "the parser is trained on them")
-    torch.manual_seed(seed)
-    pipe = WutonParserPipeline(size=list(size), num_classes=NUM_CANONICAL, encoder=encoder)
-    if encoder_weights:
-        weights_info = load_encoder_weights(pipe.parser, encoder_weights)
-        log.info("parser encoder initialised from %s (%s)", encoder_weights, weights_info)
+    torch.manual_seed(loop.seed)
+    pipe = WutonParserPipeline(size=list(size), num_classes=NUM_CANONICAL, encoder=task.encoder)
+    if task.encoder_weights:
+        weights_info = load_encoder_weights(pipe.parser, task.encoder_weights)
+        log.info("parser encoder initialised from %s (%s)", task.encoder_weights, weights_info)
     opt = torch.optim.Adam(pipe.parser.parameters(), lr=lr)
     # filled when training ends: the dict itself (not a copy) reaches the provenance tryon.train.run gives
     # the pipeline, so the test scores are saved in config.json ("training.evaluation")
@@ -104,28 +84,22 @@ def train_parser(
     scores: dict[str, Any] = {}
     info = {
         "objective": "human parser, pixel-wise cross-entropy (000 §4.3.2)",
-        "data": str(data), "steps": int(steps), "batch_size": int(batch_size), "lr": lr, "encoder": encoder,
-        "encoder_weights": str(encoder_weights) if encoder_weights else None, "seed": int(seed),
-        "evaluation": evaluation,
+        "data": str(data), "steps": int(loop.max_steps), "batch_size": int(loop.batch_size), "lr": lr,
+        "encoder": task.encoder, "encoder_weights": str(task.encoder_weights) if task.encoder_weights else None,
+        "seed": int(loop.seed), "evaluation": evaluation,
     }
 
     def build_pipeline(trainer: Any, result: Any) -> WutonParserPipeline:
         parser = trainer.unwrap("parser")
         test_ds = _test_split(data, size, train_ds)
-        scores.update(evaluate_parser(parser, test_ds, batch_size=batch_size, device=trainer.device))
+        scores.update(evaluate_parser(parser, test_ds, batch_size=loop.batch_size, device=trainer.device))
         evaluation.update({"test_pixel_accuracy": scores["pixel_accuracy"], "test_miou": scores["miou"],
                            "test_images": scores["images"]})
         pipe.parser = parser.cpu().eval()
         return pipe
 
-    loop = TrainConfig(
-        out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
-        log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
-        amp=bool(amp), amp_dtype=amp_dtype, grad_clip=grad_clip, progress=bool(progress),
-        precision=precision, channels_last=bool(channels_last), cache_data=bool(cache_data),
-    )
     outcome = run(loop, modules={"parser": pipe.parser}, optimizers={"parser": opt}, dataset=train_ds,
-                  step_fn=parser_step, info=info, build_pipeline=build_pipeline, resume=resume)
+                  step_fn=parser_step, info=info, build_pipeline=build_pipeline)
     summary = {"steps": int(outcome.result.steps), "out_dir": str(out), "test": scores}
     if outcome.trainer.is_main:
         atomic_write_json(out / "parser_eval.json", summary)
@@ -143,4 +117,4 @@ def _test_split(data: Any, size: Sequence[int], train_ds: Any) -> Any:
     return ds if len(ds) > 0 else train_ds
 
 
-__all__ = ["PARSER_LR", "parser_step", "train_parser"]
+__all__ = ["PARSER_LOOP", "PARSER_LR", "ParserTaskConfig", "parser_step", "train_parser"]

@@ -37,7 +37,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -49,39 +49,12 @@ from tryon.fs import atomic_write_json, sha256_file
 from tryon.train import frozen
 
 from ..agnostic import make_agnostic
-from .batches import UnpairedDataset, cached_base, open_split
+from .batches import UnpairedDataset, open_split
+from .config import STUDENT_LOOP, STUDENT_LR, StudentConfig, StudentTaskConfig  # noqa: F401 - re-exported
 from .objectives import build_perceptual, discriminator_update
-from .teacher import (
-    ADAM_BETAS,
-    CACHE_DATA,
-    CHANNELS_LAST,
-    GP_EVERY,
-    GP_KIND,
-    TEACHER_LR,
-    check_gp_kind,
-    resolve_precision,
-)
+from .teacher import ADAM_BETAS
 
 log = logging.getLogger("tryon_wuton.training.student")
-
-STUDENT_LR = TEACHER_LR
-
-
-@dataclass
-class StudentConfig:
-    """Weights of 000 eq. 4.3.10 (all 1 in App. E.1) and the gradient penalty of the student's discriminator."""
-
-    lambda_warp: float = 1.0
-    lambda_perceptual: float = 1.0
-    lambda_l1: float = 1.0
-    lambda_adv: float = 1.0
-    gp_weight: float = 10.0
-    gp_kind: str = GP_KIND  # zero-centred R1 (see tryon_wuton.training.teacher.GP_KIND)
-    gp_every: int = 1  # lazy gradient penalty (distill_student default: teacher.GP_EVERY)
-    frozen_critic: bool = True  # fixed critic in the student update (see TeacherConfig.frozen_critic)
-
-    def __post_init__(self) -> None:
-        check_gp_kind(self.gp_kind)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -293,86 +266,59 @@ def load_teacher_run(teacher_run: str | os.PathLike) -> Any:
     return WutonTeacherPipeline.from_pretrained(teacher_run)
 
 
-def distill_student(
-    teacher_run: str | os.PathLike,
-    data: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    steps: int = 30000,
-    size: Sequence[int] | None = None,
-    batch_size: int = 8,
-    lr: float | None = None,
-    lambda_adv: float = 1.0,
-    cache_teacher: str | os.PathLike | None = None,
-    vgg_weights: str | os.PathLike | None = None,
-    init_from_teacher: bool = True,
-    gp_weight: float = 10.0,
-    gp_every: int = GP_EVERY,
-    gp_kind: str = GP_KIND,
-    pairs_per_person: int = 4,
-    seed: int = 0,
-    device: Any = None,
-    resume: bool = True,
-    log_every: int = 10,
-    ckpt_every: int = 200,
-    num_workers: int = 0,
-    amp: bool = False,
-    amp_dtype: str = "float16",
-    grad_clip: float | None = None,
-    progress: bool = True,
-    precision: str | None = None,
-    channels_last: bool = CHANNELS_LAST,
-    cache_data: bool = CACHE_DATA,
-) -> dict[str, Any]:
-    """Distil S-WUTON from the teacher run ``teacher_run`` on ``data``; save ``wuton-student`` into ``out``
-    (``train_info.json``, logs, checkpoints with the discriminator, the pipeline weights).
-    ``amp`` (CUDA only) and ``grad_clip`` are the :class:`tryon.train.TrainConfig` options of the same names;
-    ``gp_every``, ``precision``, ``channels_last`` and ``cache_data`` are the speed options of
-    :func:`tryon_wuton.training.teacher.train_teacher` (same defaults)."""
+def distill_student(loop: Any, task: StudentTaskConfig) -> dict[str, Any]:
+    """Distil S-WUTON from the teacher run ``task.teacher_run`` on ``task.data``; save ``wuton-student`` into
+    ``loop.out_dir`` (``train_info.json``, logs, checkpoints with the discriminator, the pipeline weights).
+
+    ``loop``: the :class:`tryon.train.TrainConfig` (``lr`` ``None``: :data:`STUDENT_LR`; the CLI's defaults are
+    :data:`STUDENT_LOOP`, the teacher's speed options); ``task``: a :class:`StudentTaskConfig`."""
     from tryon.errors import InputError
-    from tryon.train import TrainConfig, run
+    from tryon.train import refuse_unsupported, run
 
     from ..models import WUTON, build_discriminator
     from ..pipelines import WutonStudentPipeline
 
-    out = Path(out)
+    refuse_unsupported(loop, task)
+    for name in ("teacher_run", "data"):
+        if getattr(task, name) is None:
+            raise InputError(f"StudentTaskConfig.{name}", "a folder", "None")
+    teacher_run = task.teacher_run
     teacher = load_teacher_run(teacher_run)
     tsize = tuple(teacher.size)
-    if size is not None and tuple(int(s) for s in size) != tsize:
+    if task.size is not None and tuple(int(s) for s in task.size) != tsize:
         raise InputError("--size", f"the teacher's resolution {tsize[0]}x{tsize[1]} (or leave it out)",
-                         f"{size[0]}x{size[1]}")
-    lr = float(lr) if lr is not None else STUDENT_LR
-    cfg = StudentConfig(lambda_adv=float(lambda_adv), gp_weight=float(gp_weight), gp_every=int(gp_every),
-                        gp_kind=str(gp_kind))
+                         f"{task.size[0]}x{task.size[1]}")
+    lr = float(loop.lr) if loop.lr is not None else STUDENT_LR
     gen_file = Path(teacher_run) / "generator.safetensors"
     teacher_id = f"{Path(teacher_run).resolve()}#{sha256_file(gen_file)[:16]}" if gen_file.is_file() else str(teacher_run)
-    targets = TeacherTargets(teacher, cache_dir=cache_teacher, teacher_id=teacher_id)
+    targets = TeacherTargets(teacher, cache_dir=task.cache_teacher, teacher_id=teacher_id)
     parser_for_features = teacher.parser if teacher.config.get("parser_trained") else None
-    perceptual, perceptual_desc = build_perceptual(vgg_weights, parser_for_features)
-    torch.manual_seed(seed)
+    perceptual, perceptual_desc = build_perceptual(task.vgg_weights, parser_for_features)
+    torch.manual_seed(loop.seed)
     student = WUTON(size=tsize, depths=teacher.generator.depths, grid_size=teacher.generator.grid_size,
                     plain_ends=teacher.generator.plain_ends)
-    if init_from_teacher:
+    if task.init_from_teacher:
         student.load_state_dict(teacher.generator.state_dict())
     modules: dict[str, nn.Module] = {"student": student}
     optimizers: dict[str, Any] = {"student": torch.optim.Adam(student.parameters(), lr=lr, betas=ADAM_BETAS)}
-    if cfg.lambda_adv > 0:
+    if task.lambda_adv > 0:
         D = build_discriminator()
         modules["discriminator"] = D
         optimizers["discriminator"] = torch.optim.Adam(D.parameters(), lr=lr, betas=ADAM_BETAS)
-    base = cached_base(open_split(data, "train", tsize), cache_data and int(num_workers) == 0)
-    dataset = UnpairedDataset(base, pairs_per_person=pairs_per_person, seed=seed)
+    dataset = UnpairedDataset(open_split(task.data, "train", tsize), pairs_per_person=task.pairs_per_person,
+                              seed=loop.seed)
     # filled when training ends: the dict itself (not a copy) reaches the provenance tryon.train.run gives
     # the pipeline, so the cache figures of this call are saved in config.json ("training.teacher_cache")
     cache_use: dict[str, int] = {}
     info = {
-        "objective": "S-WUTON distillation (000 eq. 4.3.7-4.3.10)",
-        "teacher": str(teacher_run), "data": str(data), "steps": int(steps), "batch_size": int(batch_size), "lr": lr,
-        "adam_betas": list(ADAM_BETAS), "seed": int(seed), "init_from_teacher": bool(init_from_teacher),
-        "teacher_parse_source": targets.parse_source, "cache_teacher": str(cache_teacher) if cache_teacher else None,
-        "perceptual_features": perceptual_desc, "pairs_per_person": int(pairs_per_person), **asdict(cfg),
-        "teacher_cache": cache_use,
+        **asdict(task), "objective": "S-WUTON distillation (000 eq. 4.3.7-4.3.10)",
+        "teacher": str(teacher_run), "data": str(task.data), "steps": int(loop.max_steps),
+        "batch_size": int(loop.batch_size), "lr": lr, "adam_betas": list(ADAM_BETAS), "seed": int(loop.seed),
+        "teacher_parse_source": targets.parse_source,
+        "cache_teacher": str(task.cache_teacher) if task.cache_teacher else None,
+        "perceptual_features": perceptual_desc, "teacher_cache": cache_use,
     }
+    info.pop("teacher_run", None)
 
     def build_pipeline(trainer: Any, result: Any) -> WutonStudentPipeline:
         S = trainer.unwrap("student")
@@ -382,18 +328,11 @@ def distill_student(
         pipe.generator = S.cpu().eval()
         return pipe
 
-    loop = TrainConfig(
-        out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
-        log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
-        amp=bool(amp), amp_dtype=amp_dtype, grad_clip=grad_clip, progress=bool(progress),
-        precision=resolve_precision(precision, amp), channels_last=bool(channels_last),
-    )
     outcome = run(loop, modules=modules, optimizers=optimizers, dataset=dataset,
-                  step_fn=StudentStep(cfg, perceptual, targets), info=info, build_pipeline=build_pipeline,
-                  resume=resume)
+                  step_fn=StudentStep(task, perceptual, targets), info=info, build_pipeline=build_pipeline)
     return {**outcome.summary, "perceptual_features": perceptual_desc,
             "teacher_cache": {"hits": targets.hits, "misses": targets.misses}}
 
 
-__all__ = ["STUDENT_LR", "StudentConfig", "StudentStep", "TeacherTargets", "distill_student", "load_teacher_run",
-           "student_losses"]
+__all__ = ["STUDENT_LOOP", "STUDENT_LR", "StudentConfig", "StudentStep", "StudentTaskConfig", "TeacherTargets",
+           "distill_student", "load_teacher_run", "student_losses"]

@@ -42,8 +42,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -52,71 +51,36 @@ from torch import nn
 
 from tryon.train import frozen
 
-from .batches import UnpairedDataset, batch_tensors, cached_base, open_split, require_parse
+from .batches import UnpairedDataset, batch_tensors, open_split, require_parse
+from .config import (  # noqa: F401 - re-exported: the teacher's settings, stated in the torch-free .config
+    CACHE_DATA,
+    CHANNELS_LAST,
+    GP_EVERY,
+    GP_KIND,
+    PRECISION,
+    TEACHER_LOOP,
+    TEACHER_LR,
+    TeacherConfig,
+    TeacherTaskConfig,
+    check_gp_kind,
+)
 from .objectives import build_perceptual, discriminator_update
 
 log = logging.getLogger("tryon_wuton.training.teacher")
 
-#: Default Adam learning rate (App. E.1 prints "10e-3"; see the module docstring for the choice of 1e-3).
-TEACHER_LR = 1e-3
 ADAM_BETAS = (0.5, 0.999)
-#: Speed defaults of ``train_teacher`` / ``distill_student`` (measured by
-#: ``benchmarks/wuton_train_speed.py``; none changes the objective): the lazy gradient penalty period
-#: (StyleGAN2 practice, penalty weight scaled by it), the autocast precision, NHWC memory format, and
-#: in-memory caching of the decoded dataset items.
-GP_EVERY = 4
-#: Form of the gradient penalty. 000 §4.3.3.2 says "relativistic adversarial loss with gradient penalty" and no
-#: more; 000 ch. 3 credits gradient regularisation (Mescheder et al., 2018) with stabilising GAN training. We use
-#: the zero-centred R1 penalty ``gp_weight · E‖∇D(x_real)‖²`` of Mescheder et al.: measured at 128×96, batch 8,
-#: 150 steps, λadv = 1, the one-centred WGAN-GP penalty (``"wgan-gp"``, the default before) keeps the critic's
-#: input gradients at norm 1, so the adversarial term outweighs the mean-reduced L1 by orders of magnitude per
-#: pixel and wrecks the image (held-out paired L1 0.25-0.27, colour blobs and a cross-hatch texture; it also
-#: undid a good reconstruction within 150 steps when switched on late), while R1 trains next to the
-#: reconstruction terms (paired L1 0.148, SSIM 0.668; docs/benchmarks.md).
-GP_KIND = "r1"
-PRECISION = "fp32"
-CHANNELS_LAST = True
-CACHE_DATA = True
-
-
-def check_gp_kind(kind: str) -> None:
-    """Refuse a gradient-penalty form that :func:`tryon.losses.gradient_penalty` does not compute, when the
-    config is built rather than at the first discriminator step."""
-    from tryon.losses import GRADIENT_PENALTY_KINDS
-
-    if kind not in GRADIENT_PENALTY_KINDS:
-        raise ValueError(f"gp_kind: expected one of {GRADIENT_PENALTY_KINDS}, got {kind!r}")
-
-
-def resolve_precision(precision: str | None, amp: bool) -> str | None:
-    """The ``TrainConfig.precision`` of a run: the one asked for; else ``None`` (``amp`` / ``amp_dtype`` decide)
-    when ``amp`` is on; else :data:`PRECISION`."""
-    if precision is not None:
-        return precision
-    return None if amp else PRECISION
-
-
-@dataclass
-class TeacherConfig:
-    """Hyper-parameters of the teacher objective (000 eq. 4.3.6, App. E.1, ablations App. E.3)."""
-
-    adv: str = "unpaired"  # "unpaired" (000 §4.3.3.2) | "paired" | "none"
-    end_to_end: bool = True
-    lambda_warp: float = 1.0
-    lambda_perceptual: float = 1.0
-    lambda_l1: float = 1.0
-    lambda_adv: float = 1.0
-    gp_weight: float = 10.0  # not given in 000 (measured with R1: see GP_KIND)
-    gp_kind: str = GP_KIND
-    gp_every: int = 1  # lazy gradient penalty: every k steps with weight k * gp_weight (train_teacher: GP_EVERY)
-    # the generator update sees a fixed critic (tryon.train.frozen): same gradients for the generator, no
-    # wasted weight gradients for the discriminator (False: the path before, kept for the speed benchmark)
-    frozen_critic: bool = True
-
-    def __post_init__(self) -> None:
-        if self.adv not in ("none", "paired", "unpaired"):
-            raise ValueError(f"adv: expected 'none', 'paired' or 'unpaired', got {self.adv!r}")
-        check_gp_kind(self.gp_kind)
+# The teacher's settings (TeacherConfig, the run's TeacherTaskConfig, the loop defaults TEACHER_LOOP, the learning
+# rate TEACHER_LR and the speed defaults GP_EVERY, CHANNELS_LAST, CACHE_DATA) live in the torch-free .config,
+# with the reasons for each choice:
+# * TEACHER_LR: App. E.1 prints "10e-3"; see the module docstring for the choice of 1e-3.
+# * GP_KIND: 000 §4.3.3.2 says "relativistic adversarial loss with gradient penalty" and no more; 000 ch. 3
+#   credits gradient regularisation (Mescheder et al., 2018) with stabilising GAN training. We use the
+#   zero-centred R1 penalty ``gp_weight · E‖∇D(x_real)‖²`` of Mescheder et al.: measured at 128×96, batch 8,
+#   150 steps, λadv = 1, the one-centred WGAN-GP penalty (``"wgan-gp"``, the default before) keeps the critic's
+#   input gradients at norm 1, so the adversarial term outweighs the mean-reduced L1 by orders of magnitude per
+#   pixel and wrecks the image (held-out paired L1 0.25-0.27, colour blobs and a cross-hatch texture; it also
+#   undid a good reconstruction within 150 steps when switched on late), while R1 trains next to the
+#   reconstruction terms (paired L1 0.148, SSIM 0.668; docs/benchmarks.md).
 
 
 def teacher_forward(generator: nn.Module, t: dict[str, torch.Tensor], cfg: TeacherConfig) -> dict[str, torch.Tensor]:
@@ -241,70 +205,39 @@ def load_parser_run(parser_run: str | os.PathLike, size: Sequence[int]) -> Any:
     return pipe
 
 
-def train_teacher(
-    data: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    parser_run: str | os.PathLike | None = None,
-    steps: int = 20000,
-    size: Sequence[int] = (256, 192),
-    batch_size: int = 8,
-    lr: float | None = None,
-    vgg_weights: str | os.PathLike | None = None,
-    adv: str = "unpaired",
-    end_to_end: bool = True,
-    gp_weight: float = 10.0,
-    gp_every: int = GP_EVERY,
-    gp_kind: str = GP_KIND,
-    pairs_per_person: int = 4,
-    seed: int = 0,
-    device: Any = None,
-    resume: bool = True,
-    log_every: int = 10,
-    ckpt_every: int = 200,
-    num_workers: int = 0,
-    amp: bool = False,
-    amp_dtype: str = "float16",
-    grad_clip: float | None = None,
-    progress: bool = True,
-    precision: str | None = None,
-    channels_last: bool = CHANNELS_LAST,
-    cache_data: bool = CACHE_DATA,
-) -> dict[str, Any]:
-    """Train T-WUTON on ``data`` and save the ``wuton-teacher`` pipeline into ``out``.
+def train_teacher(loop: Any, task: TeacherTaskConfig) -> dict[str, Any]:
+    """Train T-WUTON and save the ``wuton-teacher`` pipeline into ``loop.out_dir``.
 
-    ``out`` holds ``train_info.json``, the trainer's logs (``metrics.csv``, TensorBoard), checkpoints
-    (generator *and* discriminator, resumable) and the final pipeline weights (``config.json``,
-    ``generator.safetensors``, ``parser.safetensors``): ``tryon.load("wuton-teacher", weights=out)``.
-    ``amp`` (CUDA only), ``grad_clip``, ``precision`` (``None``: :data:`PRECISION`, or ``amp`` / ``amp_dtype``
-    when ``amp`` is set) and
-    ``channels_last`` are the :class:`tryon.train.TrainConfig` options of the same names; ``cache_data`` keeps
-    the decoded persons and garments in memory (:class:`tryon.cached_dataset.CachedDataset`, with
-    ``num_workers=0``); ``gp_every`` makes the gradient penalty lazy (see :data:`GP_EVERY`).
+    ``loop``: the :class:`tryon.train.TrainConfig` (``lr`` ``None``: :data:`TEACHER_LR`; the CLI's defaults are
+    :data:`TEACHER_LOOP`: NHWC memory format and in-memory data caching on); ``task``: a
+    :class:`TeacherTaskConfig` (data, size, parser run, objective). The run folder holds ``train_info.json``, the
+    trainer's logs (``metrics.csv``, TensorBoard), checkpoints (generator *and* discriminator, resumable) and the
+    final pipeline weights (``config.json``, ``generator.safetensors``, ``parser.safetensors``):
+    ``tryon.load("wuton-teacher", weights=out)``. With ``cache_data`` the decoded persons and garments are
+    kept in memory (:meth:`UnpairedDataset.with_cache`); ``task.gp_every`` makes the gradient penalty lazy.
     """
-    from tryon.train import TrainConfig, run
+    from tryon.errors import InputError
+    from tryon.train import refuse_unsupported, run
 
     from ..pipelines import WutonTeacherPipeline
 
-    out = Path(out)
-    size = (int(size[0]), int(size[1]))
-    lr = float(lr) if lr is not None else TEACHER_LR
-    cfg = TeacherConfig(adv=adv, end_to_end=bool(end_to_end), gp_weight=float(gp_weight), gp_every=int(gp_every),
-                        gp_kind=str(gp_kind))
-    parser_pipe = load_parser_run(parser_run, size) if parser_run else None
-    perceptual, perceptual_desc = build_perceptual(vgg_weights, parser_pipe.parser if parser_pipe else None)
-    torch.manual_seed(seed)
-    base = open_split(data, "train", size)
+    refuse_unsupported(loop, task)
+    if task.data is None:
+        raise InputError("TeacherTaskConfig.data", "a dataset folder", "None")
+    size = (int(task.size[0]), int(task.size[1]))
+    lr = float(loop.lr) if loop.lr is not None else TEACHER_LR
+    parser_pipe = load_parser_run(task.parser_run, size) if task.parser_run else None
+    perceptual, perceptual_desc = build_perceptual(task.vgg_weights, parser_pipe.parser if parser_pipe else None)
+    torch.manual_seed(loop.seed)
+    base = open_split(task.data, "train", size)
     require_parse(base, "the teacher builds p* and c_a,p from them")
-    base = cached_base(base, cache_data and int(num_workers) == 0)
-    dataset = UnpairedDataset(base, pairs_per_person=pairs_per_person, seed=seed)
-    modules, optimizers = build_teacher_modules(size, cfg.adv, lr)
+    dataset = UnpairedDataset(base, pairs_per_person=task.pairs_per_person, seed=loop.seed)
+    modules, optimizers = build_teacher_modules(size, task.adv, lr)
     info = {
-        "objective": "T-WUTON (000 eq. 4.3.4-4.3.6)",
-        "data": str(data), "steps": int(steps), "batch_size": int(batch_size), "lr": lr, "adam_betas": list(ADAM_BETAS),
-        "seed": int(seed), "parse_source": "dataset ground truth",
-        "parser_run": str(parser_run) if parser_run else None,
-        "perceptual_features": perceptual_desc, **asdict(cfg), "pairs_per_person": int(pairs_per_person),
+        **asdict(task), "objective": "T-WUTON (000 eq. 4.3.4-4.3.6)",
+        "data": str(task.data), "steps": int(loop.max_steps), "batch_size": int(loop.batch_size), "lr": lr,
+        "adam_betas": list(ADAM_BETAS), "seed": int(loop.seed), "parse_source": "dataset ground truth",
+        "parser_run": str(task.parser_run) if task.parser_run else None, "perceptual_features": perceptual_desc,
     }
 
     def build_pipeline(trainer: Any, result: Any) -> WutonTeacherPipeline:
@@ -323,14 +256,8 @@ def train_teacher(
                         "(pass agnostic=... at inference or retrain with --parser RUN)")
         return pipe
 
-    loop = TrainConfig(
-        out_dir=str(out), max_steps=int(steps), batch_size=int(batch_size), seed=int(seed), lr=lr,
-        log_every=int(log_every), ckpt_every=int(ckpt_every), device=device, num_workers=int(num_workers),
-        amp=bool(amp), amp_dtype=amp_dtype, grad_clip=grad_clip, progress=bool(progress),
-        precision=resolve_precision(precision, amp), channels_last=bool(channels_last),
-    )
-    outcome = run(loop, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=TeacherStep(cfg, perceptual),
-                  info=info, build_pipeline=build_pipeline, resume=resume)
+    outcome = run(loop, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=TeacherStep(task, perceptual),
+                  info=info, build_pipeline=build_pipeline)
     return {**outcome.summary, "perceptual_features": perceptual_desc}
 
 
@@ -341,14 +268,15 @@ __all__ = [
     "GP_EVERY",
     "GP_KIND",
     "PRECISION",
+    "TEACHER_LOOP",
     "TEACHER_LR",
     "TeacherConfig",
     "TeacherStep",
+    "TeacherTaskConfig",
     "check_gp_kind",
     "build_teacher_modules",
     "generator_losses",
     "load_parser_run",
-    "resolve_precision",
     "teacher_forward",
     "train_teacher",
 ]

@@ -50,7 +50,10 @@ def _run(model: Any, images: torch.Tensor, masks: torch.Tensor, options: dict[st
     outs, calls = [], 0
     t0 = time.perf_counter()
     for s in range(0, len(images), batch):
-        out, rec = model.edit_tensors(images[s : s + batch], masks[s : s + batch], inpainting=True, seed=s, **options)
+        # the raw decode (no paste-back): masked L1 then measures the model's fidelity outside the mask, as in
+        # 000 Table 4.2, instead of the seam of the paste
+        out, rec = model.edit_tensors(images[s : s + batch], masks[s : s + batch], inpainting=True, seed=s,
+                                      **{"paste": False, **options})
         outs.append(out.cpu())
         calls += rec["stats"].model_calls
     return torch.cat(outs), time.perf_counter() - t0, calls
@@ -114,13 +117,12 @@ def run_cli(args: argparse.Namespace) -> int:
     import tryon
     from tryon.cli import parse_size
     from tryon.fs import atomic_write_json
-    from tryon.pipeline import Pipeline
     from tryon.report import Report
 
     if args.threads:
         torch.set_num_threads(max(1, int(args.threads)))
     model = tryon.load("edibert-inpaint", weights=args.weights, device=args.device)
-    trained = Pipeline.read_config(args.weights).get("training", {})
+    trained = model.provenance  # what the run recorded (its training size), read by tryon.load with the weights
     size = parse_size(args.size, minimum=4) if args.size else tuple(trained.get("size", (32, 32)))
     images = load_images(args.data, args.n, size)
     masks = make_masks(len(images), size, args.masks)

@@ -1,15 +1,17 @@
-"""Position orderings over a token region (000 §4.2.4.2 item 3): raster, random, and the spiral that goes
-from the region's border (next to known tokens) to its inside."""
+"""Position orderings over a token region (000 §4.2.4.2 item 3): raster, random, the spiral that goes from the
+region's border (next to known tokens) to its inside, and the 2-D Halton order of the parallel ``halton``
+sampler (a low-discrepancy sequence: each prefix is spread evenly over the region, Halton-MaskGIT)."""
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["raster_order", "random_order", "spiral_order", "ring_index", "ORDERINGS"]
+__all__ = ["raster_order", "random_order", "spiral_order", "ring_index", "halton_grid_order", "halton_order", "ORDERINGS"]
 
 
 def ring_index(region: Tensor) -> Tensor:
@@ -65,4 +67,37 @@ def spiral_order(region: Tensor) -> list[int]:
     return [i for r in spiral_rings(region) for i in r]
 
 
-ORDERINGS = {"raster": raster_order, "random": random_order, "spiral": spiral_order}
+def _radical_inverse(i: int, base: int) -> float:
+    """The ``i``-th van der Corput point in ``base``: the digits of ``i`` mirrored about the radix point."""
+    f, r = 1.0, 0.0
+    while i > 0:
+        f /= base
+        r += f * (i % base)
+        i //= base
+    return r
+
+
+@lru_cache(maxsize=32)
+def halton_grid_order(h: int, w: int) -> tuple[int, ...]:
+    """Every flat position of an ``h×w`` grid once, in the order the 2-D Halton sequence (bases 2 and 3: rows,
+    columns) first lands in each cell, starting from point 0 = cell (0, 0). The sequence is dense, so every
+    cell is reached; the cap (64 points per cell) is a guard only: cells not reached by then follow in raster
+    order."""
+    seen: dict[int, None] = {}
+    for i in range(64 * h * w):
+        r = min(h - 1, int(_radical_inverse(i, 2) * h))
+        c = min(w - 1, int(_radical_inverse(i, 3) * w))
+        seen.setdefault(r * w + c, None)
+        if len(seen) == h * w:
+            break
+    return tuple(seen) + tuple(k for k in range(h * w) if k not in seen)
+
+
+def halton_order(region: Tensor) -> list[int]:
+    """Flat indices of the region in the 2-D Halton order of its grid (:func:`halton_grid_order`)."""
+    h, w = region.shape
+    flat = region.flatten().tolist()
+    return [k for k in halton_grid_order(int(h), int(w)) if flat[k]]
+
+
+ORDERINGS = {"raster": raster_order, "random": random_order, "spiral": spiral_order, "halton": halton_order}

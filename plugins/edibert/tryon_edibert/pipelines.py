@@ -14,6 +14,15 @@ The editing tasks share the weights family ``"edibert"`` (``TaskSpec.weights_fam
 
 Inputs: paths, PIL, numpy, tensors in [-1, 1], lists = batches, any size (padded to a multiple of the
 downsampling factor inside and cropped back). Masks: 1 = edit, same size as the image, binary.
+
+**Exact kept pixels.** The VQGAN decodes every token, so its output outside the mask is a reconstruction, not
+the user's pixels. The editing tasks (inpaint, composite, crossover, and denoise when given a mask) paste the
+source back outside the mask by default (``paste=True``, 000 §4.2.4.2: ``î ⊙ (1 − m) = i ⊙ (1 − m)``) with the
+core's feathered seam (:func:`tryon.compose.paste_source`; ``paste_feather`` = σ in pixels, default
+:data:`tryon.compose.SEAM_SIGMA` = 1, a 3-pixel band outside the mask, inside the one-token dilation ring
+that is resampled). Beyond the band the output is the input bit for bit (uint8 in, identical uint8 out).
+``paste=False`` gives the raw decode — for compositing, 000 §4.2.4.3 lets the harmonisation change pixels
+outside the mask too.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import tryon
+from tryon.compose import SEAM_SIGMA, paste_source
 from tryon.errors import InputError, MaskError
 from tryon.io import as_batch, load_mask, restore
 
@@ -173,10 +183,12 @@ class EdiBERTModel(VQGANPipeline):
                      sampler_options: dict[str, Any] | None = None, epochs: int = 2, top_k: int | None = 100,
                      temperature: float = 1.0, randomize: bool = True, dilation: int = 1, collage: bool = True,
                      collages_per_epoch: int = 4, feather_sigma: float = 1.0, optim_steps: int = 200,
-                     optim_lr: float = 0.1, paste: bool = False, seed: int = 0) -> tuple[Tensor, dict[str, Any]]:
+                     optim_lr: float = 0.1, paste: bool = True, paste_feather: float = SEAM_SIGMA,
+                     seed: int = 0) -> tuple[Tensor, dict[str, Any]]:
         """000 App. D Alg. 7 on padded tensors: ``source B×3×H×W`` in [-1, 1], ``mask B×1×H×W`` (1 = edit).
-        Every component is a switch (Table 4.2). Returns the edited images and a record (tokens before and
-        after sampling, the latent masks, the sampler's stats)."""
+        Every component is a switch (Table 4.2). ``paste`` (default on) keeps ``source`` outside the mask
+        beyond a seam of σ = ``paste_feather`` px (:func:`tryon.compose.paste_source`). Returns the edited images
+        and a record (tokens before and after sampling, the latent masks, the sampler's stats, the raw decode)."""
         vq = self.vqgan
         gh, gw = self._grid_check(source)
         g = torch.Generator().manual_seed(int(seed))
@@ -207,11 +219,10 @@ class EdiBERTModel(VQGANPipeline):
         else:
             z = z0
         with torch.no_grad():
-            out = vq.decode(z).clamp(-1, 1)
-        if paste:
-            out = source * (1 - mask) + out * mask
+            decoded = vq.decode(z).clamp(-1, 1)
+        out = paste_source(source, decoded, mask, paste_feather) if paste else decoded
         record = {"tokens_source": tokens0, "tokens_start": tokens, "tokens_sampled": sampled, "latent_mask": m1,
-                  "latent_mask_dilated": m2, "stats": result.stats, "visits": result.latents}
+                  "latent_mask_dilated": m2, "stats": result.stats, "visits": result.latents, "decoded": decoded}
         return out, record
 
     def _run_edit(self, image: Any, mask: Any, *, inpainting: bool, other: Any = None, **kw: Any) -> Any:
@@ -245,7 +256,8 @@ class InpaintPipeline(EdiBERTModel):
     Keywords (Table 4.2 switches): ``sampler`` (``"spiral"``, ``"random"``, ``"raster"``, ``"spiral-rings"``,
     ``"least-likely"`` or any registered edibert sampler), ``randomize``, ``dilation`` (tokens; 0 = off),
     ``collage``, ``collages_per_epoch``, ``feather_sigma``, ``optim_steps`` (0 = off), ``epochs``, ``top_k``,
-    ``temperature``, ``paste`` (paste the source back outside the mask), ``seed``."""
+    ``temperature``, ``paste`` (default on: the source's pixels outside the mask, exactly), ``paste_feather``
+    (the seam's σ in px), ``seed``. The parallel samplers ``maskgit`` and ``halton`` edit in a few forwards."""
 
     def __call__(self, image: Any, mask: Any, **kw: Any) -> Any:
         return self._run_edit(image, mask, inpainting=True, **kw)
@@ -254,7 +266,8 @@ class InpaintPipeline(EdiBERTModel):
 class CompositePipeline(EdiBERTModel):
     """``pipe(image=…, mask=…)`` → realistic version of an edited image (000 §4.2.4.3): ``image`` is the
     composite i_e (a paste or a scribble inside ``mask``), or pass ``paste_image=`` an image whose pixels inside
-    ``mask`` are pasted onto ``image`` first (eq. 4.2.8). No randomisation (App. D.1.2.2)."""
+    ``mask`` are pasted onto ``image`` first (eq. 4.2.8). No randomisation (App. D.1.2.2). The input is kept
+    outside the mask unless ``paste=False`` (then the harmonised decode may change it, 000 §4.2.4.3)."""
 
     def __call__(self, image: Any, mask: Any, *, paste_image: Any = None, **kw: Any) -> Any:
         kw.setdefault("randomize", False)
@@ -280,17 +293,20 @@ class DenoiseOutput:
 
 class DenoisePipeline(EdiBERTModel):
     """``pipe(image=…)`` → :class:`DenoiseOutput` (000 Alg. 3): resample the least likely tokens, no mask
-    needed; ``mask=`` (optional) restricts the positions. Keywords: ``steps`` (50), ``per_forward`` (1; more
-    = batched), ``selection_temperature`` (0.05), ``temperature`` (0.75), ``top_k``, ``sampler``, ``seed``."""
+    needed; ``mask=`` (optional) restricts the positions, and then the input is kept outside it (``paste``,
+    default on, seam σ = ``paste_feather`` px). Keywords: ``steps`` (50), ``per_forward`` (1; more = batched),
+    ``selection_temperature`` (0.05), ``temperature`` (0.75), ``top_k``, ``sampler``, ``seed``."""
 
     def __call__(self, image: Any, *, mask: Any = None, steps: int = 50, per_forward: int = 1,
                  selection_temperature: float = 0.05, temperature: float = 0.75, top_k: int | None = 100,
-                 sampler: str = "denoise", seed: int = 0) -> DenoiseOutput:
+                 sampler: str = "denoise", paste: bool = True, paste_feather: float = SEAM_SIGMA,
+                 seed: int = 0) -> DenoiseOutput:
         batch = as_batch(image, name="image")
         x = batch.tensor
         h, w = x.shape[-2:]
         xp = _pad_to(x, self.factor).to(self.device)
         gh, gw = self._grid_check(xp)
+        m = None
         if mask is not None:
             m = _pad_to(_masks(mask, x.shape[0], (h, w)), self.factor, mode="constant").to(self.device)
             positions = latent_masks(m, (gh, gw), 0)[0]
@@ -303,7 +319,10 @@ class DenoisePipeline(EdiBERTModel):
         options = {"per_forward": per_forward, "selection_temperature": selection_temperature} if sampler == "denoise" else {}
         result = self._sampler(sampler, options).sample(self.transformer, request, seed=seed)
         with torch.no_grad():
-            out = self.vqgan.decode_tokens(result.samples).clamp(-1, 1)[..., :h, :w].cpu()
+            out = self.vqgan.decode_tokens(result.samples).clamp(-1, 1)
+        if m is not None and paste:
+            out = paste_source(xp, out, m, paste_feather)
+        out = out[..., :h, :w].cpu()
         heat = nll / nll.flatten(1).max(1).values.clamp_min(1e-6)[:, None, None]
         heat = F.interpolate(heat[:, None].cpu(), size=xp.shape[-2:], mode="nearest")[..., :h, :w]
         if batch.kind == "torch":

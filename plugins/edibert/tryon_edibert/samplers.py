@@ -18,6 +18,9 @@ Samplers here:
   the highest negative log-likelihood not yet updated this epoch (MaskGIT-like schedule over ``steps``);
 * ``denoise`` — 000 Alg. 3: per forward pick ``per_forward`` positions with probability
   ``softmax(NLL / selection_temperature)`` over the allowed positions and resample them, ``steps`` times.
+
+The parallel-decoding samplers ``maskgit`` and ``halton`` (cosine schedule, 16 forwards by default for any
+region) live in :mod:`tryon_edibert.parallel`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Editing through inversion: inpainting fills the masked pixels from the inversion of the known ones and keeps
-the rest; compositing/crossover harmonise a collage; `tryon train gan-encoder` + `tryon run gan-inpaint` work."""
+the rest (bit for bit beyond the core's feathered seam, ``tryon.compose``; 000 §4.2.4.2); compositing/crossover
+harmonise a collage; `tryon train gan-encoder` + `tryon run gan-inpaint` work."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from _inversion_fixtures import TinyGenerator, known_latents  # noqa: E402
 
+from tryon.compose import seam_width  # noqa: E402
 from tryon.errors import ImageSizeError, MaskError  # noqa: E402
+from tryon.geometry.masks import dilate  # noqa: E402
 from tryon_gan.editing import collage, composite, crossover, inpaint, paste  # noqa: E402
 
 
@@ -41,11 +44,15 @@ def test_inpaint_fills_from_known_pixels_and_keeps_the_rest(setup):
     g, x, mask = setup
     damaged = x * (1 - mask) + mask * torch.rand_like(x)  # garbage inside the hole
     res = inpaint(g, damaged, mask, method="optimisation", steps=120, seed=1)
-    outside = (1 - mask).bool().expand_as(x)
-    assert torch.equal(res.images[outside], damaged[outside])  # hard paste: known pixels untouched
+    outside = (dilate(mask, 2 * seam_width() + 1) == 0).expand_as(x)  # beyond the default 3-pixel seam
+    assert torch.equal(res.images[outside], damaged[outside])  # known pixels untouched
+    hard = inpaint(g, damaged, mask, method="optimisation", steps=2, seed=1, feather=0.0)
+    assert torch.equal(hard.images[(mask == 0).expand_as(x)], damaged[(mask == 0).expand_as(x)])
     hole = mask.bool().expand_as(x)
     err_in = float(((res.images - x)[hole] ** 2).mean())
     err_garbage = float(((damaged - x)[hole] ** 2).mean())
+    # the hole is refilled from the known pixels: measured MSE 1.2e-7 inside (AVX2 and SSE4.1) against 0.35 for
+    # the garbage; 0.01 (0.1 rms in [-1, 1]) separates a recovered hole from an unrecovered one by orders of magnitude
     assert err_in < 0.01 < err_garbage, (err_in, err_garbage)
 
 
@@ -73,6 +80,42 @@ def test_composite_and_crossover_shapes_and_errors(setup):
         inpaint(g, x, torch.zeros(1, 1, 8, 8), steps=1)
 
 
+def _pipe(cls):
+    torch.manual_seed(0)
+    return cls(data_shape=[3, 16, 16], latent_dim=8, base=4, encoder_width=8, method="encoder").eval()
+
+
+def test_edit_pipelines_keep_the_users_pixels_by_default():
+    """uint8 in, identical uint8 out beyond the seam, through the 20×26 → 16×16 letterbox; ``paste=False`` is the
+    raw decode; in the seam band the output lies between the source and the decode."""
+    from tryon_gan.editing_pipelines import GanCompositePipeline, GanCrossoverPipeline, GanInpaintPipeline
+
+    rng = np.random.default_rng(0)
+    arr = (rng.random((20, 26, 3)) * 255).astype(np.uint8)
+    other = (rng.random((20, 26, 3)) * 255).astype(np.uint8)
+    m = np.zeros((20, 26), np.uint8)
+    m[5:13, 8:18] = 255
+    mt = torch.from_numpy(m > 0).float()
+    far = (dilate(mt, 2 * seam_width() + 1) == 0).numpy()
+    band = ~far & (m == 0)
+    pipe = _pipe(GanInpaintPipeline)
+    out, raw = pipe(arr, m), pipe(arr, m, paste=False)
+    assert out.dtype == np.uint8 and out.shape == arr.shape
+    assert np.array_equal(out[far], arr[far])
+    assert not np.array_equal(raw[far], arr[far])
+    assert np.array_equal(out[m > 0], raw[m > 0])  # inside the mask: the decode
+    lo = np.minimum(arr, raw)[band].astype(int)
+    hi = np.maximum(arr, raw)[band].astype(int)
+    got = out[band].astype(int)
+    assert np.all((got >= lo - 1) & (got <= hi + 1))  # ±1: the blend is rounded to uint8 once, raw and source too
+    assert np.any((got != arr[band]) & (got != raw[band]))  # a blend, not a hard cut
+    for cls, args in ((GanCompositePipeline, (arr, m)), (GanCrossoverPipeline, (arr, other, m))):
+        res = _pipe(cls)(*args)
+        assert np.array_equal(res[far], arr[far])
+    hard = pipe(arr, m, feather=0.0)
+    assert np.array_equal(hard[m == 0], arr[m == 0])
+
+
 def test_cli_train_encoder_then_run_inpaint(setup, tmp_path):
     from tryon.cli import main
     from tryon_gan.inversion.pipeline import GanInvertPipeline
@@ -96,8 +139,8 @@ def test_cli_train_encoder_then_run_inpaint(setup, tmp_path):
                str(tmp_path / "m.png"), "--out", str(out), "--device", "cpu"])
     assert rc == 0 and Image.open(out).size == (20, 20)
     src, res = np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(out))
-    # pixels far outside the mask survive the letterbox round trip (resize 20 → 16 → 20 blurs a little)
-    assert np.abs(src[15:, :].astype(int) - res[15:, :].astype(int)).mean() < 12
+    # pixels beyond the seam are the input's, bit for bit, despite the letterbox round trip (resize 20 → 16 → 20)
+    assert np.array_equal(src[15:, :], res[15:, :])
     m_bad = tmp_path / "m_bad.png"
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(m_bad)
     assert main(["run", "gan-inpaint", "--weights", str(run), "--image", str(tmp_path / "a.png"), "--mask", str(m_bad),

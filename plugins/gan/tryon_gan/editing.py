@@ -8,8 +8,11 @@
 * :func:`crossover` — the collage of two images (``image`` outside the mask, ``other`` inside), then as
   :func:`composite` (000 Table D.2).
 
-``feather`` (pixels) softens the paste with the core's :func:`tryon.geometry.masks.feather`; the blend
-weight is ``max(mask, feathered mask)`` so the edited region always comes entirely from the decode.
+Pasting is the core's :func:`tryon.compose.paste_source` (the one blend of every editing task): ``feather`` (σ,
+pixels; default :data:`tryon.compose.SEAM_SIGMA` = 1, a 3-pixel seam) softens the paste outward, the blend
+weight is ``max(mask, feathered mask)`` so the edited region always comes entirely from the decode and the
+pixels farther than ``tryon.compose.seam_width(feather)`` from the mask are the source's, bit for bit.
+``paste_back=False`` returns the raw decode.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
+from tryon.compose import SEAM_SIGMA, paste_source
 from tryon.errors import ImageSizeError
 
 from .inversion.protocol import InversionResult, check_mask, invert, probe_generator
@@ -34,17 +37,13 @@ class EditResult:
     inversion: InversionResult
 
 
-def paste(source: Tensor, decoded: Tensor, mask: Tensor, feather: float = 0.0) -> Tensor:
-    """``source·(1 − w) + decoded·w`` with ``w = max(mask, feather(mask, σ))`` (mask 1 = edited)."""
-    w = mask
-    if feather and feather > 0:
-        from tryon.geometry.masks import feather as soften
-
-        w = torch.maximum(mask, soften(mask, float(feather)))
-    return source * (1 - w) + decoded * w
+def paste(source: Tensor, decoded: Tensor, mask: Tensor, feather: float = SEAM_SIGMA) -> Tensor:
+    """``source·(1 − w) + decoded·w`` with ``w = max(mask, feather(mask, σ))`` (mask 1 = edited): the core's
+    :func:`tryon.compose.paste_source`, kept under this name for the tensor API."""
+    return paste_source(source, decoded, mask, feather)
 
 
-def inpaint(generator: nn.Module, images: Tensor, mask: Tensor, *, method: str = "optimisation", feather: float = 0.0,
+def inpaint(generator: nn.Module, images: Tensor, mask: Tensor, *, method: str = "optimisation", feather: float = SEAM_SIGMA,
             paste_back: bool = True, **options: Any) -> EditResult:
     """Fill the masked pixels (1 = unknown) from an inversion of the known ones."""
     _, shape = probe_generator(generator, options.get("latent_dim"))
@@ -56,7 +55,7 @@ def inpaint(generator: nn.Module, images: Tensor, mask: Tensor, *, method: str =
     return EditResult(out.clamp(-1, 1), inv.reconstructions, inv)
 
 
-def composite(generator: nn.Module, images: Tensor, mask: Tensor, *, method: str = "optimisation", feather: float = 0.0,
+def composite(generator: nn.Module, images: Tensor, mask: Tensor, *, method: str = "optimisation", feather: float = SEAM_SIGMA,
               paste_back: bool = True, **options: Any) -> EditResult:
     """Harmonise a collage: invert every pixel, decode, paste the source back outside ``mask``."""
     _, shape = probe_generator(generator, options.get("latent_dim"))

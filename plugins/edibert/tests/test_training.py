@@ -20,6 +20,8 @@ def test_vqgan_losses_fall_and_adversarial_starts(vqgan_run):
     out, outcome = vqgan_run
     hist = outcome.result.history
     pre_adv = [r["l1"] for r in hist if "g_adv" not in r]
+    # the L1 loss falls at least 15 % before the adversarial term starts: measured min/first 0.740 (AVX2) and
+    # 0.740 (SSE4.1 kernels) -- 24 steps of a tiny VQGAN, so a behaviour bound, not a rounding one
     assert min(pre_adv[1:]) < 0.85 * pre_adv[0]
     assert "g_adv" not in hist[0] and any("g_adv" in r and "d_loss" in r for r in hist[-2:])
     assert 0 < hist[-1]["usage"] <= 1 and hist[-1]["perplexity"] >= 1
@@ -31,6 +33,8 @@ def test_vqgan_losses_fall_and_adversarial_starts(vqgan_run):
 def test_edibert_loss_falls_and_one_folder_serves_every_task(edibert_run, vqgan_run):
     out, outcome = edibert_run
     hist = outcome.result.history
+    # the token loss falls at least 15 % in 30 steps: measured last/first 0.797 (AVX2), 0.805 (SSE4.1 kernels);
+    # the margin is small (1.07x) because the run is short -- a behaviour bound, not a rounding one
     assert _mean(hist, "loss", slice(-2, None)) < 0.85 * _mean(hist, "loss", slice(0, 2))
     manifest = json.loads((Path(out) / "config.json").read_text())
     assert manifest["task"] == "edibert-inpaint" and manifest["weights_family"] == "edibert"

@@ -22,11 +22,14 @@ def test_sprites_factors_are_exact():
     g = SpriteGenerator(8, 32, seed=0)
     z = g.latents_for(2, x=0.3, y=0.6, scale=0.15)
     f = g.factors(z)
+    # fp32 round trip through Φ⁻¹, the orthogonal mixing and Φ: measured 3e-8 (AVX2 and SSE4.1); 1e-4 is ~3000x
     assert torch.allclose(f["x"], torch.tensor([0.3, 0.3]), atol=1e-4)
     assert torch.allclose(f["scale"], torch.tensor([0.15, 0.15]), atol=1e-4)
     img = g(z)[0]
     fg = (img + 1).sum(0)  # barycentre of the sprite matches its x, y
     cols = torch.arange(32) + 0.5
+    # 0.02 of the frame = 0.64 px at 32 px (anti-aliased rendering on a pixel grid): measured 0.0020 (x) and
+    # 0.00026 (y) on AVX2 and SSE4.1 alike; a sprite drawn a pixel off (0.031) fails
     assert abs(float((fg.sum(0) * cols).sum() / fg.sum()) / 32 - 0.3) < 0.02
     assert abs(float((fg.sum(1) * cols).sum() / fg.sum()) / 32 - 0.6) < 0.02
     item, factors = SpritesData(4, 16)[2]
@@ -53,6 +56,7 @@ def test_monotone_map_inverse():
         g.raw.copy_(torch.linspace(-2, 2, 101))
     s = torch.linspace(-4, 4, 9)
     assert torch.all(g(s)[1:] > g(s)[:-1])
+    # fp32 round trip of the monotone map and its inverse: measured 1.9e-6 (AVX2 and SSE4.1); 50x margin
     assert torch.allclose(g.inverse(g(s)), s, atol=1e-4)
 
 
@@ -65,8 +69,11 @@ def test_direction_found_on_sprites_moves_x_monotonically():
     ev = evaluate_sprite_direction(gen, d, "shift_x", amounts=(-0.15, -0.05, 0.05, 0.15), n=32)
     means = [r["produced_mean"] for r in ev["rows"]]
     assert means == sorted(means) and means[0] < 0 < means[-1], means  # the known factor moves monotonically
+    # measured 0.950 (AVX2) / 0.950 (SSE4.1 kernels) over 4 amounts x 32 sprites; 0.8 = a clearly monotone response
     assert ev["spearman"] > 0.8, ev
+    # |cos| with the true direction in 8-D: measured 0.987 (AVX2 and SSE4.1); a random unit vector averages 0.29
     assert abs(float(d.u @ gen.mixing[0])) > 0.4  # aligned with the hidden true direction Rᵀe_x
     dirs = Directions(shift_x=d)
     z = torch.zeros(2, 8)
+    # an edit of amount 0 moves nothing: measured 8e-10 (AVX2) / 6e-9 (SSE4.1); 1e-4 is 10^4x
     assert torch.allclose(dirs.edit(z, "shift_x", 0.0), z, atol=1e-4)

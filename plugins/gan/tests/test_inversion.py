@@ -51,7 +51,8 @@ def test_optimisation_recovers_a_known_latent(gen, targets):
     res = invert(gen, x, method="optimisation", steps=120, seed=3)
     assert res.latents.shape == (3, D) and res.reconstructions.shape == x.shape
     assert res.losses.shape == (120, 3)
-    assert float(res.mse.max()) < 1e-3, res.mse  # reconstruction error threshold: MSE < 1e-3 in [-1, 1]
+    # reconstruction error threshold: MSE < 1e-3 in [-1, 1] (0.03 rms); measured 2.3e-7 (AVX2 and SSE4.1)
+    assert float(res.mse.max()) < 1e-3, res.mse
     assert res.timings["total_s"] > 0 and res.steps.tolist() == [120, 120, 120]
 
 
@@ -59,6 +60,8 @@ def test_plumerault_recovers_and_projects(gen, targets):
     z, x = targets
     res = invert(gen, x, method="plumerault", steps=120, lr=0.05, sigma=1.0, seed=3,
                  init=torch.full((D,), 3.0))  # starts outside the ball: projected first
+    # measured MSE 4.2e-7 (AVX2 and SSE4.1): 2e-3 is the same 'recovered' level as above with 2x room for the
+    # projected start; the norm check allows fp32 rounding of the projection onto the radius-√D ball
     assert float(res.mse.max()) < 2e-3, res.mse
     assert float(res.latents.norm(dim=1).max()) <= math.sqrt(D) + 1e-5
     assert res.options["projection"] == "ball"
@@ -77,7 +80,9 @@ def test_encoder_and_hybrid_recover(gen, targets, encoder):
     enc = invert(gen, x, method="encoder", encoder=encoder)
     assert enc.losses.shape == (1, 3) and enc.steps.tolist() == [0, 0, 0]
     hyb = invert(gen, x, method="hybrid", encoder=encoder, steps=80, lr=0.05, domain_weight=0.01)
-    assert float(enc.mse.mean()) < 0.05, enc.mse  # one pass: a coarse code
+    # one pass: a coarse code (measured MSE 1.6e-4 on AVX2 and SSE4.1; 0.05 = 0.22 rms, only 'near the target');
+    # refined by optimisation to the 'recovered' level of the optimisation-only test (measured 7.2e-5 / 6.3e-5)
+    assert float(enc.mse.mean()) < 0.05, enc.mse
     assert float(hyb.mse.max()) < 2e-3, hyb.mse  # refined by optimisation
     assert float(hyb.mse.mean()) < float(enc.mse.mean())
 
@@ -88,10 +93,12 @@ def test_batched_equals_one_by_one(gen, targets):
     batch = invert(gen, x, **kw)
     for i in range(x.shape[0]):
         one = invert(gen, x[i : i + 1], **kw)
+        # a batch of 3 vs one image: same arithmetic, other GEMM blocking -- measured 2.4e-7 (latents) and 1.9e-9
+        # (losses) on AVX2 and SSE4.1; 40x and 500x margins
         assert torch.allclose(one.latents[0], batch.latents[i], atol=1e-5)
         assert int(one.steps[0]) == int(batch.steps[i])
         a, b = one.losses[:, 0], batch.losses[: len(one.losses), i]
-        assert torch.allclose(a, b, atol=1e-6, equal_nan=True)
+        assert torch.allclose(a, b, atol=1e-6, equal_nan=True)  # measured 1.9e-9, see above
     assert len(set(batch.steps.tolist())) > 1 or batch.steps.max() < 40  # per-image early stop happened
 
 
@@ -135,7 +142,7 @@ def test_recursive_estimation_warm_starts(gen, targets):
         with torch.no_grad():
             at_prev = fn(gen(project(prev, "ball", math.sqrt(D))), target, 1 - undefined)
             at_z0 = fn(gen(project(z0, "ball", math.sqrt(D))), target, 1 - undefined)
-        # the first recorded loss of stage n is the loss at its starting point
+        # the first recorded loss of stage n is the loss at its starting point (the same computation: measured 0)
         assert torch.allclose(warm.results[n].losses[0], at_prev, atol=1e-6)
         assert torch.allclose(cold.results[n].losses[0], at_z0, atol=1e-6)
 

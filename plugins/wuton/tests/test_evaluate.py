@@ -89,7 +89,8 @@ def test_teacher_breakdown_reports_parser_share():
     bd = teacher_breakdown(pipe, batch=1, iters=2, warmup=1)
     assert set(bd["p50_ms"]) == {"parser", "agnostic", "generator"}
     assert all(v > 0 for v in bd["p50_ms"].values())
-    assert abs(bd["sum_ms"] - sum(bd["p50_ms"].values())) < 1e-2
+    # sum_ms is round(the same sum, 3): exact up to half a unit of the 3rd decimal (measured 3e-4 and 1e-4)
+    assert abs(bd["sum_ms"] - sum(bd["p50_ms"].values())) <= 5e-4 + 1e-9
     assert 0 < bd["parser_share"] < bd["parser_plus_agnostic_share"] < 1
 
 

@@ -34,6 +34,7 @@ CORE_VERB_MODULES = (
     "tryon.serve",
     "tryon.run",
     "tryon.batch",
+    "tryon.data.cli",
 )
 
 

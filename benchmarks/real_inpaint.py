@@ -1,0 +1,223 @@
+"""Inpainting on real photographs: what a user already has (OpenCV) against the project's editing tasks.
+
+The images are 32×32 crops of the photos scikit-image ships (``tryon data photo-crops``: held-out crops come
+from other photos than the training crops), never downloaded. On the same held-out crops and the same masks —
+a 12×12 rectangle (the hole size of a user report that OpenCV won) and the core's free-form masks (000 App. D.2) —
+for each seed:
+
+* OpenCV ``cv2.inpaint`` Telea and Navier–Stokes (radius 3), and filling the hole with the mean colour of
+  the kept pixels: the baselines;
+* ``edibert-inpaint`` (``--edibert RUN``) and ``gan-inpaint`` (``--gan RUN``) with their defaults, when given
+  (or trained here from the training crops with ``--train-minutes M`` through the CLI, ``--minutes`` budgets);
+
+and reports, with pixels in [0, 1]: ``l1_hole`` (mean |output − truth| inside the hole: the figure the user
+compared), ``l1_outside`` (change outside the hole: 0 for a method that keeps the user's pixels), SSIM of the
+whole image, proxy-FID of the outputs vs the held-out truths (``tryon.metrics`` proxy features trained here on
+the training crops: a realism proxy, not comparable with Inception FID) and seconds per image. Writes
+``results.json`` (machine, CPU flags, date), ``table.md`` and ``grid.png`` (input | mask | methods | truth)::
+
+    .venv/bin/python benchmarks/real_inpaint.py --out runs/real-inpaint                       # baselines, ~1 min
+    .venv/bin/python benchmarks/real_inpaint.py --out runs/real-inpaint --train-minutes 6     # + EdiBERT, GAN
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HOLE = 12  # a 12×12 hole on 32×32 images, the size a user reported OpenCV beating EdiBERT on
+
+
+def _to01(t: Any) -> np.ndarray:
+    return (t.detach().float().cpu().clamp(-1, 1).numpy().transpose(0, 2, 3, 1) + 1) / 2
+
+
+def masks_for(kind: str, n: int, size: int, seed: int) -> Any:
+    import torch
+
+    from tryon.geometry.masks import free_form_mask
+
+    g = torch.Generator().manual_seed(seed)
+    out = torch.zeros(n, 1, size, size)
+    for i in range(n):
+        if kind == "rect":
+            top, left = (int(v) for v in torch.randint(0, size - HOLE + 1, (2,), generator=g))
+            out[i, 0, top : top + HOLE, left : left + HOLE] = 1
+        else:
+            out[i, 0] = free_form_mask((size, size), generator=g)
+    return out
+
+
+def opencv_fill(images: Any, masks: Any, method: str) -> Any:
+    """Baselines on uint8 images: ``telea``, ``ns`` (cv2.inpaint, radius 3) or ``mean`` (mean kept colour)."""
+    import cv2
+    import torch
+
+    x = (_to01(images) * 255).round().astype(np.uint8)
+    m = masks[:, 0].numpy().astype(np.uint8)
+    out = []
+    for img, mk in zip(x, m):
+        if method == "mean":
+            fill = img.copy()
+            fill[mk > 0] = img[mk == 0].reshape(-1, 3).mean(0).round().astype(np.uint8)
+        else:
+            flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
+            fill = cv2.inpaint(np.ascontiguousarray(img[..., ::-1]), mk, 3, flag)[..., ::-1]
+        out.append(fill)
+    return torch.from_numpy(np.stack(out).astype(np.float32) / 127.5 - 1).permute(0, 3, 1, 2)
+
+
+def score(out: Any, images: Any, masks: Any, extractor: Any) -> dict[str, float]:
+    import torch
+
+    from tryon.metrics import fid
+    from tryon.metrics.ssim import ssim
+
+    o, t, m = _to01(out), _to01(images), masks[:, 0].numpy()[..., None]
+    hole = float((np.abs(o - t) * m).sum() / (3 * m.sum()))
+    outside = float((np.abs(o - t) * (1 - m)).sum() / (3 * (1 - m).sum()))
+    with torch.no_grad():
+        real, fake = extractor(images).numpy(), extractor(out.float().clamp(-1, 1)).numpy()
+    return {"l1_hole": hole, "l1_outside": outside, "ssim": float(ssim(out.float().clamp(-1, 1), images)),
+            "proxy_fid": float(fid(real, fake))}
+
+
+def _train(out: Path, train_dir: Path, minutes: float, seed: int) -> dict[str, str]:
+    """EdiBERT (VQGAN, then the transformer) and a conv GAN trained on the crops through the CLI, each with a
+    ``--minutes`` budget; the run folders."""
+    tryon = str(Path(sys.executable).with_name("tryon"))
+    runs = {"vqgan": out / "runs" / "vqgan", "edibert": out / "runs" / "edibert", "gan": out / "runs" / "gan"}
+    cmds = [
+        [tryon, "train", "vqgan", "--data", str(train_dir), "--size", "32x32", "--minutes", str(minutes), "--out", str(runs["vqgan"]),
+         "--seed", str(seed), "--no-progress"],
+        [tryon, "train", "edibert", "--vqgan", str(runs["vqgan"]), "--data", str(train_dir), "--minutes", str(minutes),
+         "--out", str(runs["edibert"]), "--seed", str(seed), "--no-progress"],
+        [tryon, "train", "gan", "--data", str(train_dir), "--arch", "conv", "--size", "32x32", "--minutes", str(minutes),
+         "--out", str(runs["gan"]), "--seed", str(seed), "--no-progress"],
+    ]
+    for cmd in cmds:
+        print("+", " ".join(cmd[1:]), flush=True)
+        subprocess.run(cmd, check=True)
+    return {"edibert": str(runs["edibert"]), "gan": str(runs["gan"])}
+
+
+def run(out: Path, data: Path | None, n_eval: int, seeds: list[int], kinds: list[str], edibert: str | None, gan: str | None,
+        train_minutes: float | None, proxy_steps: int) -> dict[str, Any]:
+    import torch
+
+    import tryon
+    from tryon import hardware
+    from tryon.data import ImageFolderDataset
+    from tryon.data.photos import write_photo_crops
+    from tryon.metrics import train_proxy
+
+    torch.manual_seed(0)
+    if data is None:
+        data = out / "data"
+        if not (data / "photo_crops.json").is_file():
+            write_photo_crops(data, size=32, train=4000, test=max(200, n_eval))
+    train_set, test_set = ImageFolderDataset(data / "train", size=(32, 32)), ImageFolderDataset(data / "test", size=(32, 32))
+    idx = np.random.default_rng(0).permutation(len(test_set))[:n_eval]
+    images = torch.stack([test_set[int(i)] for i in idx])
+    t0 = time.perf_counter()
+    extractor = train_proxy(torch.stack([train_set[i] for i in range(0, len(train_set), max(1, len(train_set) // 512))]),
+                            out / "proxy", steps=proxy_steps, batch_size=32, input_size=(32, 32), widths=(16, 32, 64), device="cpu")
+    timings = {"proxy_s": time.perf_counter() - t0}
+    if train_minutes:
+        t0 = time.perf_counter()
+        runs = _train(out, data / "train", train_minutes, seeds[0])
+        edibert, gan = edibert or runs["edibert"], gan or runs["gan"]
+        timings["train_s"] = time.perf_counter() - t0
+    methods: dict[str, Any] = {name: (lambda x, m, k=name: opencv_fill(x, m, k)) for name in ("telea", "ns", "mean")}
+    if edibert:
+        pipe_e = tryon.load("edibert-inpaint", weights=edibert, device="cpu")
+        methods["edibert"] = lambda x, m: pipe_e(x, m)
+    if gan:
+        pipe_g = tryon.load("gan-inpaint", weights=gan, device="cpu")
+        methods["gan"] = lambda x, m: pipe_g(x, m)
+    rows, grids = [], {}
+    for kind in kinds:
+        for seed in seeds:
+            masks = masks_for(kind, len(images), 32, seed)
+            for name, fn in methods.items():
+                t0 = time.perf_counter()
+                outs = torch.cat([fn(images[i : i + 16], masks[i : i + 16]).float() for i in range(0, len(images), 16)])
+                s_per = (time.perf_counter() - t0) / len(images)
+                rows.append({"masks": kind, "seed": seed, "method": name, **score(outs, images, masks, extractor),
+                             "s_per_image": s_per})
+                if seed == seeds[0]:
+                    grids.setdefault(kind, {"input": images[:8] * (1 - masks[:8]), "mask": masks[:8].expand(-1, 3, -1, -1) * 2 - 1})
+                    grids[kind][name] = outs[:8]
+            if seed == seeds[0]:
+                grids[kind]["truth"] = images[:8]
+    return {"benchmark": "real_inpaint", "machine": hardware.machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "data": str(data), "n_eval": len(images), "seeds": seeds, "hole": f"{HOLE}x{HOLE} rectangle or core free-form mask",
+            "weights": {"edibert": edibert, "gan": gan}, "timings": timings, "rows": rows, "_grids": grids}
+
+
+def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean ± half-range over seeds per (masks, method)."""
+    out = []
+    for key in sorted({(r["masks"], r["method"]) for r in rows}, key=lambda k: (k[0], k[1])):
+        sel = [r for r in rows if (r["masks"], r["method"]) == key]
+        row: dict[str, Any] = {"masks": key[0], "method": key[1], "seeds": len(sel)}
+        for m in ("l1_hole", "l1_outside", "ssim", "proxy_fid", "s_per_image"):
+            v = np.array([r[m] for r in sel])
+            row[m] = float(v.mean())
+            row[m + "_halfrange"] = float((v.max() - v.min()) / 2)
+        out.append(row)
+    return out
+
+
+def render(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [f"{result['n_eval']} held-out crops (32×32), seeds {result['seeds']}; {m['cpu']} ({', '.join(m['isa'])}), "
+             f"{result['date'][:10]}. Pixels in [0, 1]; mean ± half-range over seeds.", "",
+             "| masks | method | l1_hole ↓ | l1_outside | SSIM ↑ | proxy-FID ↓ | s / image |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in result["summary"]:
+        lines.append(f"| {r['masks']} | {r['method']} | {r['l1_hole']:.4f} ± {r['l1_hole_halfrange']:.4f} | {r['l1_outside']:.4f} | "
+                     f"{r['ssim']:.4f} | {r['proxy_fid']:.3f} ± {r['proxy_fid_halfrange']:.3f} | {r['s_per_image']:.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="runs/real-inpaint")
+    ap.add_argument("--data", default=None, help="a `tryon data photo-crops` folder (default: written under --out)")
+    ap.add_argument("--n-eval", type=int, default=64)
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--masks", default="rect,free-form")
+    ap.add_argument("--edibert", default=None, help="edibert-inpaint weights (a `tryon train edibert` run)")
+    ap.add_argument("--gan", default=None, help="gan-inpaint weights (a `tryon train gan` run)")
+    ap.add_argument("--train-minutes", type=float, default=None, help="train EdiBERT and a conv GAN here, M minutes per model")
+    ap.add_argument("--proxy-steps", type=int, default=300)
+    args = ap.parse_args(argv)
+    from tryon.fs import atomic_write_json, atomic_write_text
+    from tryon.report import grid_image
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = run(out, Path(args.data) if args.data else None, args.n_eval, [int(s) for s in args.seeds.split(",")],
+                 args.masks.split(","), args.edibert, args.gan, args.train_minutes, args.proxy_steps)
+    grids = result.pop("_grids")
+    result["summary"] = summary(result["rows"])
+    atomic_write_json(out / "results.json", result)
+    text = render(result)
+    atomic_write_text(out / "table.md", text + "\n")
+    for kind, cols in grids.items():
+        rows = [[cols[c][i] for c in cols] for i in range(len(cols["truth"]))]
+        grid_image(rows, list(cols), scale=3).save(out / f"grid_{kind}.png")
+    print(text)
+    print(f"wrote {out / 'results.json'}, table.md and grids")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -56,6 +56,28 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
 
 
+def read_format_json(folder: str | os.PathLike, name: str, expected_format: str, *, error: Callable[[str], Exception],
+                     what: str, hint: str = "") -> dict[str, Any]:
+    """The JSON file ``folder/name`` whose ``"format"`` field must be ``expected_format`` — the one reader behind
+    weights folders (``config.json``) and export folders (``manifest.json``). Every problem (no folder, no file,
+    invalid JSON, another format) raises ``error(message)`` naming the path and what was expected; ``what`` names
+    the folder kind ("weights directory"), ``hint`` is appended to the no-file message."""
+    folder = Path(folder)
+    path = folder / name
+    if not folder.is_dir():
+        raise error(f"{what} {folder}: no such {what.split()[-1]}{hint and ' ' + hint}")
+    if not path.is_file():
+        raise error(f"{what} {folder}: expected {name}, found none{hint and ' ' + hint}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != expected_format:
+        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise error(f"{path}: expected format {expected_format!r}, got {got!r}")
+    return data
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any, **dumps_kwargs: Any) -> Path:
     """``obj`` as indented JSON (``json.dumps(obj, indent=2, **dumps_kwargs)`` + newline), atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, **dumps_kwargs) + "\n")

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .fs import atomic_directory, json_safe
+from .fs import atomic_directory, json_safe, read_format_json
 from .imports import import_target
 from ._version import __version__
 from .errors import TryonError, WeightsError
@@ -191,18 +191,7 @@ class Pipeline:
 
     @staticmethod
     def read_config(directory: str | os.PathLike) -> dict[str, Any]:
-        directory = Path(directory)
-        path = directory / CONFIG_NAME
-        if not directory.is_dir():
-            raise WeightsError(f"weights directory {directory}: no such directory")
-        if not path.is_file():
-            raise WeightsError(f"weights directory {directory}: expected {CONFIG_NAME}, found none")
-        try:
-            manifest = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise WeightsError(f"{path}: not valid JSON ({exc})") from None
-        if manifest.get("format") != FORMAT:
-            raise WeightsError(f"{path}: expected format {FORMAT!r}, got {manifest.get('format')!r}")
+        manifest = read_format_json(directory, CONFIG_NAME, FORMAT, error=WeightsError, what="weights directory")
         config = manifest.get("config", {})
         if int(manifest.get("format_version", 1)) < 2 and isinstance(config, dict) and "training" in config:
             # format 1 kept provenance among the constructor's arguments; it is not a hyper-parameter

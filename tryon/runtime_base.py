@@ -8,7 +8,6 @@ other.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import InputError, ProviderError, TryonError
+from .fs import atomic_write_json, read_format_json
 from .hardware import physical_cores
 from .io import load_image, load_mask
 
@@ -111,16 +111,8 @@ def read_manifest(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
     path = Path(path)
     export_dir = path.parent if path.suffix == ".onnx" else path
     mpath = export_dir / MANIFEST_NAME
-    if not export_dir.is_dir():
-        raise TryonError(f"export folder {export_dir}: no such folder (create one with `tryon export TASK`)")
-    if not mpath.is_file():
-        raise TryonError(f"export folder {export_dir}: expected {MANIFEST_NAME}, found none (not a `tryon export` folder?)")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except json.JSONDecodeError as exc:
-        raise TryonError(f"{mpath}: not valid JSON ({exc})") from None
-    if manifest.get("format") != EXPORT_FORMAT:
-        raise TryonError(f"{mpath}: expected format {EXPORT_FORMAT!r}, got {manifest.get('format')!r}")
+    manifest = read_format_json(export_dir, MANIFEST_NAME, EXPORT_FORMAT, error=TryonError, what="export folder",
+                                hint="(`tryon export TASK` writes one)")
     for key in ("inputs", "outputs", "resolution", "normalisation", "models"):
         if key not in manifest:
             raise TryonError(f"{mpath}: missing field {key!r}")
@@ -130,9 +122,7 @@ def read_manifest(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
 def write_manifest(export_dir: str | os.PathLike, manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` atomically (temp file + rename)."""
     path = Path(export_dir) / MANIFEST_NAME
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write_json(path, manifest)
     return path
 
 

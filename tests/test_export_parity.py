@@ -49,14 +49,14 @@ def _pipe():
 def _corrupt_export(monkeypatch, corrupt):
     """Make the exporter write a graph ``corrupt(module)`` instead of ``module``: parity still compares with
     the real module, as a buggy exporter would."""
-    import tryon.export.onnx as eo
+    import tryon.export.trace as et
 
-    real = eo._export_graph
+    real = et.export_graph
 
     def export_graph(module, *a, **kw):
         return real(corrupt(module), *a, **kw)
 
-    monkeypatch.setattr(eo, "_export_graph", export_graph)
+    monkeypatch.setattr(et, "export_graph", export_graph)
 
 
 def test_correct_export_records_the_float64_criterion(tiny_tasks, tmp_path):

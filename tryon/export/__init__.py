@@ -11,7 +11,7 @@ from ..imports import lazy_exports
 __all__ = ["export_onnx", "quantize_int8", "convert_fp16", "default_export_dir"]
 
 
-__getattr__ = lazy_exports(__name__, {"export_onnx": "onnx", "quantize_int8": "onnx", "convert_fp16": "onnx"})
+__getattr__ = lazy_exports(__name__, {"export_onnx": "onnx", "quantize_int8": "int8", "convert_fp16": "fp16"})
 
 
 def default_export_dir(task: str, component: str | None = None, n_components: int = 1, root: str = "exports") -> str:

@@ -77,7 +77,10 @@ def _run_export(args: argparse.Namespace) -> int:
     import tryon
 
     from . import default_export_dir
-    from .onnx import export_onnx, parity_sentence, quantize_int8, resolve_export_spec
+    from .card import parity_sentence
+    from .int8 import quantize_int8
+    from .onnx import export_onnx
+    from .trace import resolve_export_spec
 
     config: dict[str, Any] = {"size": list(args.size)} if args.size else {}
     pipe = tryon.load(args.task, weights=args.weights, device="cpu", **config)

@@ -48,8 +48,10 @@ def quantize_openvino_int8(
     """
     import onnx
 
-    from .onnx import _cpu_session, _feed_arrays, grid_chain_nodes
+    from .fp16 import grid_chain_nodes
+    from .int8 import feed_arrays
     from .parity import quantized_parity
+    from .trace import cpu_session
 
     ov = require_openvino()
     check_precision("int8")  # one clear error where OpenVINO has no kernels (below AVX2)
@@ -62,7 +64,7 @@ def quantize_openvino_int8(
         raise TryonError(f"preset must be 'performance' or 'mixed', got {preset!r}")
     export_dir, manifest = read_manifest(export_dir)
     src = export_dir / manifest["models"]["fp32"]["file"]
-    items = [_feed_arrays(item, manifest) for item in calibration_inputs]
+    items = [feed_arrays(item, manifest) for item in calibration_inputs]
     if not items:
         raise TryonError("quantize_openvino_int8: calibration_inputs is empty (give a few representative inputs)")
     m = onnx.load(str(src))
@@ -90,7 +92,7 @@ def quantize_openvino_int8(
         ov.save_model(qmodel, str(tmp_xml), compress_to_fp16=False)
         s8 = OpenVINOSession(tmp_xml, "int8", None)
         out_names = [o["name"] for o in manifest["outputs"]]
-        parity = quantized_parity(_cpu_session(src), lambda feeds: s8.run(out_names, feeds), manifest, items, parity_batches,
+        parity = quantized_parity(cpu_session(src), lambda feeds: s8.run(out_names, feeds), manifest, items, parity_batches,
                                   seed, "openvino int8", "OpenVINO CPU", min_ssim=min_ssim)
         os.replace(tmp_xml.with_suffix(".bin"), dst_xml.with_suffix(".bin"))
         os.replace(tmp_xml, dst_xml)

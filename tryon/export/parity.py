@@ -40,7 +40,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import TryonError
-from ..runtime import input_norm
+from ..runtime import input_kind, input_norm, prepare_input
 
 #: float32 machine epsilon (2^-23).
 FP32_EPS = float(np.finfo(np.float32).eps)
@@ -100,6 +100,51 @@ class Reference:
         c = ParityCase(int(batch), kind, {k: v.numpy() for k, v in inputs.items()}, ref, ref64)
         self.cases.append(c)
         return c
+
+
+# parity inputs: random draws in each input's range, and user images (check_inputs) batched
+def random_like(example: dict[str, Any], norm: dict[str, Any], spec_shapes: dict[str, list], gen: Any) -> dict[str, Any]:
+    import torch
+
+    out = {}
+    for name, t in example.items():
+        if not torch.is_floating_point(t):
+            out[name] = t
+            continue
+        kind = input_kind({"name": name, "shape": spec_shapes[name]}, norm)
+        n = input_norm(norm, name)
+        if kind == "mask" and "range" not in n:
+            out[name] = (torch.rand(t.shape, generator=gen) > 0.5).to(t.dtype)
+        else:
+            lo, hi = n.get("range", [-1.0, 1.0]) if "mean" not in n else (-2.0, 2.0)
+            out[name] = (torch.rand(t.shape, generator=gen) * (hi - lo) + lo).to(t.dtype)
+    return out
+
+
+def check_tensors(check_inputs: dict[str, Any], names: list[str], shapes: dict[str, list], resolution: list[int],
+                   norm: dict[str, Any], batch: int) -> dict[str, Any]:
+    """``check_inputs`` (``{name: tensor | image | list of images}``) → ``batch`` items per input (cycled)."""
+    import torch
+
+    missing = [n for n in names if n not in check_inputs]
+    if missing:
+        raise TryonError(f"check_inputs: missing {missing} (the component takes {names})")
+    manifest_like = {"resolution": resolution, "normalisation": norm}
+    out = {}
+    for name in names:
+        v = check_inputs[name]
+        if torch.is_tensor(v):
+            t = v.detach().float().cpu()
+            t = t[None] if t.ndim == len(shapes[name]) - 1 else t
+        else:
+            items = list(v) if isinstance(v, (list, tuple)) else [v]
+            arr, *_ = prepare_input(items, {"name": name, "shape": shapes[name]}, manifest_like)
+            t = torch.from_numpy(arr)
+        idx = [i % t.shape[0] for i in range(batch)]
+        out[name] = t[idx]
+    return out
+
+
 
 
 def compare(got: Sequence[np.ndarray], ref: Sequence[np.ndarray], out_names: Sequence[str], where: str) -> dict[str, float]:
@@ -294,6 +339,7 @@ def quantized_parity(fp32_session: Any, run_quantized: Callable[[dict[str, np.nd
     return parity
 
 
-__all__ = ["FALLBACK_TOLERANCE", "FLOOR_ULPS", "FP16_TOLERANCE", "FP32_EPS", "ParityCase", "RATIO", "Reference", "compare",
+__all__ = ["check_tensors", "random_like",
+           "FALLBACK_TOLERANCE", "FLOOR_ULPS", "FP16_TOLERANCE", "FP32_EPS", "ParityCase", "RATIO", "Reference", "compare",
            "fp32_parity", "image_outputs", "output_range", "quantized_parity", "random_feeds", "reduced_parity", "ssim_vs",
            "summarise"]

@@ -155,7 +155,6 @@ def test_checkpoint_contents_load_weights_only(tmp_path: Path) -> None:
 
 
 def test_failed_write_never_becomes_latest(tmp_path: Path, monkeypatch) -> None:
-    import tryon.train as T
 
     real_save = torch.save
     calls = {"n": 0}
@@ -169,13 +168,13 @@ def test_failed_write_never_becomes_latest(tmp_path: Path, monkeypatch) -> None:
             raise OSError("disk full")
         real_save(obj, f)
 
-    monkeypatch.setattr(T.torch, "save", crashing_save)
+    monkeypatch.setattr(torch, "save", crashing_save)
     with pytest.raises(OSError, match="disk full"):
         _tiny(tmp_path, 6).fit()
     ck = tmp_path / "checkpoints"
     assert (ck / "latest").read_text().strip() == "step_00000002.pt"
     assert sorted(p.name for p in ck.iterdir()) == ["latest", "step_00000002.pt"]  # no partial, no temp file
-    monkeypatch.setattr(T.torch, "save", real_save)
+    monkeypatch.setattr(torch, "save", real_save)
     res = _tiny(tmp_path, 6).fit()
     assert res.resumed_from == 2 and res.steps == 6
     assert [int(r["step"]) for r in _csv_rows(tmp_path / "metrics.csv")] == [1, 2, 3, 4, 5, 6]

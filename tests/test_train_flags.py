@@ -1,12 +1,14 @@
 """The training configuration stated once: every ``tryon train <task>`` verb (found through the CLI app, the
 installed plugins plus the template) takes every loop option of :class:`tryon.train.TrainConfig`, and each one
-either reaches the Trainer's config or is refused in one line naming the flag and the task — never dropped.
-Also: the dataclass <-> argparse generator, the ``--minutes`` budget, and ``tryon train gan --precision bf16``."""
+either reaches the Trainer's config or is refused in one line naming the flag and the task — never dropped. A
+renamed verb's former name is an alias (one deprecation line), never a verb of its own. Also: the dataclass <->
+argparse generator, the ``--minutes`` budget, and ``tryon train gan-generate --precision bf16``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -36,20 +38,28 @@ VERB_ARGS: dict[str, list[str]] = {
     "train wuton-parser": ["--data", "{wuton}", "--size", "64x48"],
     "train wuton-teacher": ["--data", "{wuton}", "--size", "64x48", "--pairs-per-person", "1"],
     "train wuton-student": ["--teacher", "{teacher}", "--data", "{wuton}", "--pairs-per-person", "1"],
-    "train gan": ["--data", "gaussians9", "--hidden", "8,8"],
-    "train gan-weights": ["--generator", "{points_gan}", "--data", "gaussians9"],
-    "train gan-encoder": ["--generator", "{image_gan}", "--width", "8"],
-    "train vqgan": ["--data", "{scenes}", "--size", "32x32", "--codes", "16", "--ch", "8", "--factor", "4",
-                    "--embed-dim", "8", "--perceptual-weight", "0"],
-    "train edibert": ["--vqgan", "{vqgan}", "--data", "{scenes}", "--size", "32x32", "--width", "16", "--layers", "1",
-                      "--heads", "2", "--max-grid", "8x8"],
+    "train gan-generate": ["--data", "gaussians9", "--hidden", "8,8"],
+    "train gan-latent-weights": ["--generator", "{points_gan}", "--data", "gaussians9"],
+    "train gan-invert": ["--generator", "{image_gan}", "--width", "8"],
+    "train edibert-vqgan": ["--data", "{scenes}", "--size", "32x32", "--codes", "16", "--ch", "8", "--factor", "4",
+                            "--embed-dim", "8", "--perceptual-weight", "0"],
+    "train edibert-inpaint": ["--vqgan", "{vqgan}", "--data", "{scenes}", "--size", "32x32", "--width", "16", "--layers",
+                              "1", "--heads", "2", "--max-grid", "8x8"],
     "train template-tone": [],
 }
 #: what each verb refuses (every other loop option reaches the Trainer)
 REFUSED: dict[str, set[str]] = {
-    "train gan": {"--channels-last"},  # --arch mlp (the default): no convolution
-    "train gan-weights": {"--channels-last"},  # a generator of points: MLP weight net and critic
-    "train edibert": {"--channels-last"},  # a transformer
+    "train gan-generate": {"--channels-last"},  # --arch mlp (the default): no convolution
+    "train gan-latent-weights": {"--channels-last"},  # a generator of points: MLP weight net and critic
+    "train edibert-inpaint": {"--channels-last"},  # a transformer
+}
+#: the former names of renamed train verbs (deprecated aliases for one release) -> the verb they run now
+ALIASES: dict[str, str] = {
+    "train gan": "train gan-generate",
+    "train gan-weights": "train gan-latent-weights",
+    "train gan-encoder": "train gan-invert",
+    "train vqgan": "train edibert-vqgan",
+    "train edibert": "train edibert-inpaint",
 }
 #: asked together they overlap (--precision sets amp / amp_dtype), so the walk passes them in a second call
 SECOND = ("precision", "cache_data")
@@ -89,8 +99,7 @@ def inputs(tmp_path_factory) -> dict[str, str]:
     pytest.importorskip("tryon_edibert")
     from tryon_edibert.data import write_scenes
     from tryon_edibert.pipelines import VQGANPipeline
-    from tryon_gan.inversion.pipeline import GanInvertPipeline
-    from tryon_gan.pipeline import GanPipeline
+    from tryon_gan.pipelines import GanInvertPipeline, GanPipeline
     from tryon_wuton.data.synth import generate
     from tryon_wuton.pipelines import WutonTeacherPipeline
 
@@ -163,7 +172,8 @@ def test_every_train_verb_takes_every_loop_option(app, inputs, tmp_path, monkeyp
     verbs = [c.name for c in app.group_verbs("train")]
     missing = sorted(set(verbs) - set(VERB_ARGS))
     assert not missing, f"add the arguments these train verbs need to VERB_ARGS: {missing}"
-    assert {"train wuton-teacher", "train gan", "train vqgan", "train template-tone"} <= set(verbs)
+    assert {"train wuton-teacher", "train gan-generate", "train edibert-vqgan", "train template-tone"} <= set(verbs)
+    assert not set(app.aliases) & set(verbs), "an alias is not a verb: walked once, under its current name"
 
     def capture(self, config, *args, **kwargs):
         raise _Reached(config)
@@ -180,16 +190,43 @@ def test_every_train_verb_takes_every_loop_option(app, inputs, tmp_path, monkeyp
 
 
 def test_refused_options_are_refused_from_python_too(inputs, tmp_path) -> None:
-    from tryon_edibert.config import EdiBERTTaskConfig
-    from tryon_gan.config import GANTaskConfig, LatentWeightsTaskConfig
+    from tryon_edibert.training.config import EdiBERTTaskConfig
+    from tryon_gan.training.config import GANTaskConfig, LatentWeightsTaskConfig
 
     loop = TrainConfig(out_dir=str(tmp_path), max_steps=1, channels_last=True)
-    for task, verb in ((GANTaskConfig(data="gaussians9"), "train gan"), (EdiBERTTaskConfig(), "train edibert"),
-                       (LatentWeightsTaskConfig(generator_run=inputs["points_gan"]), "train gan-weights")):
+    for task, verb in ((GANTaskConfig(data="gaussians9"), "train gan-generate"),
+                       (EdiBERTTaskConfig(), "train edibert-inpaint"),
+                       (LatentWeightsTaskConfig(generator_run=inputs["points_gan"]), "train gan-latent-weights")):
         with pytest.raises(UnsupportedOptionError, match=f"--channels-last is not supported by tryon {verb}: "):
             refuse_unsupported(loop, task)
     refuse_unsupported(loop, GANTaskConfig(data="digits", arch="conv"))  # a conv GAN honours it
     refuse_unsupported(TrainConfig(out_dir=str(tmp_path), max_steps=1), GANTaskConfig(data="gaussians9"))  # not set
+
+
+def test_former_train_verb_names_are_aliases_that_warn(app, tmp_path, monkeypatch, capsys) -> None:
+    """Each renamed train verb keeps its former name for one release: it is listed nowhere, takes the same options as
+    the verb it now runs, and running it prints one deprecation line on stderr before the verb's own output."""
+    assert {old: a.target for old, a in app.aliases.items() if old.startswith("train ")} == ALIASES
+    listed = [c.name for c in app.group_verbs("train")]
+    assert not set(ALIASES) & set(listed) and set(ALIASES.values()) <= set(listed)
+    parser = app.build_parser()
+    for old, new in ALIASES.items():
+        base = [a.format(**{k: "X" for k in ("wuton", "teacher", "points_gan", "image_gan", "scenes", "vqgan")})
+                for a in VERB_ARGS[new]] + ["--out", "o"]
+        a, b = vars(parser.parse_args([*old.split(), *base])), vars(parser.parse_args([*new.split(), *base]))
+        assert a.pop("_run") is not b.pop("_run") and a == {**b, "_leaf": old.split()[1]}, old
+    monkeypatch.setattr(tryon.cli, "build_app", lambda: app)
+    torch.set_num_threads(1)
+    capsys.readouterr()
+    code = tryon.cli.main(["train", "gan", "--data", "gaussians9", "--hidden", "8,8", "--steps", "1", "--batch-size", "8",
+                           "--out", str(tmp_path / "old-name"), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.err.strip().splitlines() == ["tryon: warning: `tryon train gan` is deprecated: use `tryon train gan-generate`"]
+    assert json.loads(captured.out)["steps"] == 1
+    assert tryon.cli.main(["train", "gan-generate", "--data", "gaussians9", "--hidden", "8,8", "--steps", "1",
+                           "--out", str(tmp_path / "new-name"), "--no-progress"]) == 0
+    assert "deprecated" not in capsys.readouterr().err
 
 
 def test_channels_last_without_a_convolution_is_refused_by_the_trainer(tmp_path) -> None:
@@ -204,7 +241,7 @@ def test_gan_precision_bf16_trains_in_bf16_and_records_it(tmp_path, capsys) -> N
     pytest.importorskip("tryon_gan")
     torch.set_num_threads(1)
     out = tmp_path / "gan"
-    code = tryon.cli.main(["train", "gan", "--data", "gaussians9", "--hidden", "8,8", "--steps", "3", "--batch-size", "16",
+    code = tryon.cli.main(["train", "gan-generate", "--data", "gaussians9", "--hidden", "8,8", "--steps", "3", "--batch-size", "16",
                            "--precision", "bf16", "--out", str(out), "--no-progress"])
     assert code == 0, capsys.readouterr().err
     summary = json.loads(capsys.readouterr().out)
@@ -243,7 +280,7 @@ def _budget_run(tmp_path: Path, clock: list[float], max_steps: int) -> T.RunOutc
 
 def test_minutes_budget_stops_checkpoints_and_records_the_steps(tmp_path, monkeypatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(T.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])  # the clock the Trainer reads
     outcome = _budget_run(tmp_path, clock, max_steps=100)
     # 25 s a step, a 60 s budget: the third step spends it; logged and checkpointed as the last one
     assert outcome.result.stopped_by == "minutes" and outcome.result.steps == 3

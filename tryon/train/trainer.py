@@ -1,95 +1,33 @@
-"""The training loop every plugin uses: seeded, resumable, logged, DDP-ready.
-
-The loop itself is task-agnostic: a plugin supplies its modules, optimisers, dataset and a ``step_fn`` that
-does one optimisation step (for WUTON: discriminator update then generator update with Adam β=(0.5, 0.999),
-batch size 8, 000 App. E.1; for the GANs of 004 §3.3: n critic steps per generator step). The Trainer adds:
-
-* **Seeding** — python ``random``, numpy and torch are seeded from ``config.seed`` (+ rank under DDP, so
-  dropout / augmentation noise differ between ranks). The data order comes from :class:`SeededSampler`:
-  a permutation of the dataset that depends only on ``(seed, epoch)``, split between ranks like
-  ``torch.utils.data.DistributedSampler`` (padded to a multiple of the world size, rank ``r`` takes
-  ``perm[r::world_size]``).
-* **Logging** — every ``log_every`` steps (and at the last step) the mean of each loss over the steps since
-  the previous row goes to ``out_dir/metrics.csv`` (``step, wall_time, <losses>``; flushed per row), to
-  TensorBoard (``out_dir/tensorboard``; skipped with one logged note if tensorboard is not importable — it
-  is not a core dependency) and to a tqdm progress bar on the main process. Under DDP the means are averaged
-  over ranks.
-* **Checkpoints** — every ``ckpt_every`` steps and at the end: ``out_dir/checkpoints/step_XXXXXXXX.pt`` with
-  module and optimiser state dicts, the AMP scaler, step, epoch and position in the epoch, the RNG states
-  of every rank (torch CPU, CUDA when used, numpy, python ``random``), the config and the logging
-  accumulators. Everything is plain tensors / lists / numbers / strings, so the file loads with
-  ``torch.load(path, weights_only=True)`` (no pickle). Files are written to a temp file in the same folder,
-  fsynced and renamed (``os.replace``); the ``latest`` pointer file is then replaced the same way, and only
-  the last ``keep_last`` checkpoints are kept. A half-written file therefore never carries a checkpoint
-  name; a checkpoint that fails to load anyway is skipped (with a warning) in favour of the previous one.
-* **Resume** — ``fit(resume=True)`` restores everything from the newest loadable checkpoint and continues
-  at the next step with the data iterator positioned exactly where it was (same epoch, same batch);
-  ``metrics.csv`` rows past the checkpoint are dropped and TensorBoard events past it are purged. With
-  ``num_workers=0`` a resumed run is bit-identical to an uninterrupted one (same thread count assumed).
-  With worker processes, worker-side randomness is seeded from ``(seed, epoch, rank, start position)``:
-  reproducible from run to run, but a resumed epoch's augmentations can differ from an uninterrupted one.
-* **DDP** — under ``torchrun`` (``WORLD_SIZE > 1``) the process group is initialised (gloo on CPU, nccl on
-  CUDA), modules with trainable parameters are wrapped in ``DistributedDataParallel`` (buffers are not
-  broadcast by default: GAN discriminators with batch norm are called several times per step, see
-  ``ddp_broadcast_buffers``), only rank 0 writes logs and checkpoints (with barriers around the writes) and
-  the process group is destroyed at the end of ``fit`` if the Trainer created it.
-* **AMP** — ``precision="fp16"`` (``amp=True``, the default ``amp_dtype``) only on CUDA (on CPU it logs a
-  note and trains in fp32); ``precision="bf16"`` (``amp=True, amp_dtype="bfloat16"``) autocasts on CUDA and
-  on CPU (no GradScaler). With AMP, ``step_fn`` should use ``trainer.autocast()``, ``trainer.backward(loss)``
-  and ``trainer.optimizer_step(name)`` (which unscale, clip to ``grad_clip`` and step through the GradScaler);
-  without AMP these are plain calls.
-* **Speed options** (none changes the method) — ``channels_last`` trains the modules in NHWC
-  memory format (put back to the default format when ``fit`` ends); ``cache_data`` wraps the dataset in a
-  :class:`tryon.cached_dataset.CachedDataset` (decoded once, with ``num_workers=0``); optimiser gradients are
-  reset with ``set_to_none`` by the plugins' step functions.
-* **Time budget** — ``minutes``: ``fit`` stops after the step that spends the budget (wall clock of this call,
-  so a resumed run gets a fresh one; under DDP rank 0 decides for all), logs and checkpoints that step as the
-  last one and returns ``stopped_by="minutes"``; :func:`run` records the steps reached.
-
-Step numbering: ``trainer.step`` counts completed steps. Inside ``step_fn`` it is the number of steps done
-before the current one (0 on the first call); in callbacks, logs and checkpoint names it is the number
-just completed (``step_00000010.pt`` holds the state after 10 steps).
-"""
+"""The :class:`Trainer` (see :mod:`tryon.train` for what it does) and its result."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import inspect
-import io
 import logging
-import math
 import os
-import random
-import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from .fs import atomic_write_bytes, atomic_write_text
-from .errors import DatasetError, TryonError, WeightsError
-from .trainconfig import (  # noqa: F401 - re-exported
-    BF16_CPU_FLAGS, PRECISIONS, TrainConfig, add_config_arguments, add_train_arguments, config_from_args, option,
-    refuse_unsupported, train_config_from_args,
-)
+from ..fs import atomic_write_text
+from ..errors import DatasetError, TryonError, WeightsError
+from ..trainconfig import BF16_CPU_FLAGS, PRECISIONS, TrainConfig  # noqa: F401
+from .checkpoint import CKPT_FORMAT, checkpoint_files, find_checkpoint, save_checkpoint_file
+from .logs import RESERVED_COLUMNS, fmt_cell, read_csv, row_step, to_float, write_csv_atomic
+from .rng import rng_state, seed_everything, set_rng_state
+from .sampler import ListBatchSampler, SeededSampler, mix_seed
 
 log = logging.getLogger("tryon.train")
 
-CKPT_FORMAT = "tryon.train/1"
-_CKPT_RE = re.compile(r"^step_(\d{8,})\.pt$")
-_RESERVED_COLUMNS = ("step", "wall_time")
 
-
-# ------------------------------------------------------------------------------------------------
-# configuration and result
-# ------------------------------------------------------------------------------------------------
 @dataclass
 class TrainResult:
     """What ``fit`` returns. ``steps``: the step reached (completed steps, checkpoint included);
@@ -108,154 +46,8 @@ class TrainResult:
     stopped_by: str = "max_steps"
 
 
-# ------------------------------------------------------------------------------------------------
-# data order
-# ------------------------------------------------------------------------------------------------
-class SeededSampler:
-    """Deterministic, rank-split data order: ``indices(epoch)`` depends only on (seed, epoch, rank, world).
 
-    The epoch permutation is drawn by numpy's PCG64 from ``SeedSequence([seed, epoch])`` (so seeds and
-    epochs never alias, unlike ``seed + epoch``), padded by wrapping to a multiple of ``world_size`` and
-    split ``perm[rank::world_size]`` like ``torch.utils.data.DistributedSampler``. Consecutive batches of
-    the ranks therefore cover consecutive slices of the permutation.
-    """
-
-    def __init__(self, n: int, seed: int = 0, rank: int = 0, world_size: int = 1, shuffle: bool = True):
-        self.n, self.seed, self.rank, self.world_size, self.shuffle = int(n), int(seed), int(rank), int(world_size), shuffle
-
-    def permutation(self, epoch: int) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(self.n)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, int(epoch)])))
-        return rng.permutation(self.n)
-
-    def indices(self, epoch: int) -> list[int]:
-        perm = self.permutation(epoch)
-        total = math.ceil(self.n / self.world_size) * self.world_size
-        if total > self.n:
-            perm = np.concatenate([perm, np.resize(perm, total - self.n)])
-        return [int(i) for i in perm[self.rank::self.world_size]]
-
-    def batches(self, epoch: int, batch_size: int, drop_last: bool = True) -> list[list[int]]:
-        idx = self.indices(epoch)
-        if drop_last and len(idx) >= batch_size:
-            idx = idx[: len(idx) // batch_size * batch_size]
-        return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
-
-    def __len__(self) -> int:
-        return math.ceil(self.n / self.world_size)
-
-
-class _ListBatchSampler:
-    def __init__(self, batches: Sequence[Sequence[int]]):
-        self._batches = batches
-
-    def __iter__(self) -> Iterator[Sequence[int]]:
-        return iter(self._batches)
-
-    def __len__(self) -> int:
-        return len(self._batches)
-
-
-def _mix_seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-# ------------------------------------------------------------------------------------------------
-# RNG state <-> weights_only-safe structures
-# ------------------------------------------------------------------------------------------------
-def rng_state(cuda: bool = False) -> dict[str, Any]:
-    """All global RNG states as tensors / lists / numbers (loadable with ``weights_only=True``)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    version, pstate, gauss = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": list(torch.cuda.get_rng_state_all()) if cuda and torch.cuda.is_available() else None,
-        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "python": {"version": int(version), "state": torch.tensor(pstate, dtype=torch.int64),
-                   "gauss": None if gauss is None else float(gauss)},
-    }
-
-
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Inverse of :func:`rng_state`."""
-    torch.set_rng_state(state["torch"].cpu())
-    if state.get("cuda") is not None and torch.cuda.is_available():
-        cuda = state["cuda"]
-        if len(cuda) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
-        else:
-            torch.cuda.set_rng_state(cuda[torch.cuda.current_device() % len(cuda)].cpu())
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), int(n["pos"]), int(n["has_gauss"]),
-                         float(n["cached_gaussian"])))
-    p = state["python"]
-    random.setstate((int(p["version"]), tuple(int(v) for v in p["state"].tolist()), p["gauss"]))
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python ``random``, numpy's global RNG and torch (CPU and every CUDA device)."""
-    random.seed(int(seed))
-    np.random.seed(int(seed) % 2**32)
-    torch.manual_seed(int(seed))
-
-
-# ------------------------------------------------------------------------------------------------
-# atomic files
-# ------------------------------------------------------------------------------------------------
-def save_checkpoint_file(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
-    """``torch.save`` written atomically (temp file in the same folder, fsync, rename)."""
-    return atomic_write_bytes(path, lambda f: torch.save(dict(state), f))
-
-
-def load_checkpoint_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a trainer checkpoint with ``weights_only=True`` on CPU; raises :class:`WeightsError` if unusable."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, bad pickle opcode, ...
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise WeightsError(f"checkpoint {path}: cannot be read ({type(e).__name__}: {first})") from e
-    if not isinstance(state, dict) or state.get("format") != CKPT_FORMAT or "step" not in state:
-        raise WeightsError(f"checkpoint {path}: not a {CKPT_FORMAT} checkpoint")
-    return state
-
-
-def checkpoint_files(ckpt_dir: str | os.PathLike) -> list[Path]:
-    """``step_*.pt`` files in ``ckpt_dir`` sorted by step (oldest first); [] if the folder is missing."""
-    d = Path(ckpt_dir)
-    if not d.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := _CKPT_RE.match(p.name)) and p.is_file()]
-    return [p for _, p in sorted(found)]
-
-
-def find_checkpoint(ckpt_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]] | None:
-    """The checkpoint to resume from: the one named by ``latest`` if it loads, else the newest that loads."""
-    d = Path(ckpt_dir)
-    files = checkpoint_files(d)
-    order: list[Path] = []
-    latest = d / "latest"
-    if latest.is_file():
-        name = latest.read_text(encoding="utf-8").strip()
-        if _CKPT_RE.match(name) and (d / name).is_file():
-            order.append(d / name)
-        else:
-            log.warning("checkpoint pointer %s names %r, which is not there: looking for others", latest, name)
-    order += [p for p in reversed(files) if p not in order]
-    for p in order:
-        try:
-            return p, load_checkpoint_file(p)
-        except WeightsError as e:
-            log.warning("%s; trying an older checkpoint", e)
-    return None
-
-
-# ------------------------------------------------------------------------------------------------
-# the trainer
-# ------------------------------------------------------------------------------------------------
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
     try:
         return int(os.environ.get(name, default))
     except ValueError:
@@ -285,7 +77,7 @@ def resolve_auto_precision(device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if device.type == "cpu":
-        from .hardware import has
+        from ..hardware import has
 
         return "bf16" if has("bf16") else "fp32"
     return "fp32"
@@ -322,9 +114,9 @@ class Trainer:
         self._raw: dict[str, nn.Module] = dict(modules)
 
         # --- distributed set-up
-        self.world_size = _env_int("WORLD_SIZE", 1)
-        self.rank = _env_int("RANK", 0)
-        self.local_rank = _env_int("LOCAL_RANK", 0)
+        self.world_size = env_int("WORLD_SIZE", 1)
+        self.rank = env_int("RANK", 0)
+        self.local_rank = env_int("LOCAL_RANK", 0)
         self.distributed = self.world_size > 1
         self._owns_group = False
         self.device = self._pick_device(config.device)
@@ -361,7 +153,7 @@ class Trainer:
 
         # --- modules on the device (NHWC if asked), DDP-wrapped when they have something to train
         if config.channels_last and not any(p.dim() == 4 for m in self._raw.values() for p in m.parameters()):
-            from .errors import UnsupportedOptionError
+            from ..errors import UnsupportedOptionError
 
             raise UnsupportedOptionError("--channels-last", f"training {', '.join(self._raw)}",
                                          "no module has a convolution to run in NHWC memory format")
@@ -394,7 +186,7 @@ class Trainer:
             raise DatasetError("dataset", "at least one item", "an empty dataset")
         if config.cache_data:
             if int(config.num_workers) == 0:
-                from .cached_dataset import CachedDataset
+                from ..cached_dataset import CachedDataset
 
                 # a dataset that knows what is worth keeping (e.g. the decoded files under generated pairs)
                 # caches itself through with_cache(max_bytes); any other one is wrapped whole
@@ -497,10 +289,10 @@ class Trainer:
         batches = self._batches_of(self.epoch)[self._pos:]
         # An explicit generator: creating a DataLoader iterator otherwise draws its base seed from the
         # global torch RNG, which would make a resumed run (iterator created mid-epoch) diverge.
-        gen = torch.Generator().manual_seed(_mix_seed(self.config.seed, self.epoch, self.rank, self._pos))
+        gen = torch.Generator().manual_seed(mix_seed(self.config.seed, self.epoch, self.rank, self._pos))
         pin = self.config.pin_memory if self.config.pin_memory is not None else self.device.type == "cuda"
         loader = DataLoader(
-            self.dataset, batch_sampler=_ListBatchSampler(batches), num_workers=int(self.config.num_workers),
+            self.dataset, batch_sampler=ListBatchSampler(batches), num_workers=int(self.config.num_workers),
             collate_fn=self.collate_fn or default_collate, pin_memory=bool(pin), generator=gen,
         )
         return iter(loader)
@@ -530,13 +322,13 @@ class Trainer:
         self._csv_fields = None
         if csv_path.is_file():
             keep = resumed_step if resumed_step is not None else 0
-            fieldnames, rows = _read_csv(csv_path)
-            kept = [r for r in rows if _row_step(r) is not None and _row_step(r) <= keep]
+            fieldnames, rows = read_csv(csv_path)
+            kept = [r for r in rows if row_step(r) is not None and row_step(r) <= keep]
             if fieldnames and kept:
                 self._csv_fields = fieldnames
                 if len(kept) != len(rows):
                     log.info("metrics.csv: dropping %d row(s) logged after step %d", len(rows) - len(kept), keep)
-                    _write_csv_atomic(csv_path, fieldnames, kept)
+                    write_csv_atomic(csv_path, fieldnames, kept)
             else:
                 if rows:
                     log.info("metrics.csv: starting a fresh log (no checkpoint covers its %d row(s))", len(rows))
@@ -582,18 +374,18 @@ class Trainer:
 
     def _write_csv_row(self, row: Mapping[str, Any]) -> None:
         path = self.out_dir / "metrics.csv"
-        keys = [k for k in row if k not in _RESERVED_COLUMNS]
+        keys = [k for k in row if k not in RESERVED_COLUMNS]
         if self._csv_fields is None:
-            self._csv_fields = list(_RESERVED_COLUMNS) + keys
+            self._csv_fields = list(RESERVED_COLUMNS) + keys
             with open(path, "w", newline="", encoding="utf-8") as f:
                 csv.writer(f).writerow(self._csv_fields)
         elif any(k not in self._csv_fields for k in keys):
             # a loss appeared that the header lacks: rewrite the file with the wider header
-            fieldnames, rows = _read_csv(path)
+            fieldnames, rows = read_csv(path)
             self._csv_fields = list(fieldnames or self._csv_fields) + [k for k in keys if k not in (fieldnames or self._csv_fields)]
-            _write_csv_atomic(path, self._csv_fields, rows)
+            write_csv_atomic(path, self._csv_fields, rows)
         with open(path, "a", newline="", encoding="utf-8") as f:
-            csv.DictWriter(f, fieldnames=self._csv_fields, restval="").writerow({k: _fmt(v) for k, v in row.items()})
+            csv.DictWriter(f, fieldnames=self._csv_fields, restval="").writerow({k: fmt_cell(v) for k, v in row.items()})
             f.flush()  # a killed process must not lose (or half-write) logged rows
 
     @property
@@ -687,7 +479,7 @@ class Trainer:
         if self.rank < len(rngs) and old_world == self.world_size:
             set_rng_state(rngs[self.rank])
         else:
-            seed_everything(_mix_seed(self.config.seed, self.rank, self.step))
+            seed_everything(mix_seed(self.config.seed, self.rank, self.step))
             log.warning("%s: no RNG state for rank %d: reseeded", source, self.rank)
         self._acc = {k: [float(v[0]), float(v[1])] for k, v in (state.get("log_acc") or {}).items()}
         self._elapsed0 = float(state.get("elapsed", 0.0))
@@ -744,7 +536,7 @@ class Trainer:
                 if self.scaler is not None and self._scaler_stepped:
                     self.scaler.update()
                 self.step += 1
-                last = {str(k): _to_float(k, v) for k, v in (out or {}).items()}
+                last = {str(k): to_float(k, v) for k, v in (out or {}).items()}
                 self._accumulate(last)
                 if budget is not None and self._spent(budget):
                     stopped_by = "minutes"
@@ -752,7 +544,7 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or final:
                     self._log_row()
                     if pbar is not None and self.history:
-                        pbar.set_postfix({k: f"{v:.4g}" for k, v in self.history[-1].items() if k not in _RESERVED_COLUMNS}, refresh=False)
+                        pbar.set_postfix({k: f"{v:.4g}" for k, v in self.history[-1].items() if k not in RESERVED_COLUMNS}, refresh=False)
                 if self.step % cfg.ckpt_every == 0 or final:
                     self.save_checkpoint()
                 if pbar is not None:
@@ -811,142 +603,5 @@ class Trainer:
             set_rng_state(saved)
 
 
-# ------------------------------------------------------------------------------------------------
-# small helpers
-# ------------------------------------------------------------------------------------------------
-def _to_float(key: Any, v: Any) -> float:
-    try:
-        return float(v.detach().float().item()) if isinstance(v, torch.Tensor) else float(v)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise TryonError(f"step_fn returned {key!r} = {type(v).__name__}: expected a number or a 1-element tensor") from e
 
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else str(v)
-    return str(v)
-
-
-def _row_step(row: Mapping[str, str]) -> int | None:
-    try:
-        return int(float(row.get("step", "")))
-    except (TypeError, ValueError):
-        return None
-
-
-def _read_csv(path: Path) -> tuple[list[str] | None, list[dict[str, str]]]:
-    """Header and complete rows (a last line cut short by a kill is dropped)."""
-    text = path.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines = lines[:-1]
-    reader = csv.DictReader(io.StringIO("".join(lines)))
-    rows = [r for r in reader if None not in r and all(v is not None for v in r.values())]
-    return (list(reader.fieldnames) if reader.fieldnames else None), rows
-
-
-def _write_csv_atomic(path: Path, fieldnames: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(fieldnames), restval="", extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
-
-
-def read_metrics(path: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
-    """``metrics.csv`` → ``{loss: [(step, value), ...]}`` (empty cells skipped)."""
-    fieldnames, rows = _read_csv(Path(path))
-    out: dict[str, list[tuple[int, float]]] = {k: [] for k in (fieldnames or []) if k not in _RESERVED_COLUMNS}
-    for r in rows:
-        s = _row_step(r)
-        if s is None:
-            continue
-        for k in out:
-            v = r.get(k)
-            if v not in (None, ""):
-                with contextlib.suppress(ValueError):
-                    out[k].append((s, float(v)))
-    return out
-
-
-
-
-# ------------------------------------------------------------------------------------------------
-# the run protocol every plugin's training command uses
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class RunOutcome:
-    """What :func:`run` returns: the fitted ``trainer``, its ``result``, the saved ``pipeline`` (or None)
-    and a JSON-friendly ``summary`` for the command line."""
-
-    trainer: Trainer
-    result: TrainResult
-    pipeline: Any
-    summary: dict[str, Any]
-
-
-def run(
-    config: TrainConfig,
-    *,
-    modules: Mapping[str, nn.Module],
-    optimizers: Mapping[str, torch.optim.Optimizer],
-    dataset: Any,
-    step_fn: Callable[[Trainer, Any], Mapping[str, Any]],
-    info: Mapping[str, Any] | None = None,
-    build_pipeline: Callable[[Trainer, TrainResult], Any] | None = None,
-    resume: bool | None = None,
-    collate_fn: Callable[[list], Any] | None = None,
-    callbacks: Sequence[tuple[int, Callable[[Trainer], Any]]] = (),
-) -> RunOutcome:
-    """The run protocol of every plugin's training command, in one place.
-
-    1. ``config.out_dir`` is created and ``train_info.json`` written there (atomically, rank 0): ``info``
-       (what is trained on what: objective, data, the model's settings) plus the loop's settings;
-    2. a :class:`Trainer` fits ``step_fn`` (checkpoints, resume, logs, AMP and gradient clipping through
-       ``trainer.backward`` / ``trainer.optimizer_step``, DDP under torchrun);
-    3. ``build_pipeline(trainer, result)`` (use ``trainer.unwrap(name)`` for the trained modules) returns
-       the :class:`tryon.Pipeline` to keep; its ``provenance`` gets ``info`` and what the run did
-       (``steps_done``, ``stopped_by``: ``max_steps`` or ``minutes``, ``precision`` trained in, the
-       ``minutes`` budget), and rank 0 saves it into the run folder (``save_pretrained(out_dir,
-       keep_other_files=True)``), so the run folder is a weights folder for ``tryon.load(task, weights=out_dir)``;
-       ``train_info.json`` gets the same under ``"result"``.
-
-    ``resume``: ``None`` takes ``config.resume``.
-    """
-    from .fs import atomic_write_json
-    from ._version import __version__
-
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    info = dict(info or {})
-    trainer = Trainer(config, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=step_fn,
-                      collate_fn=collate_fn)
-    record = {**info, "loop": config.to_dict(), "tryon_version": __version__, "torch_version": torch.__version__}
-    if trainer.is_main:
-        atomic_write_json(out / "train_info.json", record, default=str)
-    for every, fn in callbacks:
-        trainer.add_callback(every, fn)
-    result = trainer.fit(resume=config.resume if resume is None else resume)
-    done = {"steps_done": int(result.steps), "stopped_by": result.stopped_by, "precision": trainer.precision}
-    if config.minutes is not None:
-        done["minutes"] = float(config.minutes)
-    if trainer.is_main:
-        atomic_write_json(out / "train_info.json", {**record, "result": {**done, "elapsed_s": round(result.elapsed, 3)}},
-                          default=str)
-    pipeline = build_pipeline(trainer, result) if build_pipeline is not None else None
-    if pipeline is not None:  # what build_pipeline recorded (e.g. a test score) is kept beside the run info
-        pipeline.provenance = {**info, **getattr(pipeline, "provenance", {}), **done}
-        if trainer.is_main:  # under torchrun only rank 0 writes the pipeline
-            pipeline.save_pretrained(out, keep_other_files=True)
-    last = dict(result.last) or (result.history[-1] if result.history else {})
-    summary = {"steps": int(result.steps), "out_dir": str(out), "resumed_from": result.resumed_from, "last": last,
-               "stopped_by": result.stopped_by, "precision": trainer.precision}
-    return RunOutcome(trainer, result, pipeline, summary)
-
-
-__all__ = [
-    "TrainConfig", "TrainResult", "Trainer", "SeededSampler", "seed_everything", "rng_state", "set_rng_state",
-    "find_checkpoint", "checkpoint_files", "load_checkpoint_file", "save_checkpoint_file", "read_metrics",
-    "CKPT_FORMAT", "RunOutcome", "run", "add_train_arguments", "train_config_from_args", "add_config_arguments",
-    "config_from_args", "option", "refuse_unsupported",
-]
+__all__ = ["TrainResult", "Trainer", "frozen", "resolve_auto_precision"]

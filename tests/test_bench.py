@@ -200,7 +200,7 @@ def test_gpu_rows_dry_run_on_cpu(tasks, tmp_path):
 
 def test_int8_rows_skipped_without_vnni(tasks, tmp_path, monkeypatch):
     """On a CPU without VNNI (real, or faked here) an int8 row would time emulated kernels: skipped, with why."""
-    import tryon.bench as tb
+    import tryon.bench.harness as tb
 
     exp = tmp_path / "exp"
     assert main(["export", "tiny-tryon", "--size", "32x24", "--out", str(exp), "--int8"]) == 0

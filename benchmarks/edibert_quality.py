@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from tryon_edibert.demo import run_study
+from tryon_edibert.experiments.demo import run_study
 
 #: ≤ 30 min on 2 shared cores (one torch thread)
 FULL = {"n_train": 512, "n_eval": 24, "size": (32, 32), "vq_steps": 1200, "bert_steps": 1200, "codes": 128, "ch": 32,

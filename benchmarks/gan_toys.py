@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from tryon.fs import atomic_write_json
-from tryon_gan import experiments as E
-from tryon_gan.demo import machine
+from tryon_gan.experiments import toys as E
+from tryon_gan.experiments.demo import machine
 
 
 def _print(title: str, rows: list[dict]) -> None:

@@ -1,7 +1,7 @@
 """EdiBERT vs GAN inversion on the same images and masks: our analogue of 000 Table 4.1 (§4.2.4.2).
 
-A GAN (``tryon train gan``, conv, with its inversion encoder ``tryon train gan-encoder``) and an EdiBERT
-(``tryon train vqgan`` + ``tryon train edibert``) are trained on ONE image folder (the EdiBERT plugin's procedural
+A GAN (``tryon train gan-generate``, conv, with its inversion encoder ``tryon train gan-invert``) and an EdiBERT
+(``tryon train edibert-vqgan`` + ``tryon train edibert-inpaint``) are trained on ONE image folder (the EdiBERT plugin's procedural
 scenes, 32×32, written once as PNG files), or reused (``--gan-run``/``--encoder-run``/``--edibert-run``). Then, on
 the same held-out images and the same masks (the core's free-form or rectangle masks, fixed seed, 1 = fill):
 
@@ -97,7 +97,7 @@ def _edibert_data(run: str) -> Path:
 
     data = Pipeline.read_config(run).get("training", {}).get("data")
     if not data or not Path(data).is_dir():
-        raise InputError("--edibert-run", "a `tryon train edibert` run whose recorded training data folder exists",
+        raise InputError("--edibert-run", "a `tryon train edibert-inpaint` run whose recorded training data folder exists",
                          f"data {data!r}")
     return Path(data)
 
@@ -126,9 +126,7 @@ def train_gan_side(out: Path, train: Path, s: dict[str, Any], seed: int, gan_run
     import torch
 
     from tryon.train import TrainConfig
-    from tryon_gan.config import EncoderTaskConfig
-    from tryon_gan.inversion.encoder_training import train_encoder_run
-    from tryon_gan.training import GAN_LOOP, GANTaskConfig, train_gan
+    from tryon_gan.training import GAN_LOOP, EncoderTaskConfig, GANTaskConfig, train_encoder_run, train_gan
 
     spent: dict[str, float] = {}
     if encoder_run is not None:
@@ -160,7 +158,7 @@ def train_edibert_side(out: Path, train: Path, s: dict[str, Any], seed: int, edi
                        log: Any) -> tuple[str, dict[str, float]]:
     """Train (or reuse) the VQGAN + EdiBERT (the settings of `tryon demo edibert`, fewer steps)."""
     from tryon.train import TrainConfig
-    from tryon_edibert.train import EDIBERT_LOOP, EdiBERTTaskConfig, VQGANTaskConfig, train_edibert, train_vqgan
+    from tryon_edibert.training import EDIBERT_LOOP, EdiBERTTaskConfig, VQGANTaskConfig, train_edibert, train_vqgan
 
     spent: dict[str, float] = {}
     if edibert_run is not None:
@@ -336,9 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--masks", default="free-form", choices=("free-form", "rect"), help="core mask family (1 = fill)")
     p.add_argument("--n-eval", type=int, default=None, help="held-out images (default 32)")
     p.add_argument("--data", default=None, help="image folder both models train on (default: procedural scenes)")
-    p.add_argument("--gan-run", default=None, help="reuse a `tryon train gan` run (conv, on the same data)")
-    p.add_argument("--encoder-run", default=None, help="reuse a `tryon train gan-encoder` run (skips GAN training)")
-    p.add_argument("--edibert-run", default=None, help="reuse a `tryon train edibert` run (its data becomes the "
+    p.add_argument("--gan-run", default=None, help="reuse a `tryon train gan-generate` run (conv, on the same data)")
+    p.add_argument("--encoder-run", default=None, help="reuse a `tryon train gan-invert` run (skips GAN training)")
+    p.add_argument("--edibert-run", default=None, help="reuse a `tryon train edibert-inpaint` run (its data becomes the "
                    "training folder unless --data)")
     args = p.parse_args(argv)
     settings = dict(QUICK if args.quick else {})

@@ -58,7 +58,7 @@ def main() -> None:
     from tryon.runtime import ImageModelSession, read_manifest
     from tryon_wuton.data import TryOnDataset
     from tryon_wuton.data.synth import generate
-    from tryon_wuton.speed import calibration_inputs
+    from tryon_wuton.experiments.speed import calibration_inputs
 
     export, manifest = read_manifest(args.export)
     size = tuple(manifest["resolution"])

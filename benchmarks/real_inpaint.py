@@ -90,22 +90,25 @@ def score(out: Any, images: Any, masks: Any, extractor: Any) -> dict[str, float]
 
 
 def _train(out: Path, train_dir: Path, minutes: float, seed: int) -> dict[str, str]:
-    """EdiBERT (VQGAN, then the transformer) and a conv GAN trained on the crops through the CLI, each with a
-    ``--minutes`` budget; the run folders."""
+    """EdiBERT (VQGAN, then the transformer) and a conv GAN with its inversion encoder (half the budget), trained on
+    the crops through the CLI with ``--minutes`` budgets; the run folders that serve edibert-inpaint and gan-inpaint."""
     tryon = str(Path(sys.executable).with_name("tryon"))
-    runs = {"vqgan": out / "runs" / "vqgan", "edibert": out / "runs" / "edibert", "gan": out / "runs" / "gan"}
+    runs = {"vqgan": out / "runs" / "vqgan", "edibert": out / "runs" / "edibert", "gan": out / "runs" / "gan",
+            "invert": out / "runs" / "gan-invert"}
     cmds = [
-        [tryon, "train", "vqgan", "--data", str(train_dir), "--size", "32x32", "--minutes", str(minutes), "--out", str(runs["vqgan"]),
-         "--seed", str(seed), "--no-progress"],
-        [tryon, "train", "edibert", "--vqgan", str(runs["vqgan"]), "--data", str(train_dir), "--minutes", str(minutes),
+        [tryon, "train", "edibert-vqgan", "--data", str(train_dir), "--size", "32x32", "--minutes", str(minutes),
+         "--out", str(runs["vqgan"]), "--seed", str(seed), "--no-progress"],
+        [tryon, "train", "edibert-inpaint", "--vqgan", str(runs["vqgan"]), "--data", str(train_dir), "--minutes", str(minutes),
          "--out", str(runs["edibert"]), "--seed", str(seed), "--no-progress"],
-        [tryon, "train", "gan", "--data", str(train_dir), "--arch", "conv", "--size", "32x32", "--minutes", str(minutes),
+        [tryon, "train", "gan-generate", "--data", str(train_dir), "--arch", "conv", "--image-size", "32", "--minutes", str(minutes),
          "--out", str(runs["gan"]), "--seed", str(seed), "--no-progress"],
+        [tryon, "train", "gan-invert", "--generator", str(runs["gan"]), "--minutes", str(max(1.0, minutes / 2)),
+         "--out", str(runs["invert"]), "--seed", str(seed), "--no-progress"],
     ]
     for cmd in cmds:
         print("+", " ".join(cmd[1:]), flush=True)
         subprocess.run(cmd, check=True)
-    return {"edibert": str(runs["edibert"]), "gan": str(runs["gan"])}
+    return {"edibert": str(runs["edibert"]), "gan": str(runs["invert"])}
 
 
 def run(out: Path, data: Path | None, n_eval: int, seeds: list[int], kinds: list[str], edibert: str | None, gan: str | None,
@@ -194,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-eval", type=int, default=64)
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--masks", default="rect,free-form")
-    ap.add_argument("--edibert", default=None, help="edibert-inpaint weights (a `tryon train edibert` run)")
-    ap.add_argument("--gan", default=None, help="gan-inpaint weights (a `tryon train gan` run)")
+    ap.add_argument("--edibert", default=None, help="edibert-inpaint weights (a `tryon train edibert-inpaint` run)")
+    ap.add_argument("--gan", default=None, help="gan-inpaint weights (a `tryon train gan-invert` run)")
     ap.add_argument("--train-minutes", type=float, default=None, help="train EdiBERT and a conv GAN here, M minutes per model")
     ap.add_argument("--proxy-steps", type=int, default=300)
     args = ap.parse_args(argv)

@@ -103,10 +103,10 @@ def main() -> None:
     import tryon
     from tryon.bench import render_markdown, run_bench
     from tryon.export import export_onnx, quantize_int8
-    from tryon_wuton.commands import parse_size
+    from tryon_wuton.training.config import parse_size
     from tryon_wuton.data import TryOnDataset
     from tryon_wuton.data.synth import generate
-    from tryon_wuton.speed import calibration_inputs, teacher_breakdown
+    from tryon_wuton.experiments.speed import calibration_inputs, teacher_breakdown
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -22,7 +22,7 @@ and scores them on the synthetic test split:
   synthetic ground truth (``test/unpaired_gt``, which real data lacks): SSIM, proxy-LPIPS, proxy-FID
   (Fréchet distance of proxy features, outputs vs ground truths) and L1 on the arms;
 * parser-error robustness (000 Fig. 4.10): the teacher's p* is built from a corrupted parse map (``erode`` /
-  ``dilate`` from :func:`tryon_wuton.evaluate.corrupt_parse`, and ``shift``: the map translated sideways) at
+  ``dilate`` from :func:`tryon_wuton.experiments.evaluate.corrupt_parse`, and ``shift``: the map translated sideways) at
   increasing strength (pixels); the parser-free student is unaffected by construction and is the baseline.
 
 Seeds change the networks' initialisation and the batch order, not the data. Every number is given as
@@ -183,7 +183,7 @@ def shift_parse(parse: torch.Tensor, px: int) -> torch.Tensor:
 
 
 def corrupted(parse: torch.Tensor, kind: str, px: int) -> torch.Tensor:
-    from tryon_wuton.evaluate import corrupt_parse
+    from tryon_wuton.experiments.evaluate import corrupt_parse
 
     if px <= 0:
         return parse.clone()

@@ -7,7 +7,8 @@ depth of a file — module level, inside functions, ``try`` blocks — with rela
 * the core never imports a plugin; a plugin never imports another plugin (they exchange files) nor a private
   module of the core (``tryon._x``: plugins use the public API, as a third-party plugin must);
 * WUTON's inference modules never reach its ``training`` subpackage;
-* the GAN plugin keeps its layers (:data:`LAYERS`): a module imports its own layer or lower ones, never higher.
+* every plugin keeps the layers of the plugin layout (:data:`LAYERS`, docs/contracts.md "Plugin layout"): a module
+  imports its own layer or lower ones, never higher; and every plugin has the layout's modules (:data:`LAYOUT`).
 
 Plugin packages are discovered from ``plugins/*/tryon_*`` and ``examples/plugin-template/tryon_plugin_template``,
 so a new plugin is covered the day it is added.
@@ -37,29 +38,43 @@ PLUGIN_NAMES = frozenset(p.name for p in PLUGINS)
 #: WUTON modules that serve inference: none of them may reach ``tryon_wuton.training`` (training pulls in the
 #: teacher, losses and data pipelines that a deployed pipeline does not need).
 WUTON_INFERENCE = ("tryon_wuton.pipelines", "tryon_wuton.models", "tryon_wuton.parsing", "tryon_wuton.agnostic",
-                   "tryon_wuton.tasks", "tryon_wuton.split", "tryon_wuton.evaluate", "tryon_wuton.speed")
+                   "tryon_wuton.specs", "tryon_wuton.split", "tryon_wuton.experiments.evaluate",
+                   "tryon_wuton.experiments.speed")
+
+#: The modules every plugin has (docs/contracts.md, "Plugin layout"): a name ending in ``/`` is a package; ``models``
+#: may be a module or a package.
+LAYOUT = ("plugin.py", "specs.py", "cli.py", "models", "pipelines.py", "training/", "training/config.py",
+          "experiments/")
+
+
+def plugin_layers(package: str, blocks: tuple[str, ...] = (), *middle: tuple[str, tuple[str, ...]]) -> list[tuple[str, tuple[str, ...]]]:
+    """The layers of the plugin layout for ``package``, lowest first: building blocks (``specs``, ``models`` and the
+    plugin's own ``blocks``: data, pure functions …), the plugin's ``middle`` layers (name, modules), then
+    ``pipelines`` → ``training`` → ``experiments`` → wiring (``cli``, ``plugin``, the package ``__init__``)."""
+
+    def names(*modules: str) -> tuple[str, ...]:
+        return tuple(f"{package}.{m}" for m in modules)
+
+    return [("building blocks", names("specs", "models", *blocks)), *((name, names(*mods)) for name, mods in middle),
+            ("pipelines", names("pipelines")), ("training", names("training")), ("experiments", names("experiments")),
+            ("wiring", (*names("cli", "plugin"), package))]
+
 
 #: Layers per plugin, lowest first: each is a list of module names (a name covers its submodules; the longest
 #: matching name places a module). A module may import modules of its own layer or of lower layers only, and
 #: every module of the plugin must be placed (a new module is given a layer on purpose).
 LAYERS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
-    "tryon_gan": [
-        # networks, data, pure functions, the training settings: import nothing of the plugin but each other
-        ("building blocks", ("tryon_gan.models", "tryon_gan.data", "tryon_gan.jacobian", "tryon_gan.metrics",
-                             "tryon_gan.render", "tryon_gan.sprites", "tryon_gan.theory", "tryon_gan.sampler_names",
-                             "tryon_gan.config")),
-        # sampling from a trained generator: the samplers, then the pipelines that use them
-        ("sampling", ("tryon_gan.samplers", "tryon_gan.pipeline")),
-        # GAN inversion (protocol, losses, encoder, its training, the gan-invert pipeline, its registration)
-        ("inversion", ("tryon_gan.inversion",)),
-        # built on inversion: editing (inpaint / composite / crossover), latent directions, the edit pipelines
-        ("editing", ("tryon_gan.editing", "tryon_gan.directions", "tryon_gan.editing_pipelines")),
-        ("training", ("tryon_gan.training",)),
-        # top floor: studies, the demo and its sections — nothing of the plugin imports them but the wiring
-        ("experiments", ("tryon_gan.experiments", "tryon_gan.inversion_demo", "tryon_gan.demo")),
-        # hook implementations and CLI verbs
-        ("wiring", ("tryon_gan.commands", "tryon_gan.plugin", "tryon_gan")),
-    ],
+    # the try-on data, the networks, the agnostic person and the parser's scores; the split export builds on models
+    "tryon_wuton": plugin_layers("tryon_wuton", ("data", "agnostic", "parsing"), ("export graphs", ("split",))),
+    # scenes, masks and collages, the objective, token orderings; then the samplers that decode with them
+    "tryon_edibert": plugin_layers("tryon_edibert", ("data", "editing", "objective", "orderings"),
+                                   ("sampling", ("samplers", "parallel"))),
+    # networks, data, pure functions; sampling from a trained generator; GAN inversion (protocol, losses, encoder and
+    # its in-process fit); built on inversion: editing (inpaint / composite / crossover) and latent directions
+    "tryon_gan": plugin_layers("tryon_gan", ("data", "jacobian", "metrics", "render", "sprites", "theory"),
+                               ("sampling", ("samplers",)), ("inversion", ("inversion",)),
+                               ("editing", ("editing", "directions"))),
+    "tryon_plugin_template": plugin_layers("tryon_plugin_template", (), ("sampling", ("samplers",))),
 }
 
 
@@ -236,8 +251,8 @@ def test_no_import_circle(root: Path) -> None:
 def test_the_walk_sees_imports_inside_functions() -> None:
     assert "tryon.plugins" in import_graph(CORE)["tryon.pipeline"]  # inside a function
     gan = import_graph(ROOT / "plugins" / "gan" / "tryon_gan")
-    assert "tryon_gan.samplers" in gan["tryon_gan.pipeline"]  # inside a method
-    assert "tryon_gan.inversion.encoder_training" in gan["tryon_gan.inversion.register"]  # inside a function
+    assert "tryon_gan.samplers" in gan["tryon_gan.pipelines"]  # inside a method
+    assert "tryon_gan.experiments.demo" in gan["tryon_gan.cli"]  # inside a function
 
 
 def test_the_core_imports_no_plugin() -> None:
@@ -266,6 +281,26 @@ def test_wuton_inference_code_does_not_reach_training() -> None:
         assert name in graph, name
         training = sorted(m for m in reachable(graph, name) if m.startswith("tryon_wuton.training"))
         assert not training, f"{name} reaches {training}"
+
+
+def test_every_plugin_has_layers() -> None:
+    assert set(LAYERS) == PLUGIN_NAMES, "give every plugin its layers in LAYERS (plugin_layers)"
+
+
+@pytest.mark.parametrize("root", PLUGINS, ids=lambda p: p.name)
+def test_every_plugin_has_the_layout(root: Path) -> None:
+    missing = [name for name in LAYOUT if not (
+        (root / name / "__init__.py").is_file() if name.endswith("/") else
+        (root / name).is_file() or (name == "models" and ((root / "models.py").is_file()
+                                                          or (root / "models" / "__init__.py").is_file())))]
+    assert not missing, f"{root.name}: the plugin layout (docs/contracts.md) lacks {missing}"
+
+
+@pytest.mark.parametrize("root", PLUGINS, ids=lambda p: p.name)
+def test_the_hook_module_is_thin(root: Path) -> None:
+    """``plugin.py`` holds hook implementations only: of its own package it imports ``specs`` and ``cli``."""
+    own = import_graph(root)[f"{root.name}.plugin"]
+    assert own <= {f"{root.name}.specs", f"{root.name}.cli"}, f"{root.name}.plugin imports {sorted(own)}"
 
 
 @pytest.mark.parametrize("package", sorted(LAYERS))

@@ -11,6 +11,10 @@ verbs through the ``tryon_register_cli(app)`` hook::
 (``None`` = 0). Multi-word names create nested verbs (``tryon train my-task``). Errors derived from
 :class:`tryon.errors.TryonError` (and ``OSError``/``ValueError``) print one line and exit 1; ``--debug``
 shows the traceback.
+
+A verb that is renamed keeps its former name for one release: ``aliases=("train old-name",)`` (or
+``app.add_alias(old, new)``). ``tryon OLD`` then runs the verb after printing one deprecation line on stderr; aliases
+are not listed (``tryon --help``, ``tryon train``) and never count as verbs of their own.
 """
 
 from __future__ import annotations
@@ -74,6 +78,18 @@ class Command:
     help_extra: Callable[[argparse.Namespace], str | None] | None = None
 
 
+@dataclass
+class Alias:
+    """A former name of a verb, kept for one release: ``tryon NAME`` runs ``tryon TARGET`` with a deprecation line."""
+
+    name: str
+    target: str
+    plugin: str = ""
+
+    def warning(self) -> str:
+        return f"tryon: warning: `tryon {self.name}` is deprecated: use `tryon {self.target}`"
+
+
 class _HelpWithExtra(argparse.Action):
     """``-h``/``--help`` that prints the parser's help, then ``extra(namespace)`` — what the arguments given
     before ``--help`` (e.g. a task name) add to it."""
@@ -114,18 +130,15 @@ class App:
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}
         self.group_defaults: dict[str, Command] = {}
+        #: former verb names (deprecated, one release) -> :class:`Alias`; not verbs: ``group_verbs`` leaves them out
+        self.aliases: dict[str, Alias] = {}
         self._current_plugin = ""
 
     def _set_plugin(self, name: str) -> None:
         self._current_plugin = name
 
-    def _refuse(self, name: str, why: str) -> bool:
-        message = f"CLI verb {name!r} not added: {why}"
-        if not self._current_plugin:
-            raise TryonError(message)
-        from .plugins import get_manager
-
-        get_manager().record_failure(self._current_plugin, message)
+    def _refuse(self, name: str, why: str, what: str = "CLI verb") -> bool:
+        self._record(self._current_plugin, f"{what} {name!r} not added: {why}")
         return False
 
     def add_command(
@@ -136,10 +149,12 @@ class App:
         run: Callable[[argparse.Namespace], Any],
         configure: Callable[[argparse.ArgumentParser], None] | None = None,
         help_extra: Callable[[argparse.Namespace], str | None] | None = None,
+        aliases: Sequence[str] = (),
     ) -> bool:
         """Add ``tryon NAME``; returns False (and records why) when a plugin's verb cannot be added.
         ``help_extra(namespace)``: text that ``--help`` prints after the usual help, given what was parsed before
-        ``--help`` (``tryon run TASK --help`` lists that task's inputs and options)."""
+        ``--help`` (``tryon run TASK --help`` lists that task's inputs and options). ``aliases``: former names of the
+        verb, kept for one release (:meth:`add_alias`)."""
         name = " ".join(str(name).split())
         parts = name.split(" ")
         owner = self._current_plugin or "core"
@@ -151,14 +166,55 @@ class App:
                 return self._refuse(name, f"{name!r} is a core verb group; add a leaf such as '{name} <task-name>'")
             self.group_defaults[name] = command
             return True
-        if len(parts) > 2 or (len(parts) == 2 and parts[0] not in CORE_GROUPS):
-            groups = ", ".join(sorted(CORE_GROUPS))
-            return self._refuse(name, f"multi-word verbs must be 'GROUP LEAF' with GROUP one of {groups}")
+        why = self._bad_shape(name)
+        if why:
+            return self._refuse(name, why)
         if name in self.commands:
             other = self.commands[name].plugin or "core"
             return self._refuse(name, f"already registered by {other!r} (and now by {owner!r})")
+        if name in self.aliases:  # a verb wins over another verb's deprecated former name
+            alias = self.aliases.pop(name)
+            self._record(alias.plugin, f"CLI alias (of {alias.target!r}) {name!r} dropped: {owner!r} registers a verb of "
+                         "that name")
         self.commands[name] = command
+        for old in aliases:
+            self.add_alias(old, name)
         return True
+
+    def add_alias(self, old: str, new: str) -> bool:
+        """Keep ``tryon OLD`` working for one release as a deprecated name of the verb ``tryon NEW`` (added first):
+        it takes ``NEW``'s options and runs it after printing one line on stderr (``tryon: warning: `tryon OLD` is
+        deprecated: use `tryon NEW```). Aliases are not listed and do not count as verbs (``group_verbs``). Returns
+        False (and records why, for a plugin) when the alias cannot be added; the verb itself stays."""
+        old, new = " ".join(str(old).split()), " ".join(str(new).split())
+        what = f"CLI alias (of {new!r})"
+        if new not in self.commands:
+            return self._refuse(old, f"no verb {new!r} to point at (add the verb first)", what)
+        if not old or (len(old.split(" ")) == 1 and old in CORE_GROUPS):
+            return self._refuse(old, "expected the former name of a verb, not a core verb group", what)
+        why = self._bad_shape(old)
+        if why:
+            return self._refuse(old, why, what)
+        taken = self.commands.get(old) or self.aliases.get(old)
+        if taken is not None:
+            return self._refuse(old, f"the name is already registered by {taken.plugin or 'core'!r}", what)
+        self.aliases[old] = Alias(old, new, self._current_plugin)
+        return True
+
+    @staticmethod
+    def _bad_shape(name: str) -> str:
+        parts = name.split(" ")
+        if len(parts) > 2 or (len(parts) == 2 and parts[0] not in CORE_GROUPS):
+            groups = ", ".join(sorted(CORE_GROUPS))
+            return f"multi-word verbs must be 'GROUP LEAF' with GROUP one of {groups}"
+        return ""
+
+    def _record(self, plugin: str, message: str) -> None:
+        if not plugin:
+            raise TryonError(message)
+        from .plugins import get_manager
+
+        get_manager().record_failure(plugin, message)
 
     def build_parser(self) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(prog="tryon", description="Virtual try-on and image editing SDK")
@@ -197,10 +253,33 @@ class App:
                     self._current_plugin = ""
                 continue
             p.set_defaults(_run=cmd.run)
+        for old in sorted(self.aliases):
+            alias = self.aliases[old]
+            cmd = self.commands.get(alias.target)
+            if cmd is None:  # the verb's configure failed: it is gone, and its former name with it
+                continue
+            group, _, leaf = old.rpartition(" ")
+            target = leaves[group] if group else subs
+            # no help=: argparse leaves the alias out of the listing of the group's verbs
+            p = target.add_parser(leaf, description=f"deprecated name of `tryon {cmd.name}`: {cmd.help}",
+                                  add_help=cmd.help_extra is None)
+            if cmd.help_extra is not None:
+                p.add_argument("-h", "--help", action=_HelpWithExtra, extra=cmd.help_extra, help="show this help message and exit")
+            if cmd.configure is not None:
+                cmd.configure(p)  # it ran once above without raising
+            p.set_defaults(_run=_deprecated(alias, cmd.run))
         return parser
 
     def group_verbs(self, group: str) -> list[Command]:
         return [c for n, c in sorted(self.commands.items()) if n.startswith(group + " ")]
+
+
+def _deprecated(alias: Alias, run: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], Any]:
+    def run_alias(args: argparse.Namespace) -> Any:
+        print(alias.warning(), file=sys.stderr)
+        return run(args)
+
+    return run_alias
 
 
 def build_app() -> App:
@@ -267,12 +346,18 @@ def _plugins(args: argparse.Namespace) -> int:
         for entry in m.registry(kind):
             provided.setdefault(entry.plugin, {k: [] for k in REGISTRY_KINDS})[kind].append(entry.name)
     verbs: dict[str, list[str]] = {}
-    for cmd in getattr(args, "_app", App()).commands.values():
+    aliases: dict[str, dict[str, str]] = {}
+    app = getattr(args, "_app", App())
+    for cmd in app.commands.values():
         if cmd.plugin:
             verbs.setdefault(cmd.plugin, []).append(cmd.name)
+    for alias in app.aliases.values():
+        if alias.plugin:
+            aliases.setdefault(alias.plugin, {})[alias.name] = alias.target
     data = {
         "loaded": [{"name": n, "distribution": m.distributions.get(n, ""), **provided.get(n, {}),
-                    "verbs": sorted(verbs.get(n, []))} for n in m.plugin_names()],
+                    "verbs": sorted(verbs.get(n, [])), "aliases": dict(sorted(aliases.get(n, {}).items()))}
+                   for n in m.plugin_names()],
         "failed": [f.__dict__ for f in m.failures],
     }
     if args.json:
@@ -283,6 +368,8 @@ def _plugins(args: argparse.Namespace) -> int:
             for kind in (*REGISTRY_KINDS, "verbs"):
                 if p.get(kind):
                     print(f"    {kind:9s} {', '.join(p[kind])}")
+            if p["aliases"]:  # former verb names, deprecated
+                print(f"    {'aliases':9s} {', '.join(f'{old} -> {new}' for old, new in p['aliases'].items())}")
         for f in m.failures:
             print(f"FAILED {f}")
     return 0

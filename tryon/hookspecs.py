@@ -161,7 +161,9 @@ def tryon_register_cli(app):
         ``False`` when the verb cannot be added (a name taken, an unknown group, a bare group name): that is
         recorded as a failure of this plugin and its other verbs stay. A ``configure`` that raises removes
         that verb only. A :class:`tryon.TryonError` (or ``OSError``, ``ValueError``, ``KeyError``) raised by ``run``
-        prints one line and exits 1 (``--debug`` shows the traceback).
+        prints one line and exits 1 (``--debug`` shows the traceback). A renamed verb keeps its former name for one
+        release: ``aliases=("train old-name",)`` (or ``app.add_alias(old, new)``) makes ``tryon train old-name`` run
+        it after one deprecation line on stderr; aliases are not listed and do not count as verbs.
 
     :return: ``None`` (ignored).
 
@@ -169,8 +171,8 @@ def tryon_register_cli(app):
 
         @tryon.hookimpl
         def tryon_register_cli(app):
-            from . import training   # import-light: torch is imported inside run_train
+            from . import cli   # import-light: torch is imported inside run_train
 
             app.add_command("train my-task", help="train my-task's network",
-                            configure=training.configure, run=training.run_train)
+                            configure=cli.configure_train, run=cli.run_train, aliases=("train my-old-name",))
     """

@@ -1,44 +1,30 @@
 """Hook implementations: the only module tryon imports when it discovers the plugin.
 
-Keep it import-light: no torch here. Factories are :func:`tryon.lazy` strings resolved on first use, and
-CLI handlers import their modules inside ``run``.
+Thin on purpose: each hook hands the registry to :mod:`.specs` (what the plugin declares) or the app to
+:mod:`.cli` (its verbs). Keep it import-light: no torch here.
 """
 
 from __future__ import annotations
 
 import tryon
-from tryon.sampling import SamplerSpec
-
-TASK = "template-tone"
 
 
 @tryon.hookimpl
 def tryon_register_tasks(registry):
-    registry.register(tryon.TaskSpec(
-        name=TASK,
-        summary="learned colour tone (1x1 conv): image -> toned image (plugin template)",
-        factory=tryon.lazy("tryon_plugin_template.pipeline:TonePipeline"),
-        inputs=("image",),            # `tryon run template-tone --image FILE` is built from this
-        outputs=("image",),
-        tags=("template",),
-    ))
+    from .specs import register_tasks
+
+    register_tasks(registry)
 
 
 @tryon.hookimpl
 def tryon_register_samplers(registry):
-    registry.register(SamplerSpec(
-        name="template-jitter", family="template",
-        summary="tone the image under small random brightness shifts, keep the n most saturated",
-        factory=tryon.lazy("tryon_plugin_template.pipeline:JitterSampler"),
-    ))
+    from .specs import register_samplers
+
+    register_samplers(registry)
 
 
 @tryon.hookimpl
 def tryon_register_cli(app):
-    from . import training
+    from .cli import register_cli
 
-    # Leaves under the core's verb groups, named after the task (`tryon train template-tone`, `tryon demo template`).
-    app.add_command(f"train {TASK}", help="train the template's tone model on generated images",
-                    configure=training.configure, run=training.run_train)
-    app.add_command("demo template", help="train the template briefly and write a report",
-                    configure=training.configure_demo, run=training.run_demo)
+    register_cli(app)

@@ -40,7 +40,7 @@ def scenes(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def vqgan_run(scenes, tmp_path_factory):
     from tryon.train import TrainConfig
-    from tryon_edibert.train import VQGANTaskConfig, train_vqgan
+    from tryon_edibert.training import VQGANTaskConfig, train_vqgan
 
     out = tmp_path_factory.mktemp("vq") / "run"
     with one_thread():
@@ -54,7 +54,7 @@ def vqgan_run(scenes, tmp_path_factory):
 @pytest.fixture(scope="session")
 def edibert_run(vqgan_run, scenes, tmp_path_factory):
     from tryon.train import TrainConfig
-    from tryon_edibert.train import EDIBERT_LOOP, EdiBERTTaskConfig, train_edibert
+    from tryon_edibert.training import EDIBERT_LOOP, EdiBERTTaskConfig, train_edibert
 
     out = tmp_path_factory.mktemp("bert") / "run"
     with one_thread():

@@ -9,7 +9,7 @@ from tryon.cli import main as tryon_main
 
 
 def test_eval_verb_writes_ablation_timing_and_report(edibert_run, scenes, tmp_path, capsys):
-    from tryon_edibert.evaluate import ABLATION
+    from tryon_edibert.experiments.evaluate import ABLATION
 
     out = tmp_path / "eval"
     assert tryon_main(["eval", "edibert", "--weights", edibert_run[0], "--data", scenes, "--n", "4",
@@ -28,7 +28,7 @@ def test_eval_verb_writes_ablation_timing_and_report(edibert_run, scenes, tmp_pa
 
 
 def test_timing_verdict():
-    from tryon_edibert.demo import timing_verdict
+    from tryon_edibert.experiments.demo import timing_verdict
 
     rows = [{"sampler": "one", "speed-up": 1.0, "l1_vs_one_token": 1.0},
             {"sampler": "fast-but-worse", "speed-up": 9.0, "l1_vs_one_token": 1.2},

@@ -19,7 +19,7 @@ NAMES = ("maskgit", "halton")
 
 
 def _model(grid=16):
-    from tryon_edibert.transformer import EdiBERTTransformer
+    from tryon_edibert.models import EdiBERTTransformer
 
     torch.manual_seed(0)
     return EdiBERTTransformer(n_codes=64, width=32, layers=1, heads=2, max_grid=(grid, grid)).eval()
@@ -162,7 +162,7 @@ def test_quality_no_worse_than_the_one_token_spiral(edibert_run, scenes):
     learnt token statistics. So the check is the model's own NLL of the region's final tokens, mean of 3 seeds,
     against the one-token ``spiral`` (2 epochs, 72 forwards here) and the random start, computed here."""
     import tryon
-    from tryon_edibert.transformer import token_nll
+    from tryon_edibert.models import token_nll
 
     pipe = tryon.load("edibert-inpaint", weights=edibert_run[0], device="cpu")
     files = sorted(Path(scenes).rglob("*.png"))[:8]

@@ -54,7 +54,7 @@ def test_edibert_loss_falls_and_one_folder_serves_every_task(edibert_run, vqgan_
 
 
 def test_non_square_grid_and_too_large_grid():
-    from tryon_edibert.transformer import EdiBERTTransformer
+    from tryon_edibert.models import EdiBERTTransformer
 
     m = EdiBERTTransformer(n_codes=32, width=32, layers=1, heads=2, max_grid=(16, 12))
     assert m(torch.randint(0, 32, (2, 16, 12))).shape == (2, 16, 12, 32)
@@ -64,7 +64,7 @@ def test_non_square_grid_and_too_large_grid():
 
 
 def test_bidirectional_attention():
-    from tryon_edibert.transformer import EdiBERTTransformer
+    from tryon_edibert.models import EdiBERTTransformer
 
     torch.manual_seed(0)
     m = EdiBERTTransformer(n_codes=32, width=32, layers=1, heads=2, max_grid=(4, 4)).eval()

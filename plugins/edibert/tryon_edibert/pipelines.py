@@ -8,7 +8,7 @@
   images: ``image`` outside the mask, ``other`` inside). Scribble edits are compositing on the scribbled image.
 
 The editing tasks share the weights family ``"edibert"`` (``TaskSpec.weights_family``): the run folder of
-``tryon train edibert`` records the task it saved (``edibert-inpaint``) and loads into every editing task
+``tryon train edibert-inpaint`` records the task it saved (``edibert-inpaint``) and loads into every editing task
 (``tryon.load("edibert-denoise", weights=RUN)`` works; a folder of another task, e.g. a VQGAN run, raises
 :class:`tryon.errors.WeightsError`).
 
@@ -43,8 +43,7 @@ from tryon.io import as_batch, load_mask, restore
 
 from .editing import collage_image, collage_weight, latent_masks, optimize_latents, perceptual_extractor
 from .samplers import EditRequest
-from .transformer import EdiBERTTransformer, token_nll
-from .vqgan import VQGAN
+from .models import VQGAN, EdiBERTTransformer, token_nll
 
 FAMILY = "edibert"
 
@@ -155,7 +154,7 @@ class VQGANPipeline(tryon.Pipeline):
 # ------------------------------------------------------------------------------------------------ EdiBERT
 class EdiBERTModel(VQGANPipeline):
     """VQGAN + EdiBERT transformer: the one model every editing task runs (000 §4.2.5); the editing tasks form
-    one weights family, so the folder of ``tryon train edibert`` loads into each of them."""
+    one weights family, so the folder of ``tryon train edibert-inpaint`` loads into each of them."""
 
     def __init__(self, *, n_codes: int = 1024, embed_dim: int = 64, ch: int = 64, ch_mult: list[int] | tuple = (1, 1, 2, 2, 4),
                  beta: float = 0.25, ema_decay: float = 0.99, dead_code_threshold: float = 1.0,

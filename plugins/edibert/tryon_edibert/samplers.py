@@ -4,7 +4,7 @@ name (``tryon.sampling.get_sampler(name, family="edibert", **options)``), so a p
 touching the pipelines.
 
 **The family's protocol.** ``model`` is a token model (``tokens B×h×w → logits B×h×w×N``, e.g.
-:class:`tryon_edibert.transformer.EdiBERTTransformer`); ``request`` is an :class:`EditRequest`;
+:class:`tryon_edibert.models.EdiBERTTransformer`); ``request`` is an :class:`EditRequest`;
 ``sample(model, request, seed=...)`` returns ``SampleResult(samples=tokens B×h×w, latents={"visits": per image
 the flat positions in update order}, stats)`` with ``stats.model_calls`` = transformer forwards.
 

@@ -1,6 +1,6 @@
 """Editing through inversion: inpainting fills the masked pixels from the inversion of the known ones and keeps
 the rest (bit for bit beyond the core's feathered seam, ``tryon.compose``; 000 §4.2.4.2); compositing/crossover
-harmonise a collage; `tryon train gan-encoder` + `tryon run gan-inpaint` work."""
+harmonise a collage; `tryon train gan-invert` + `tryon run gan-inpaint` work."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def _pipe(cls):
 def test_edit_pipelines_keep_the_users_pixels_by_default():
     """uint8 in, identical uint8 out beyond the seam, through the 20×26 → 16×16 letterbox; ``paste=False`` is the
     raw decode; in the seam band the output lies between the source and the decode."""
-    from tryon_gan.editing_pipelines import GanCompositePipeline, GanCrossoverPipeline, GanInpaintPipeline
+    from tryon_gan.pipelines import GanCompositePipeline, GanCrossoverPipeline, GanInpaintPipeline
 
     rng = np.random.default_rng(0)
     arr = (rng.random((20, 26, 3)) * 255).astype(np.uint8)
@@ -118,13 +118,13 @@ def test_edit_pipelines_keep_the_users_pixels_by_default():
 
 def test_cli_train_encoder_then_run_inpaint(setup, tmp_path):
     from tryon.cli import main
-    from tryon_gan.inversion.pipeline import GanInvertPipeline
+    from tryon_gan.pipelines import GanInvertPipeline
 
     gen_dir = tmp_path / "gan"
     torch.manual_seed(0)
     GanInvertPipeline(data_shape=[3, 16, 16], latent_dim=8, base=4, encoder_width=8).save_pretrained(gen_dir)
     run = tmp_path / "enc"
-    rc = main(["train", "gan-encoder", "--generator", str(gen_dir), "--out", str(run), "--steps", "4", "--batch-size", "8",
+    rc = main(["train", "gan-invert", "--generator", str(gen_dir), "--out", str(run), "--steps", "4", "--batch-size", "8",
                "--width", "8", "--inversion-steps", "5", "--log-every", "2", "--ckpt-every", "4", "--no-progress",
                "--device", "cpu"])
     assert rc == 0 and (run / "encoder.safetensors").is_file() and (run / "config.json").is_file()

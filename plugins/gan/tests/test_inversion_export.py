@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from tryon.export.onnx import export_onnx  # noqa: E402
-from tryon_gan.inversion.pipeline import ENCODER_EXPORT, PROJECTOR_EXPORT, GanInvertPipeline  # noqa: E402
+from tryon_gan.pipelines import ENCODER_EXPORT, PROJECTOR_EXPORT, GanInvertPipeline  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from tryon_gan.data import gaussian_grid
-from tryon_gan.experiments import GAN_LOOP, TOY_LOOP, TOY_TASK, quiet_loop
+from tryon_gan.experiments.toys import GAN_LOOP, TOY_LOOP, TOY_TASK, quiet_loop
 from tryon_gan.training import GANTaskConfig, train_gan
 
 

@@ -197,7 +197,7 @@ class WeightNet(_CheckedInput):
 
 
 def build_generator(config: dict) -> nn.Module:
-    """The generator of a :class:`tryon_gan.pipeline.GanPipeline` config."""
+    """The generator of a :class:`tryon_gan.pipelines.GanPipeline` config."""
     if config["arch"] == "mlp":
         shape = list(config["data_shape"])
         n = 1

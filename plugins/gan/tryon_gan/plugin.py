@@ -1,4 +1,5 @@
-"""Hook implementations of the GAN plugin (entry point ``tryon.plugins: gan``); import-light (no torch)."""
+"""Hook implementations of the GAN plugin (entry point ``tryon.plugins: gan``): thin and import-light (no torch).
+What the plugin declares is in :mod:`.specs`, its verbs in :mod:`.cli`."""
 
 from __future__ import annotations
 
@@ -7,31 +8,27 @@ import tryon
 
 @tryon.hookimpl
 def tryon_register_tasks(registry):
-    from .commands import register_tasks
-    from .inversion.register import register_tasks as register_inversion_tasks
+    from .specs import register_tasks
 
     register_tasks(registry)
-    register_inversion_tasks(registry)
 
 
 @tryon.hookimpl
 def tryon_register_datasets(registry):
-    from .commands import register_datasets
+    from .specs import register_datasets
 
     register_datasets(registry)
 
 
 @tryon.hookimpl
 def tryon_register_samplers(registry):
-    from .commands import register_samplers
+    from .specs import register_samplers
 
     register_samplers(registry)
 
 
 @tryon.hookimpl
 def tryon_register_cli(app):
-    from .commands import register_cli
-    from .inversion.register import register_cli as register_inversion_cli
+    from .cli import register_cli
 
     register_cli(app)
-    register_inversion_cli(app)

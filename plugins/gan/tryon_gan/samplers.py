@@ -33,7 +33,7 @@ from tryon.errors import InputError
 
 from .jacobian import jacobian_norms
 from .models import latent_dim_of, latents
-from .sampler_names import SAMPLERS
+from .specs import SAMPLERS
 
 FAMILY = "gan"
 _MAX_ROUNDS = 1000
@@ -247,7 +247,7 @@ class SimplicialSampler:
 def _weight_net(weights: Any, m: float | None) -> tuple[torch.nn.Module, float]:
     """(w module, m) from a ``gan-latent-weights`` run folder, a LatentWeightsPipeline, or a module + m."""
     if weights is None:
-        raise InputError("latent sampler", "weights=RUN (a `tryon train gan-weights` run) or a w(z) module", "none")
+        raise InputError("latent sampler", "weights=RUN (a `tryon train gan-latent-weights` run) or a w(z) module", "none")
     if isinstance(weights, (str, Path)):
         import tryon
 

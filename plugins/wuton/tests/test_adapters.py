@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 
 from tryon.errors import DatasetError
-from tryon_wuton.data import TryOnDataset, check_dataset, detect_layout, register_datasets
+from tryon_wuton.data import TryOnDataset, check_dataset, detect_layout
 from tryon_wuton.data import labels as L
 from tryon_wuton.data import synth
+from tryon_wuton.specs import register_datasets
 
 H, W = 64, 48
 
@@ -410,7 +411,7 @@ def test_strict_palette_can_be_relaxed(synth_root, tmp_path):
 
 def test_cli_check_reports_errors_in_one_line(synth_root, tmp_path, capsys):
     from tryon.cli import App
-    from tryon_wuton.data import register_cli
+    from tryon_wuton.cli import register_cli
 
     app = App()
     register_cli(app)

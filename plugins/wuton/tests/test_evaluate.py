@@ -9,7 +9,7 @@ import torch
 
 import tryon
 from tryon_wuton.data.labels import BACKGROUND, FACE, LEFT_ARM, PANTS, RIGHT_ARM, UPPER_CLOTHES
-from tryon_wuton.evaluate import CONDITIONS, corrupt_parse, evaluate_tryon
+from tryon_wuton.experiments.evaluate import CONDITIONS, corrupt_parse, evaluate_tryon
 from tryon_wuton.pipelines import WutonStudentPipeline, WutonTeacherPipeline
 
 SIZE = (64, 48)
@@ -83,7 +83,7 @@ def test_evaluate_tryon_table_and_files(runs):
 
 
 def test_teacher_breakdown_reports_parser_share():
-    from tryon_wuton.speed import teacher_breakdown
+    from tryon_wuton.experiments.speed import teacher_breakdown
 
     pipe = WutonTeacherPipeline(size=SIZE).eval()
     bd = teacher_breakdown(pipe, batch=1, iters=2, warmup=1)

@@ -76,7 +76,7 @@ def test_int8_variant_calibrated_on_train_scored_on_test(export64, data_dir, tmp
     import shutil
 
     from tryon.runtime import ImageModelSession
-    from tryon_wuton.speed import calibration_inputs, int8_quality
+    from tryon_wuton.experiments.speed import calibration_inputs, int8_quality
 
     out = tmp_path / "e"
     shutil.copytree(export64[1], out)

@@ -50,7 +50,7 @@ def roots(tmp_path_factory) -> dict[str, Path]:
 
 def _cli(argv: list[str], capsys) -> str:
     from tryon.cli import App
-    from tryon_wuton.data import register_cli
+    from tryon_wuton.cli import register_cli
 
     app = App()
     register_cli(app)

@@ -15,9 +15,9 @@ from PIL import Image
 import tryon
 from tryon.errors import InputError
 from tryon.registry import TaskRegistry
-from tryon_wuton.commands import parse_size, register_cli
+from tryon_wuton.cli import parse_size, register_cli
 from tryon_wuton.pipelines import TryOnResult, WutonStudentPipeline, WutonTeacherPipeline
-from tryon_wuton.tasks import build_task_specs, register_tasks
+from tryon_wuton.specs import register_tasks, task_specs
 
 SIZE = (64, 48)
 
@@ -182,7 +182,8 @@ def test_cli_verbs_and_cheap_import() -> None:
 
     app = App()
     register_cli(app)
-    assert set(app.commands) == {"train wuton-parser", "train wuton-teacher", "train wuton-student"}
+    assert set(app.commands) == {"train wuton-parser", "train wuton-teacher", "train wuton-student", "data synth",
+                                 "data check", "demo wuton"}
     p = argparse.ArgumentParser()
     app.commands["train wuton-teacher"][0](p)
     a = p.parse_args(["--data", "d", "--out", "o", "--adv", "paired", "--no-end-to-end", "--size", "128x96"])
@@ -200,11 +201,11 @@ def test_cli_verbs_and_cheap_import() -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         parse_size("256")
     # registering tasks and verbs imports no torch (keeps `tryon tasks` fast)
-    code = ("import sys, tryon_wuton.tasks as t, tryon_wuton.commands as c; from tryon.registry import TaskRegistry; "
+    code = ("import sys, tryon_wuton.specs as t, tryon_wuton.cli as c; from tryon.registry import TaskRegistry; "
             "t.register_tasks(TaskRegistry()); c.register_cli(type('A', (), {'add_command': lambda *a, **k: None})()); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
-    assert len(build_task_specs()) == 3
+    assert len(task_specs()) == 3
 
 
 @pytest.mark.parametrize("verb", ["train wuton-parser", "train wuton-teacher", "train wuton-student"])

@@ -252,7 +252,7 @@ def test_existing_output_and_overwrite(tmp_path):
 )
 def test_cli_rejects_bad_arguments(tmp_path, argv, match):
     from tryon.cli import App
-    from tryon_wuton.data import register_cli
+    from tryon_wuton.cli import register_cli
 
     app = App()
     register_cli(app)
@@ -265,7 +265,7 @@ def test_cli_rejects_bad_arguments(tmp_path, argv, match):
 
 def test_cli_synth_then_check(tmp_path, capsys):
     from tryon.cli import App
-    from tryon_wuton.data import register_cli
+    from tryon_wuton.cli import register_cli
 
     app = App()
     register_cli(app)

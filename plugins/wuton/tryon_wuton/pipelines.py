@@ -1,4 +1,4 @@
-"""Inference pipelines of the WUTON plugin (their task specs are in :mod:`tryon_wuton.tasks`).
+"""Inference pipelines of the WUTON plugin (their task specs are in :mod:`tryon_wuton.specs`).
 
 * ``wuton-parser`` (:class:`WutonParserPipeline`): person → canonical parse map (the human parser ``h``).
 * ``wuton-teacher`` (:class:`WutonTeacherPipeline`): T-WUTON with its pre-processing, 000 eq. 4.3.1:

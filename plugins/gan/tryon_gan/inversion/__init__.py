@@ -4,10 +4,10 @@
 ``optimisation`` (Image2StyleGAN-style), ``encoder`` (a trained E(x, m)), ``hybrid`` (In-Domain: encoder
 start + optimisation with the encoder-consistency term) and ``plumerault`` (blurred MSE, ‖z‖ ≤ √d, and
 :func:`recursive_estimation` for transformation trajectories). Modules: ``protocol``, ``losses``, ``encoder``
-(the network), ``encoder_training`` (its training), ``pipeline`` (the gan-invert pipeline and the components every
-inversion task shares), ``register`` (tasks and verbs). Inversion is a lower layer than :mod:`tryon_gan.editing`
-and :mod:`tryon_gan.directions`: they import it, it never imports them (the edit pipelines live in
-:mod:`tryon_gan.editing_pipelines`, the report section of ``tryon demo gan`` in :mod:`tryon_gan.demo`).
+(the network) and ``encoder_training`` (its in-process fit). Inversion is a lower layer than :mod:`tryon_gan.editing`
+and :mod:`tryon_gan.directions`: they import it, it never imports them. The inversion tasks' pipelines are in
+:mod:`tryon_gan.pipelines`, the ``tryon train gan-invert`` run in :mod:`tryon_gan.training.invert`, the report section
+of ``tryon demo gan`` in :mod:`tryon_gan.experiments.inversion`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from tryon.imports import lazy_exports
 _EXPORTS = {
     "invert": "protocol", "recursive_estimation": "protocol", "InversionResult": "protocol", "Trajectory": "protocol",
     "METHODS": "protocol", "project": "protocol", "LatentEncoder": "encoder", "Projector": "encoder",
-    "train_encoder": "encoder_training", "train_encoder_run": "encoder_training", "blurred_mse": "losses",
+    "train_encoder": "encoder_training", "blurred_mse": "losses",
     "gaussian_blur": "losses", "masked_mse": "losses",
 }
-# Resolved on first use: ``register`` (imported when tryon lists tasks and verbs) must not import torch.
+# Resolved on first use: importing the package imports no torch.
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

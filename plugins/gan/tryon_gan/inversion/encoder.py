@@ -5,8 +5,8 @@ zeroed, plus the mask as an extra channel centred at 0: the RGBM input of latent
 2021; seeds-anchors §2), LeakyReLU, stride-2 convs down to ≤ 4×4, then two linear layers to ``d``. No
 batch norm, so an image's code never depends on the rest of the batch and the graph exports cleanly.
 
-Its training (on the generator's own samples, in-process or as ``tryon train gan-encoder``) lives in
-:mod:`tryon_gan.inversion.encoder_training`.
+Its training on the generator's own samples lives in :mod:`tryon_gan.inversion.encoder_training` (in-process) and
+:mod:`tryon_gan.training.invert` (``tryon train gan-invert``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Training of the inversion encoder (:class:`~tryon_gan.inversion.encoder.LatentEncoder`) on the frozen
-generator's own samples: :func:`train_encoder` in-process (tests, demos, benchmarks) and
-:func:`train_encoder_run`, the ``tryon train gan-encoder`` run through the core training loop.
+generator's own samples, in-process: :func:`train_encoder` (tests, demos, benchmarks). The ``tryon train gan-invert``
+run through the core training loop, with the same objective, is :func:`tryon_gan.training.invert.train_encoder_run`.
 
 Pairs are drawn from the frozen generator (z ~ N(0, I), x = G(z)); half of each batch gets a random free-form or
 rectangular mask (core ``tryon.geometry.masks``), and the loss is ``‖E(x, m) − z‖² + λ_img · mse_valid(G(E(x, m)), x)``
@@ -8,8 +8,6 @@ rectangular mask (core ``tryon.geometry.masks``), and the loss is ``‖E(x, m) �
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +55,7 @@ def train_encoder(generator: nn.Module, *, latent_dim: int | None = None, steps:
                   seed: int = 0, encoder: LatentEncoder | None = None, log: list | None = None) -> LatentEncoder:
     """Fit a :class:`LatentEncoder` to a frozen generator in-process (tests, demos, benchmarks).
 
-    ``tryon train gan-encoder`` is the CLI path (checkpoints, resume, run folder)."""
+    ``tryon train gan-invert`` is the CLI path (checkpoints, resume, run folder)."""
     from .protocol import probe_generator
 
     d, shape = probe_generator(generator, latent_dim)
@@ -84,56 +82,4 @@ def train_encoder(generator: nn.Module, *, latent_dim: int | None = None, steps:
     return encoder.eval()
 
 
-class LatentSeeds(torch.utils.data.Dataset):
-    """``n`` fixed latent draws (index → z): the "dataset" of encoder training in the core loop."""
-
-    def __init__(self, latent_dim: int, n: int = 100_000, seed: int = 0):
-        self.latent_dim, self.n, self.seed = int(latent_dim), int(n), int(seed)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> Tensor:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(i))
-        return torch.randn(self.latent_dim, generator=g)
-
-
-def train_encoder_run(loop: Any, task: Any) -> tuple[Any, dict[str, Any]]:
-    """``tryon train gan-encoder --generator RUN``: the encoder trained through :func:`tryon.train.run`
-    (``loop``: a :class:`tryon.train.TrainConfig`, ``lr`` ``None``: 1e-3; ``task``: a
-    :class:`tryon_gan.config.EncoderTaskConfig`); the run folder is a weights folder for every ``gan-invert`` /
-    ``gan-inpaint`` / ``gan-composite`` / ``gan-crossover`` pipeline."""
-    from tryon.train import refuse_unsupported, run
-
-    from ..config import ENCODER_LOOP
-    from .pipeline import GanEncoderPipeline
-
-    refuse_unsupported(loop, task)
-    generator_run, image_weight, p_masked = task.generator_run, float(task.image_weight), float(task.p_masked)
-    pipe = GanEncoderPipeline.from_generator_run(generator_run, encoder_width=task.width, method=task.method,
-                                                 steps=task.inversion_steps)
-    pipe.task = "gan-invert"  # recorded with the weights; the other inversion tasks share its weights family
-    generator, encoder = pipe.generator.eval().requires_grad_(False), pipe.encoder
-    opt = torch.optim.Adam(encoder.parameters(), lr=float(loop.lr if loop.lr is not None else ENCODER_LOOP["lr"]))
-    side, seed = int(pipe.config["data_shape"][1]), int(loop.seed)
-
-    def step(trainer: Any, z: Tensor) -> dict[str, float]:
-        generator.to(trainer.device)
-        g = torch.Generator().manual_seed(seed * 7919 + int(trainer.step))
-        masks = random_masks(z.shape[0], side, g, p_masked)
-        opt.zero_grad(set_to_none=True)
-        with trainer.autocast():
-            loss, logs = encoder_loss(encoder, generator, z.to(trainer.device), masks, image_weight)
-        trainer.backward(loss)
-        trainer.optimizer_step("encoder")
-        return logs
-
-    outcome = run(loop, modules={"encoder": encoder}, optimizers={"encoder": opt},
-                  dataset=LatentSeeds(pipe.latent_dim, seed=seed), step_fn=step,
-                  info={"objective": "encoder: |E(x,m)-z|^2 + image_weight*mse(G(E(x,m)), x)",
-                        "generator": str(generator_run), "image_weight": image_weight, "p_masked": p_masked},
-                  build_pipeline=lambda trainer, result: pipe.to("cpu"))
-    return outcome.pipeline, outcome.summary
-
-
-__all__ = ["random_masks", "encoder_loss", "train_encoder", "LatentSeeds", "train_encoder_run"]
+__all__ = ["random_masks", "encoder_loss", "train_encoder"]

@@ -6,15 +6,14 @@
 * :mod:`.layouts` — VITON-HD, VITON/CP-VTON, DressCode and PF-AFN adapters with validation;
 * :mod:`.dataset` — :class:`TryOnDataset` (torch).
 
-Importing this package is cheap (no torch, no OpenCV): heavy modules load on first attribute use.
-Hook helpers for ``tryon_wuton/plugin.py``: :func:`register_cli` and :func:`register_datasets`.
+Importing this package is cheap (no torch, no OpenCV): heavy modules load on first attribute use. The dataset
+readers are declared in :mod:`tryon_wuton.specs`, the ``tryon data synth`` / ``tryon data check`` verbs in
+:mod:`tryon_wuton.cli`.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from tryon import DatasetSpec
 
 from . import labels
 
@@ -35,7 +34,7 @@ _LAZY = {
     "LAYOUTS": ("layouts", "LAYOUTS"),
 }
 
-__all__ = ["labels", "register_cli", "register_datasets", *_LAZY]
+__all__ = ["labels", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
@@ -45,52 +44,3 @@ def __getattr__(name: str) -> Any:
         mod, attr = _LAZY[name]
         return getattr(importlib.import_module(f"{__name__}.{mod}"), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def register_cli(app: Any) -> None:
-    """Add ``tryon data synth`` and ``tryon data check`` (call from the ``tryon_register_cli`` hook)."""
-    from .cli import register
-
-    register(app)
-
-
-def _factory(layout: str):
-    def make(root: Any, split: str = "train", pairs: str = "paired", size: Any = None, **kw: Any):
-        from .dataset import TryOnDataset
-
-        return TryOnDataset(root, split=split, pairs=pairs, size=size, layout=layout, **kw)
-
-    make.__name__ = f"open_{layout.replace('-', '_')}"
-    make.__doc__ = f"TryOnDataset(root, split, pairs, size, layout={layout!r})"
-    return make
-
-
-def _synthetic(root: Any, split: str = "train", pairs: str = "paired", size: Any = None, **kw: Any):
-    """A folder written by ``tryon data synth`` (VITON-HD layout + ``unpaired_gt``/``accessory-mask``)."""
-    from pathlib import Path
-
-    from tryon.errors import DatasetError
-
-    from .dataset import TryOnDataset
-
-    if not (Path(root) / "synth_meta.json").is_file():
-        raise DatasetError(f"synthetic dataset {root}", "a folder written by `tryon data synth` (with synth_meta.json)",
-                           "no synth_meta.json")
-    return TryOnDataset(root, split=split, pairs=pairs, size=size, layout="viton-hd", **kw)
-
-
-def register_datasets(registry: Any) -> None:
-    """Register the dataset readers (call from the ``tryon_register_datasets`` hook).
-
-    Each entry is a factory ``(root, split="train", pairs="paired", size=None, **kw) -> TryOnDataset``.
-    """
-    registry.register(DatasetSpec("synthetic", summary="synthetic try-on data from `tryon data synth` (unpaired GT, accessory masks)",
-                                  factory=_synthetic, meta={"layout": "viton-hd"}))
-    registry.register(DatasetSpec("viton-hd", summary="VITON-HD zalando-hd-resized layout (image-parse-v3, openpose_json)",
-                                  factory=_factory("viton-hd"), meta={"layout": "viton-hd"}))
-    registry.register(DatasetSpec("viton", summary="VITON / CP-VTON layout (image-parse LIP, pose COCO-18)",
-                                  factory=_factory("viton"), meta={"layout": "viton"}))
-    registry.register(DatasetSpec("dresscode", summary="DressCode layout (images _0/_1, label_maps ATR, keypoints)",
-                                  factory=_factory("dresscode"), meta={"layout": "dresscode"}))
-    registry.register(DatasetSpec("pfafn", summary="PF-AFN / DM-VTON layout (*_img, *_color, *_edge, *_label, *_pose)",
-                                  factory=_factory("pfafn"), meta={"layout": "pfafn"}))

@@ -6,7 +6,7 @@ parse maps and scored (pixel accuracy, mIoU) on the test split. Each step goes t
 run through :func:`tryon.train.run`.
 
 CLI: ``tryon train wuton-parser --data DIR --out RUN [--steps N] [--size 256x192] [--precision bf16] [--grad-clip X]``
-(see :mod:`tryon_wuton.commands`). ``RUN`` ends up holding the ``wuton-parser`` pipeline weights
+(see :mod:`tryon_wuton.cli`). ``RUN`` ends up holding the ``wuton-parser`` pipeline weights
 (``config.json`` + ``parser.safetensors``) next to ``train_info.json``, ``parser_eval.json`` and the trainer's
 checkpoints and logs.
 """

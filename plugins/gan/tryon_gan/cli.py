@@ -1,0 +1,95 @@
+"""Every CLI verb of the GAN plugin (import-light: no torch at import; ``run`` imports the work when called).
+
+* ``tryon train gan-generate --data SPEC --loss hinge`` — GAN training (progress, resume and report from the core
+  loop); the run folder is a ``gan-generate`` weights folder.
+* ``tryon train gan-latent-weights --generator RUN --data SPEC`` — latent importance weights (002 Alg. 1).
+* ``tryon train gan-invert --generator RUN`` — the inversion encoder; the run folder serves ``gan-invert``,
+  ``gan-inpaint``, ``gan-composite`` and ``gan-crossover``.
+* ``tryon demo gan`` — the toy reproductions and the report (``runs/demo-gan/report.html``).
+
+A train verb's options are generated from its two settings dataclasses (:mod:`.training.config`); its entry point
+takes both. The former verb names ``train gan``, ``train gan-weights`` and ``train gan-encoder`` still work for one
+release (deprecated aliases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Any, Callable
+
+from tryon.trainconfig import add_config_arguments, add_train_arguments, config_from_args, train_config_from_args
+
+from .training.config import (
+    ENCODER_LOOP,
+    GAN_LOOP,
+    WEIGHTS_LOOP,
+    EncoderTaskConfig,
+    GANTaskConfig,
+    LatentWeightsTaskConfig,
+)
+
+#: verb -> (help, task config, the verb's loop defaults, "module:function" in :mod:`.training`, former names)
+TRAIN_VERBS: dict[str, tuple[str, Any, dict[str, Any], str, tuple[str, ...]]] = {
+    "train gan-generate": ("train a GAN (MLP or DCGAN-style) with a loss from the core registry (000 ch. 3, 004)",
+                           GANTaskConfig, GAN_LOOP, "generate:train_gan", ("train gan",)),
+    "train gan-latent-weights": ("train latent importance weights w(z) for a frozen generator (002 Alg. 1)",
+                                 LatentWeightsTaskConfig, WEIGHTS_LOOP, "latent_weights:train_latent_weights",
+                                 ("train gan-weights",)),
+    "train gan-invert": ("train the inversion encoder E(x, m) -> z of a GAN run (000 §2.2); the run folder serves "
+                         "gan-invert/-inpaint/-composite/-crossover", EncoderTaskConfig, ENCODER_LOOP,
+                         "invert:train_encoder_run", ("train gan-encoder",)),
+}
+
+
+def _configure(task_cls: Any, loop_defaults: dict[str, Any]) -> Callable[[argparse.ArgumentParser], None]:
+    def configure(p: argparse.ArgumentParser) -> None:
+        add_train_arguments(p, **loop_defaults)
+        add_config_arguments(p, task_cls, title=task_cls.VERB.split()[-1])
+
+    return configure
+
+
+def _runner(task_cls: Any, target: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        module, fn = target.split(":")
+        train = getattr(importlib.import_module(f"{__package__}.training.{module}"), fn)
+        _, summary = train(train_config_from_args(args), config_from_args(task_cls, args))
+        _print(summary)
+        return 0
+
+    return run
+
+
+def _print(summary: dict[str, Any]) -> None:
+    json.dump(summary, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _configure_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="runs/demo-gan", help="report folder (default runs/demo-gan)")
+    p.add_argument("--quick", action="store_true", help="a smoke run in well under a minute (few steps)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-digits", dest="digits", action="store_false", help="skip the digits loss table")
+    p.set_defaults(digits=True)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .experiments.demo import run_demo
+
+    path = run_demo(args.out, quick=args.quick, seed=args.seed, digits=args.digits)
+    print(f"report: {path}")
+    return 0
+
+
+def register_cli(app: Any) -> None:
+    for name, (text, task_cls, loop_defaults, target, former) in TRAIN_VERBS.items():
+        app.add_command(name, help=text, configure=_configure(task_cls, loop_defaults), run=_runner(task_cls, target),
+                        aliases=former)
+    app.add_command("demo gan", help="toy GAN reproductions (JBT, latentRS, simplicial, losses) -> runs/demo-gan/report.html",
+                    configure=_configure_demo, run=_run_demo)
+
+
+__all__ = ["TRAIN_VERBS", "register_cli"]

@@ -1,0 +1,264 @@
+"""Evaluation that tests the seeds' claims on the synthetic benchmark (000 §4.3.4, Tables 4.3, 4.5, Fig. 4.10).
+
+Real try-on datasets have no ground truth for *unpaired* pairs (person a wearing garment b); our synthetic
+generator renders it (``test/unpaired_gt``). So the unpaired setting, the one the student is trained for,
+can be scored with paired metrics here:
+
+* ``ssim`` — SSIM against the unpaired ground truth (RGB, [0, 1], Gaussian 11 / σ 1.5, see
+  ``tryon/metrics/PROTOCOL.md``);
+* ``proxy-lpips`` — LPIPS-style distance on *proxy* features (a small network trained on the training
+  persons: no ImageNet backbone exists offline; never comparable with published LPIPS);
+* ``proxy-fid`` — Fréchet distance on the same proxy features between outputs and ground truths;
+* ``arms-l1`` — mean |output − gt| on the arms/hands region of the ground truth (labels 14, 15): the
+  region the teacher never sees (000 Fig. 4.14);
+* ``accessory-l1`` — the same on the accessory mask (handbag, bracelet) for samples that have one
+  (000 Fig. 4.10, third row).
+
+Parser robustness (000 Fig. 4.10, App. E.2): the teacher is run on agnostic persons built from the
+ground-truth parse map with *injected parser errors* — ``erode`` (garment and arms shrunk by k px,
+the rim labelled background), ``dilate`` (grown by k px over the background), ``missing-arms`` (arm labels
+dropped), ``bag-as-garment`` (the accessory labelled as upper clothes) — and with its own trained parser.
+Students take the plain person and no parse map, so their rows are identical across conditions *by
+construction*; they are computed once and repeated so the table reads per condition.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from tryon.fs import atomic_write_json, atomic_write_text
+from tryon.report import markdown_table
+
+log = logging.getLogger("tryon_wuton.experiments.evaluate")
+
+CONDITIONS = ("gt-parse", "own-parser", "erode", "dilate", "missing-arms", "bag-as-garment")
+
+
+def corrupt_parse(parse: torch.Tensor, kind: str, k: int = 5, accessory: torch.Tensor | None = None) -> torch.Tensor:
+    """Inject a parser error into ``B×H×W`` canonical label maps (a new tensor; the input is untouched)."""
+    from ..data.labels import BACKGROUND, LEFT_ARM, RIGHT_ARM, UPPER_CLOTHES, UPPER_GARMENT_LABELS
+
+    out = parse.clone()
+    masked_labels = (*UPPER_GARMENT_LABELS, LEFT_ARM, RIGHT_ARM)
+    region = torch.zeros_like(parse, dtype=torch.bool)
+    for lab in masked_labels:
+        region |= parse == lab
+    r = region[:, None].float()
+    if kind in ("gt-parse", "own-parser"):
+        return out
+    if kind == "erode":
+        eroded = -F.max_pool2d(-r, 2 * k + 1, stride=1, padding=k)
+        rim = (r - eroded)[:, 0] > 0.5
+        out[rim] = BACKGROUND
+    elif kind == "dilate":
+        grown = F.max_pool2d(r, 2 * k + 1, stride=1, padding=k)[:, 0] > 0.5
+        out[grown & (parse == BACKGROUND)] = UPPER_CLOTHES
+    elif kind == "missing-arms":
+        out[(parse == LEFT_ARM) | (parse == RIGHT_ARM)] = BACKGROUND
+    elif kind == "bag-as-garment":
+        if accessory is not None:
+            out[accessory[:, 0] > 0.5] = UPPER_CLOTHES
+    else:
+        raise ValueError(f"unknown parser corruption {kind!r}; known: {', '.join(CONDITIONS)}")
+    return out
+
+
+def _region_l1(out: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:
+    """(sum of mean-over-channels |out − gt| inside mask, number of mask pixels)."""
+    diff = (out - gt).abs().mean(1, keepdim=True)
+    return float((diff * mask).sum()), float(mask.sum())
+
+
+def evaluate_tryon(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    teacher: str | os.PathLike | None = None,
+    students: dict[str, str | os.PathLike] | None = None,
+    max_pairs: int = 200,
+    batch_size: int = 8,
+    proxy: str | os.PathLike | None = None,
+    proxy_steps: int = 200,
+    corruption_px: int | None = None,
+    conditions: Sequence[str] = CONDITIONS,
+    grid_rows: int = 6,
+    device: Any = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Score teacher and student runs on the synthetic test split (unpaired, with ground truth).
+
+    Writes ``out/eval.json`` (every number and the protocol), ``out/eval.md`` and image grids
+    (``out/grid_*.png``); returns the JSON dict. ``students`` maps a display name (e.g. ``"S-WUTON"``,
+    ``"S-WUTON λadv=0"``) to a run directory.
+    """
+    import tryon
+    from tryon.io import save_image
+    from tryon.report import grid_image
+    from tryon.metrics import fid, proxy_lpips, ssim
+    from tryon.metrics.proxy import ProxyFeatures, train_proxy
+
+    from ..data import TryOnDataset
+    from ..data.labels import LEFT_ARM, RIGHT_ARM
+    from ..agnostic import make_agnostic
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(device or tryon.default_device())
+    students = dict(students or {})
+    pipes: dict[str, Any] = {}
+    if teacher is not None:
+        pipes["T-WUTON"] = tryon.load("wuton-teacher", weights=teacher, device=dev)
+    for name, run in students.items():
+        pipes[name] = tryon.load("wuton-student", weights=run, device=dev)
+    if not pipes:
+        raise tryon.InputError("evaluate_tryon", "a teacher and/or student run", "none")
+    size = tuple(next(iter(pipes.values())).size)
+    for name, p in pipes.items():
+        if tuple(p.size) != size:
+            raise tryon.InputError(name, f"a model at {size[0]}x{size[1]}", f"{p.size[0]}x{p.size[1]}")
+    k = corruption_px if corruption_px is not None else max(2, round(size[0] / 64))
+
+    test = TryOnDataset(data, split="test", pairs="unpaired", size=size)
+    n = min(len(test), int(max_pairs))
+    first = test[0]
+    if "unpaired_gt" not in first:
+        raise tryon.errors.DatasetError(str(data), "a synthetic dataset with test/unpaired_gt", "no unpaired ground truth")
+
+    # proxy features: trained once on training persons (label "proxy" everywhere)
+    if proxy is None:
+        proxy_path = out / "proxy"
+        if not (proxy_path / "proxy.safetensors").is_file():
+            train = TryOnDataset(data, split="train", pairs="paired", size=size)
+            m = min(len(train), 512)
+            imgs = torch.stack([train[i]["person"] for i in range(m)])
+            log.info("training proxy feature net on %d training persons (%d steps)", m, proxy_steps)
+            train_proxy(imgs, proxy_path, steps=proxy_steps, seed=seed, device=dev)
+        proxy = proxy_path
+    extractor = ProxyFeatures.from_file(proxy).to(dev)
+
+    has_parser = teacher is not None and bool(pipes["T-WUTON"].config.get("parser_trained"))
+    conds = [c for c in conditions if c != "own-parser" or has_parser]
+    rows: dict[tuple[str, str], dict[str, list]] = {}
+    grids: dict[str, list[list[torch.Tensor]]] = {c: [] for c in conds}
+
+    def acc(key: tuple[str, str], outp: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+        gt = batch["unpaired_gt"]
+        r = rows.setdefault(key, {"ssim": [], "plpips": [], "feat": [], "gtfeat": [], "arms": [0.0, 0.0], "acc": [0.0, 0.0]})
+        r["ssim"].append(ssim(outp, gt, reduction="none").cpu())
+        r["plpips"].append(proxy_lpips(outp, gt, extractor, reduction="none").cpu())
+        with torch.no_grad():
+            r["feat"].append(extractor(outp.to(dev)).cpu())
+            r["gtfeat"].append(extractor(gt.to(dev)).cpu())
+        arms = ((batch["parse_gt"] == LEFT_ARM) | (batch["parse_gt"] == RIGHT_ARM))[:, None].float()
+        s, c = _region_l1(outp, gt, arms)
+        r["arms"][0] += s
+        r["arms"][1] += c
+        if "accessory_mask" in batch:
+            s, c = _region_l1(outp, gt, batch["accessory_mask"])
+            r["acc"][0] += s
+            r["acc"][1] += c
+
+    student_cache: dict[str, list[torch.Tensor]] = {}
+    for start in range(0, n, batch_size):
+        items = [test[i] for i in range(start, min(n, start + batch_size))]
+        batch = {key: torch.stack([it[key] for it in items]) for key in ("person", "garment", "unpaired_gt", "parse")}
+        if all("accessory_mask" in it for it in items):
+            batch["accessory_mask"] = torch.stack([it["accessory_mask"] for it in items])
+        # the unpaired ground truth shows person a in garment b: its own parse (arms) is not on disk,
+        # so the arms region is taken from person a's parse (the synthetic people keep their pose).
+        batch["parse_gt"] = batch["parse"]
+        person, garment = batch["person"].to(dev), batch["garment"].to(dev)
+        for name, pipe in pipes.items():
+            if name == "T-WUTON":
+                for cond in conds:
+                    if cond == "own-parser":
+                        outp = pipe(person=person, garment=garment).cpu()
+                    else:
+                        parse = corrupt_parse(batch["parse"], cond, k, batch.get("accessory_mask"))
+                        p_star = make_agnostic(batch["person"], parse)
+                        outp = pipe(person=person, garment=garment, agnostic=p_star.to(dev)).cpu()
+                    acc((name, cond), outp, batch)
+                    if start == 0:
+                        grids[cond].append(outp[:grid_rows])
+            else:
+                outp = pipe(person=person, garment=garment).cpu()
+                acc((name, "any"), outp, batch)
+                if start == 0:
+                    student_cache[name] = [outp[:grid_rows]]
+        if start == 0:
+            head = {key: batch[key][:grid_rows] for key in ("person", "garment", "unpaired_gt")}
+            head["agnostic_gt"] = make_agnostic(batch["person"], batch["parse"])[:grid_rows]
+    log.info("evaluated %d unpaired test pairs", n)
+
+    def summarise(r: dict[str, list]) -> dict[str, float]:
+        feats, gtf = torch.cat(r["feat"]).numpy(), torch.cat(r["gtfeat"]).numpy()
+        res = {
+            "ssim": float(torch.cat(r["ssim"]).mean()),
+            "ssim_std": float(torch.cat(r["ssim"]).std()),
+            "proxy-lpips": float(torch.cat(r["plpips"]).mean()),
+            "proxy-fid": float(fid(gtf, feats)) if len(feats) > 2 else float("nan"),
+            "arms-l1": r["arms"][0] / max(r["arms"][1], 1.0),
+        }
+        res["accessory-l1"] = r["acc"][0] / r["acc"][1] if r["acc"][1] > 0 else float("nan")
+        return res
+
+    table: list[dict[str, Any]] = []
+    for (name, cond), r in rows.items():
+        s = summarise(r)
+        if cond == "any":
+            for c in conds:
+                table.append({"model": name, "condition": c, **s, "uses_parser": False})
+        else:
+            table.append({"model": name, "condition": cond, **s, "uses_parser": True})
+    table.sort(key=lambda row: (conds.index(row["condition"]), row["model"]))
+
+    grid_files = []
+    for cond in conds:
+        cols = [head["person"], head["garment"]]
+        titles = ["person", "garment"]
+        if cond in ("gt-parse",):
+            cols.append(head["agnostic_gt"])
+            titles.append("agnostic (gt)")
+        if grids[cond]:
+            cols.append(grids[cond][0])
+            titles.append("T-WUTON")
+        for name, outs in student_cache.items():
+            cols.append(outs[0])
+            titles.append(name)
+        cols.append(head["unpaired_gt"])
+        titles.append("ground truth")
+        rows_imgs = [[c[i] for c in cols] for i in range(cols[0].shape[0])]
+        path = out / f"grid_{cond}.png"
+        save_image(grid_image(rows_imgs, titles), path)
+        grid_files.append({"condition": cond, "path": path.name, "columns": titles})
+
+    result = {
+        "protocol": {
+            "data": str(data),
+            "split": "test",
+            "pairs": "unpaired (synthetic ground truth)",
+            "n_pairs": n,
+            "resolution": list(size),
+            "value_range": [-1, 1],
+            "ssim": "RGB in [0,1], Gaussian window 11, sigma 1.5 (tryon.metrics.ssim)",
+            "features": extractor.describe() if hasattr(extractor, "describe") else "proxy",
+            "corruption_px": k,
+            "conditions": list(conds),
+            "note": "proxy-* metrics use a small network trained on the training persons; not comparable to Inception FID or LPIPS",
+        },
+        "runs": {"teacher": str(teacher) if teacher else None, **{k2: str(v) for k2, v in students.items()}},
+        "table": table,
+        "grids": grid_files,
+    }
+    atomic_write_json(out / "eval.json", result, default=float)
+    atomic_write_text(out / "eval.md", markdown_table(EVAL_COLUMNS, table) + "\n")
+    return result
+
+
+EVAL_COLUMNS = ("condition", "model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1", "accessory-l1")

@@ -51,7 +51,7 @@ def adaptive_weight(rec_loss: Tensor, g_loss: Tensor, last_layer: Tensor, max_we
 def vqgan_step(vq_pipe: VQGANPipeline, perceptual: torch.nn.Module | None, *, perceptual_weight: float,
                disc_start: int, disc_weight: float, adv_loss: str = "hinge"):
     """The VQGAN step: ``L1 + λ_p·L_perc + commitment(β) + [step ≥ disc_start] · λ_adapt·disc_weight·L_G``, then
-    the discriminator step (PatchGAN, ``adv_loss``) once the adversarial loss is on."""
+    the discriminator step (PatchGAN, ``adv_loss``) once the adversarial loss is on (never with ``disc_start`` < 0)."""
     adv = get_adversarial_loss(adv_loss)
 
     def step(trainer: Any, batch: Any) -> dict[str, float]:
@@ -60,7 +60,7 @@ def vqgan_step(vq_pipe: VQGANPipeline, perceptual: torch.nn.Module | None, *, pe
         disc = trainer.modules["disc"]
         opt, opt_d = trainer.optimizers["vqgan"], trainer.optimizers["disc"]
         x = batch.to(trainer.device)
-        adv_on = trainer.step >= disc_start
+        adv_on = 0 <= disc_start <= trainer.step
         with trainer.autocast():
             rec, idx, commit = vq(x)
             l1 = (rec - x).abs().mean()
@@ -115,7 +115,9 @@ def train_vqgan(loop: TrainConfig, task: VQGANTaskConfig) -> Any:
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.9))
     info = {"objective": "VQGAN: L1 + perceptual + commitment(beta, EMA codebook) + adaptive PatchGAN after warm-up "
                          "(000 eq. 4.2.2)", "data": str(task.data), "size": list(task.size), "perceptual":
-            task.perceptual_weights or "random VGG19 fallback", "disc_start": task.disc_start, "adv_loss": task.adv_loss}
+            task.perceptual_weights or "random VGG19 fallback", "disc_start": task.disc_start, "adv_loss": task.adv_loss,
+            "settings": {"factor": task.factor, "n_codes": task.n_codes, "ch": task.ch, "perceptual_weight": task.perceptual_weight,
+                         "adversarial": task.adversarial}}
     return run(loop, modules={"vqgan": pipe.vqgan, "disc": disc}, optimizers={"vqgan": opt, "disc": opt_d},
                dataset=image_dataset(task.data, task.size), info=info,
                step_fn=vqgan_step(pipe, perceptual, perceptual_weight=task.perceptual_weight, disc_start=task.disc_start,

@@ -70,12 +70,12 @@ class Yardstick:
         return self._fp32[key]
 
     def _time(self, key: tuple, fn: Callable[[], Any], sync: Callable[[], None] | None = None) -> dict[str, Any]:
-        from ..macs import REFERENCE_CONV, reference_conv_macs
+        from ..macs import REFERENCE_CONV, reference_conv_macs, significant
 
         times = time_fn(fn, self.warmup, self.iters, sync)
         row = {"backend": key[0], "precision": key[1], "threads": key[2], **REFERENCE_CONV, "batch": 1,
                "macs": reference_conv_macs(depth=REFERENCE_CONV["depth"]), **summarise(times, 1)}
-        row["gmac_per_s"] = round(row["macs"] / (row["p50_ms"] * 1e6), 3)
+        row["gmac_per_s"] = significant(row["macs"] / (row["p50_ms"] * 1e6))
         self._refs[key] = row
         self.bench.progress(f"reference conv {key[0]} {key[1]}: p50 {row['p50_ms']:.2f} ms, {row['gmac_per_s']:.1f} GMAC/s")
         return row

@@ -101,3 +101,22 @@ def discriminator_update(trainer: Any, real: torch.Tensor, fake: torch.Tensor, g
 
 
 __all__ = ["ParserFeatures", "build_perceptual", "discriminator_loss", "discriminator_update"]
+
+
+def generator_total(losses: dict[str, torch.Tensor], cfg: Any, disc: nn.Module | None, real: torch.Tensor,
+                    fake: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """Add the relativistic adversarial term (000 eq. 4.3.6 / 4.3.10: the critic fixed, ``real`` persons vs
+    ``fake`` outputs; none when ``fake`` or ``disc`` is None) and ``total``, the sum weighted by ``cfg``'s
+    ``lambda_warp``, ``lambda_l1``, ``lambda_perceptual`` and ``lambda_adv`` — the teacher's and the student's
+    generator objective share this tail."""
+    from tryon.losses import WeightedSum, relativistic_g_loss
+
+    if disc is not None and fake is not None:
+        with torch.no_grad():
+            d_real = disc(real)
+        losses["adv"] = relativistic_g_loss(d_real, disc(fake))
+    weights = WeightedSum(warp=cfg.lambda_warp, l1=cfg.lambda_l1, perceptual=cfg.lambda_perceptual)
+    if "adv" in losses:
+        weights.weights["adv"] = cfg.lambda_adv
+    losses["total"], _ = weights(**losses)
+    return losses

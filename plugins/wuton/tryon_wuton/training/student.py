@@ -51,7 +51,7 @@ from tryon.train import frozen
 from ..agnostic import make_agnostic
 from .batches import UnpairedDataset, open_split
 from .config import STUDENT_LOOP, STUDENT_LR, StudentConfig, StudentTaskConfig  # noqa: F401 - re-exported
-from .objectives import build_perceptual, discriminator_update
+from .objectives import build_perceptual, discriminator_update, generator_total
 from .teacher import ADAM_BETAS
 
 log = logging.getLogger("tryon_wuton.training.student")
@@ -183,8 +183,6 @@ def student_losses(
     """Generator-side terms of 000 eq. 4.3.10 as tensors (``warp``, ``perceptual``, ``l1``, ``adv``, ``total``).
     ``unwrapped``: the student without its DDP wrapper (``trainer.unwrap``), whose ``warp_garment`` gives
     ``T_φ(c_b)``; defaults to ``student``."""
-    from tryon.losses import WeightedSum, relativistic_g_loss
-
     image, phi = out if out is not None else student(person, garment_b)
     core = unwrapped if unwrapped is not None else student
     with torch.no_grad():
@@ -194,15 +192,7 @@ def student_losses(
         "perceptual": perceptual(image, target_image),
         "l1": F.l1_loss(image, target_image),
     }
-    if disc is not None and cfg.lambda_adv > 0:
-        with torch.no_grad():
-            d_real = disc(person)
-        losses["adv"] = relativistic_g_loss(d_real, disc(image))
-    weights = WeightedSum(warp=cfg.lambda_warp, perceptual=cfg.lambda_perceptual, l1=cfg.lambda_l1)
-    if "adv" in losses:
-        weights.weights["adv"] = cfg.lambda_adv
-    losses["total"], _ = weights(**losses)
-    return losses
+    return generator_total(losses, cfg, disc, person, image if cfg.lambda_adv > 0 else None)
 
 
 class StudentStep:

@@ -64,7 +64,7 @@ from .config import (  # noqa: F401 - re-exported: the teacher's settings, state
     TeacherTaskConfig,
     check_gp_kind,
 )
-from .objectives import build_perceptual, discriminator_update
+from .objectives import build_perceptual, discriminator_update, generator_total
 
 log = logging.getLogger("tryon_wuton.training.teacher")
 
@@ -112,8 +112,6 @@ def generator_losses(
     """The generator-side terms of 000 eq. 4.3.6 as tensors: ``warp``, ``l1``, ``perceptual``, ``adv`` and
     ``total`` (weighted sum). ``unwrapped``: the generator without its DDP wrapper (``trainer.unwrap``),
     whose ``warp_garment`` gives ``T_θ(c)``; defaults to ``generator``."""
-    from tryon.losses import WeightedSum, relativistic_g_loss
-
     if out is None:
         out = teacher_forward(generator, t, cfg)
     warped = (unwrapped if unwrapped is not None else generator).warp_garment(t["garment"], out["theta_a"])
@@ -122,16 +120,8 @@ def generator_losses(
         "l1": F.l1_loss(out["image_a"], t["person"]),
         "perceptual": perceptual(out["image_a"], t["person"]),
     }
-    if cfg.adv != "none" and disc is not None:
-        fake = out["image_b"] if cfg.adv == "unpaired" else out["image_a"]
-        with torch.no_grad():
-            d_real = disc(t["person"])
-        losses["adv"] = relativistic_g_loss(d_real, disc(fake))
-    weights = WeightedSum(warp=cfg.lambda_warp, l1=cfg.lambda_l1, perceptual=cfg.lambda_perceptual)
-    if "adv" in losses:
-        weights.weights["adv"] = cfg.lambda_adv
-    losses["total"], _ = weights(**losses)
-    return losses
+    fake = None if cfg.adv == "none" else out["image_b"] if cfg.adv == "unpaired" else out["image_a"]
+    return generator_total(losses, cfg, disc, t["person"], fake)
 
 
 class TeacherStep:

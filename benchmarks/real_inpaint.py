@@ -98,8 +98,9 @@ def _train(out: Path, train_dir: Path, minutes: float, seed: int) -> dict[str, s
     cmds = [
         [tryon, "train", "edibert-vqgan", "--data", str(train_dir), "--size", "32x32", "--minutes", str(minutes),
          "--out", str(runs["vqgan"]), "--seed", str(seed), "--no-progress"],
+        # a transformer sized for an 8x8 token grid on 2 cores (the user report's --width 128 --layers 4 --heads 4)
         [tryon, "train", "edibert-inpaint", "--vqgan", str(runs["vqgan"]), "--data", str(train_dir), "--minutes", str(minutes),
-         "--out", str(runs["edibert"]), "--seed", str(seed), "--no-progress"],
+         "--width", "128", "--layers", "4", "--heads", "4", "--out", str(runs["edibert"]), "--seed", str(seed), "--no-progress"],
         [tryon, "train", "gan-generate", "--data", str(train_dir), "--arch", "conv", "--image-size", "32", "--minutes", str(minutes),
          "--out", str(runs["gan"]), "--seed", str(seed), "--no-progress"],
         [tryon, "train", "gan-invert", "--generator", str(runs["gan"]), "--minutes", str(max(1.0, minutes / 2)),

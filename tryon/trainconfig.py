@@ -288,5 +288,30 @@ def train_config_from_args(args: Any, **overrides: Any) -> TrainConfig:
     return config_from_args(TrainConfig, args, **overrides)
 
 
+def train_verb(task_cls: Any, loop_defaults: Mapping[str, Any], target: str,
+               summary: Callable[[Any], Any] = lambda result: result) -> tuple[Callable[[Any], None], Callable[[Any], int]]:
+    """``(configure, run)`` of a ``tryon train <task>`` verb, for ``app.add_command``: the flags of
+    :class:`TrainConfig` (with the verb's ``loop_defaults``) and of ``task_cls``; ``run`` imports ``target``
+    (``"package.module:function"``, so the CLI stays torch-free) only when called, calls it with
+    ``(TrainConfig, task config)`` and prints ``summary(result)`` as JSON."""
+
+    def configure(p: Any) -> None:
+        add_train_arguments(p, **loop_defaults)
+        add_config_arguments(p, task_cls, title=task_cls.VERB.split()[-1])
+
+    def run(args: Any) -> int:
+        import importlib
+        import json
+        import sys
+
+        module, fn = target.split(":")
+        result = getattr(importlib.import_module(module), fn)(train_config_from_args(args), config_from_args(task_cls, args))
+        json.dump(summary(result), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+
+    return configure, run
+
+
 __all__ = ["PRECISIONS", "TrainConfig", "add_config_arguments", "add_train_arguments", "config_from_args", "dest_of", "flag_of",
-           "option", "option_fields", "refuse_unsupported", "train_config_from_args"]
+           "option", "option_fields", "refuse_unsupported", "train_config_from_args", "train_verb"]

@@ -15,12 +15,9 @@ release (deprecated aliases).
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
-import sys
-from typing import Any, Callable
+from typing import Any
 
-from tryon.trainconfig import add_config_arguments, add_train_arguments, config_from_args, train_config_from_args
+from tryon.trainconfig import train_verb
 
 from .training.config import (
     ENCODER_LOOP,
@@ -44,30 +41,6 @@ TRAIN_VERBS: dict[str, tuple[str, Any, dict[str, Any], str, tuple[str, ...]]] = 
 }
 
 
-def _configure(task_cls: Any, loop_defaults: dict[str, Any]) -> Callable[[argparse.ArgumentParser], None]:
-    def configure(p: argparse.ArgumentParser) -> None:
-        add_train_arguments(p, **loop_defaults)
-        add_config_arguments(p, task_cls, title=task_cls.VERB.split()[-1])
-
-    return configure
-
-
-def _runner(task_cls: Any, target: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        module, fn = target.split(":")
-        train = getattr(importlib.import_module(f"{__package__}.training.{module}"), fn)
-        _, summary = train(train_config_from_args(args), config_from_args(task_cls, args))
-        _print(summary)
-        return 0
-
-    return run
-
-
-def _print(summary: dict[str, Any]) -> None:
-    json.dump(summary, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
-
-
 def _configure_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo-gan", help="report folder (default runs/demo-gan)")
     p.add_argument("--quick", action="store_true", help="a smoke run in well under a minute (few steps)")
@@ -86,8 +59,10 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def register_cli(app: Any) -> None:
     for name, (text, task_cls, loop_defaults, target, former) in TRAIN_VERBS.items():
-        app.add_command(name, help=text, configure=_configure(task_cls, loop_defaults), run=_runner(task_cls, target),
-                        aliases=former)
+        module, fn = target.split(":")
+        # the entry points return (pipeline, summary): the summary is printed
+        configure, run = train_verb(task_cls, loop_defaults, f"{__package__}.training.{module}:{fn}", summary=lambda r: r[1])
+        app.add_command(name, help=text, configure=configure, run=run, aliases=former)
     app.add_command("demo gan", help="toy GAN reproductions (JBT, latentRS, simplicial, losses) -> runs/demo-gan/report.html",
                     configure=_configure_demo, run=_run_demo)
 

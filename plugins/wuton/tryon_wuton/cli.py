@@ -12,13 +12,11 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
-import sys
-from typing import Any, Callable
+from typing import Any
 
-from tryon.trainconfig import add_config_arguments, add_train_arguments, config_from_args, train_config_from_args
+from tryon.trainconfig import train_verb
 
 from .training.config import (
     PARSER_LOOP,
@@ -40,29 +38,6 @@ TRAIN_VERBS: dict[str, tuple[str, Any, dict[str, Any], str]] = {
     "train wuton-student": ("distil the parser-free S-WUTON from a T-WUTON run (000 §4.3.3.3)", StudentTaskConfig,
                             STUDENT_LOOP, "student:distill_student"),
 }
-
-
-def _configure(task_cls: Any, loop_defaults: dict[str, Any]) -> Callable[[argparse.ArgumentParser], None]:
-    def configure(p: argparse.ArgumentParser) -> None:
-        add_train_arguments(p, **loop_defaults)
-        add_config_arguments(p, task_cls, title=task_cls.VERB.split()[-1])
-
-    return configure
-
-
-def _runner(task_cls: Any, target: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        module, fn = target.split(":")
-        train = getattr(importlib.import_module(f"{__package__}.training.{module}"), fn)
-        _print_summary(train(train_config_from_args(args), config_from_args(task_cls, args)))
-        return 0
-
-    return run
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    json.dump(summary, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 
@@ -189,7 +164,9 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def register_cli(app: Any) -> None:
     for name, (text, task_cls, loop_defaults, target) in TRAIN_VERBS.items():
-        app.add_command(name, help=text, configure=_configure(task_cls, loop_defaults), run=_runner(task_cls, target))
+        module, fn = target.split(":")
+        configure, run = train_verb(task_cls, loop_defaults, f"{__package__}.training.{module}:{fn}")
+        app.add_command(name, help=text, configure=configure, run=run)
     app.add_command("data synth", help="write a synthetic try-on dataset (VITON-HD layout, unpaired ground truth)",
                     configure=_configure_synth, run=_run_synth)
     app.add_command("data check", help="validate a try-on dataset folder (VITON-HD, VITON, DressCode, PF-AFN)",

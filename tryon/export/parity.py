@@ -41,6 +41,7 @@ import numpy as np
 
 from ..errors import TryonError
 from ..runtime import input_kind, input_norm, prepare_input
+from .trace import root_cause
 
 #: float32 machine epsilon (2^-23).
 FP32_EPS = float(np.finfo(np.float32).eps)
@@ -79,7 +80,7 @@ class Reference:
         try:
             self.module64 = copy.deepcopy(module).double().eval()
         except Exception as exc:  # noqa: BLE001 - any failure → no float64 reference, recorded
-            self.module64, self.float64_reason = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            self.module64, self.float64_reason = None, root_cause(exc)
         self.cases: list[ParityCase] = []
 
     def case(self, batch: int, kind: str, inputs: dict[str, Any]) -> ParityCase:
@@ -94,7 +95,7 @@ class Reference:
                     ref64 = [t.detach().double().cpu().numpy() for t in self._outputs_of(self.module64(*args), self.out_names)]
                 except Exception as exc:  # noqa: BLE001
                     self.module64 = None
-                    self.float64_reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                    self.float64_reason = root_cause(exc)
                     for c in self.cases:
                         c.ref64 = None
         c = ParityCase(int(batch), kind, {k: v.numpy() for k, v in inputs.items()}, ref, ref64)

@@ -1419,23 +1419,14 @@ def _validate(cfg: SynthConfig, workers: int) -> None:
         raise InputError("--workers", "a number of processes ≥ 1", str(workers))
 
 
-class _NoBar:
-    def update(self, _: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
+    """The :mod:`tryon.progress` display, seen through the ``update`` / ``close`` the loop calls."""
+    from types import SimpleNamespace
 
-        return tqdm(total=total, desc="synth", unit="sample", dynamic_ncols=True, leave=False)
-    except Exception:  # pragma: no cover
-        return _NoBar()
+    from tryon.progress import open_progress
+
+    bar = open_progress(total, "synth", unit="sample", enabled=enabled)
+    return SimpleNamespace(update=bar.advance, close=bar.close)
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -150,7 +150,7 @@ def test_incomplete_outputs_are_redone_and_a_second_job_is_locked_out(setup, ref
 
 _SLOW_RUNNER = textwrap.dedent("""
     import os, sys, time
-    import tryon.batch as batch
+    import tryon.deploy.render as render
     from tryon.cli import main
 
     marker, real_replace, count = sys.argv[1], os.replace, [0]
@@ -164,7 +164,7 @@ _SLOW_RUNNER = textwrap.dedent("""
                 time.sleep(60)
         return real_replace(src, dst, *a, **k)
 
-    batch.os.replace = slow_replace
+    render.os.replace = slow_replace
     sys.exit(main(sys.argv[2:]))
 """)
 

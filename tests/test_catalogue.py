@@ -156,7 +156,7 @@ def test_store_hits_and_corrupted_or_foreign_entries_are_recomputed(exported, im
     shutil.copy(other.path("0" * 64, "garment", content_key(garments[3])), path[3])
 
     third = CatalogueSession(out, intra_op_threads=1, store=store)
-    with caplog.at_level("WARNING", logger="tryon.catalogue"):
+    with caplog.at_level("WARNING", logger="tryon.deploy.catalogue"):
         fixed = third.grid([str(persons[0])], g)
     s = third.stats()
     assert s["store_rejected"] == {"garment": 4} and s["computed"] == {"garment": 4}

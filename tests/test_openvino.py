@@ -16,7 +16,7 @@ from tryon.bench import run_bench, validate_bench_json  # noqa: E402
 from tryon.cli import main  # noqa: E402
 from tryon.errors import TryonError  # noqa: E402
 from tryon.runtime import ImageModelSession  # noqa: E402
-from tryon.runtime_openvino import cpu_has_bf16  # noqa: E402
+from tryon.deploy.openvino import cpu_has_bf16  # noqa: E402
 from tryon import hardware  # noqa: E402
 
 #: OpenVINO's CPU kernels need AVX2 (held to SSE4.1 by `make test-isa` it fails to compile): skip, never fail.
@@ -99,7 +99,7 @@ def test_bf16_runs_in_bf16(exported):
 
 
 def test_bf16_refused_when_the_probe_says_no(exported, monkeypatch, capsys):
-    import tryon.runtime_openvino as rov
+    import tryon.deploy.openvino as rov
 
     monkeypatch.setattr(rov, "cpu_has_bf16", lambda: False)
     with pytest.raises(TryonError, match="precision 'bf16' refused") as info:

@@ -138,7 +138,9 @@ def test_provider_refusal(exported, monkeypatch):
             rt.ImageModelSession(exported, providers=["CUDAExecutionProvider"])
         assert "onnxruntime-gpu" in str(info.value)
         # a build that lists CUDA but cannot start it: onnxruntime falls back to CPU silently → refused
-        monkeypatch.setattr(rt, "available_providers", lambda: list(ort.get_available_providers()) + ["CUDAExecutionProvider"])
+        import tryon.deploy.providers as providers
+
+        monkeypatch.setattr(providers, "available_providers", lambda: list(ort.get_available_providers()) + ["CUDAExecutionProvider"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(ProviderError, match="fell back") as info:
@@ -230,7 +232,7 @@ def test_cli_export_reports_failures(exported, tmp_path, capsys):
 
 def test_backend_and_precision_refusals(exported, monkeypatch):
     """bf16 on ORT, bf16 on a CPU without it (faked probe), an unknown backend, openvino missing: one line each."""
-    import tryon.runtime_openvino as rov
+    import tryon.deploy.openvino as rov
 
     with pytest.raises(TryonError, match="offered by backend 'openvino' only") as info:
         rt.ImageModelSession(exported, precision="bf16")

@@ -37,7 +37,7 @@ CORE_VERB_MODULES = (
     "tryon.bench",
     "tryon.serve",
     "tryon.run",
-    "tryon.batch",
+    "tryon.deploy.cli",
     "tryon.data.cli",
 )
 

@@ -25,10 +25,10 @@ full model's on the same uploads within the export's split parity.
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from ..deploy.cache import ByteLRUCache
 from ..errors import TryonError
 from .handling import HTTPError, ServeState, read_form, run_in_slot
 from .models import OUTPUT_FORMATS, OUTPUT_SIZES, ServedModel, encode_image
@@ -55,67 +55,44 @@ class CatalogueOptions:
 @dataclass
 class _Entry:
     model: str
-    features: Any  # tryon.catalogue.Features
+    features: Any  # tryon.deploy.features.Features
     hw: tuple[int, int]  # the upload's original (H, W): the output size policy applies to it
     nbytes: int
-    expires: float
 
 
 class FeatureCache:
     """id → entry, bounded in bytes (least recently used dropped first), entries expire ``ttl_s`` after their
-    last use (``None``: never). Used from the event loop only (no lock)."""
+    last use (``None``: never): the deploy wing's :class:`tryon.deploy.cache.ByteLRUCache` holding
+    ``(model, features, hw)`` entries. Used from the event loop only (no lock)."""
 
     def __init__(self, max_bytes: int, ttl_s: float | None, clock: Any = time.monotonic):
-        self.max_bytes, self.ttl_s, self.clock = int(max_bytes), ttl_s, clock
-        self.bytes = 0
-        self._d: OrderedDict[str, _Entry] = OrderedDict()
+        self.cache = ByteLRUCache(max_bytes, sizeof=lambda e: e.nbytes, ttl_s=ttl_s, clock=clock)
+        self.max_bytes, self.ttl_s = self.cache.max_bytes, ttl_s
 
-    def _expire(self) -> None:
-        now = self.clock()
-        for key in [k for k, e in self._d.items() if e.expires <= now]:
-            self._drop(key)
-
-    def _drop(self, key: str) -> _Entry | None:
-        e = self._d.pop(key, None)
-        if e is not None:
-            self.bytes -= e.nbytes
-        return e
+    @property
+    def bytes(self) -> int:
+        return self.cache.bytes
 
     def put(self, key: str, model: str, features: Any, hw: tuple[int, int]) -> bool:
-        self._expire()
-        self._drop(key)
-        n = int(features.nbytes)
-        if n > self.max_bytes:
-            return False
-        expires = self.clock() + self.ttl_s if self.ttl_s is not None else float("inf")
-        self._d[key] = _Entry(model, features, hw, n, expires)
-        self.bytes += n
-        while self.bytes > self.max_bytes:
-            self._drop(next(iter(self._d)))
-        return True
+        """Keep ``features`` of ``model`` under ``key``; ``False`` when they alone exceed the bound."""
+        return self.cache.put(key, _Entry(model, features, hw, int(features.nbytes)))
 
     def get(self, key: str) -> _Entry | None:
-        self._expire()
-        e = self._d.get(key)
-        if e is not None:
-            self._d.move_to_end(key)
-            if self.ttl_s is not None:
-                e.expires = self.clock() + self.ttl_s  # sliding expiry: a browsing shopper keeps the id
-        return e
+        return self.cache.get(key)  # a use renews the expiry: a browsing shopper keeps the id
 
     def delete(self, key: str) -> bool:
-        return self._drop(key) is not None
+        return self.cache.delete(key)
 
     def __len__(self) -> int:
-        self._expire()
-        return len(self._d)
+        return len(self.cache)
 
 
 class _Catalogue:
     """One split model: its CatalogueSession, a lock around its (unlocked) feature cache, the garment store."""
 
     def __init__(self, model: ServedModel, options: CatalogueOptions):
-        from ..catalogue import CatalogueSession, FeatureStore
+        from ..deploy.catalogue import CatalogueSession
+        from ..deploy.features import FeatureStore
 
         s = model.session
         # the session's own LRU is only a scratch cache here: the server keeps features in its bounded caches
@@ -136,7 +113,7 @@ class _Catalogue:
 
     def render(self, person: Any, garment: Any, out_hw: tuple[int, int] | None) -> Any:
         """The head on cached features → the first output, ``H×W×3`` uint8 at ``out_hw`` (None: the box)."""
-        from ..runtime import restore_output
+        from ..deploy.arrays import restore_output
 
         cat = self.session
         first = cat.output_names[0]  # only the image: onnxruntime then skips the full-resolution garment warp
@@ -162,7 +139,7 @@ def register(app: Any, state: ServeState, options: CatalogueOptions | dict | boo
     split = [m for m in state.models.values() if is_split(m)]
     if not split:
         return []
-    from ..catalogue import content_key
+    from ..deploy.features import content_key
 
     cats = {m.name: _Catalogue(m, opts) for m in split}
     persons = FeatureCache(int(opts.person_cache_mb * MiB), opts.person_ttl_s)

@@ -51,6 +51,21 @@ class PerceptualLoss(nn.Module):
     (optionally weighted). ``extractor`` is any module returning a list of feature maps, typically a frozen
     :class:`tryon.nn.VGG19Features`. When ``y`` needs no gradient (a ground truth or a teacher output) its
     features are computed under ``no_grad``.
+
+    Args:
+        extractor: module mapping a (B, 3, H, W) image to a list of feature maps.
+        layer_weights: one weight per feature map (default: all 1).
+
+    Shape:
+        - ``x``, ``y``: (B, 3, H, W) images of the same shape, in the extractor's range ([-1, 1] for
+          :class:`tryon.nn.VGG19Features`).
+        - output: () scalar ``>= 0`` (reduced in float32); 0 when ``x == y``.
+
+    >>> from tryon.nn import ConvEncoder
+    >>> loss = PerceptualLoss(ConvEncoder(3, depths=(4, 8)))  # any module returning a list of maps
+    >>> x = torch.rand(2, 3, 16, 16) * 2 - 1
+    >>> loss(x, x).detach()
+    tensor(0.)
     """
 
     def __init__(self, extractor: nn.Module, layer_weights: Sequence[float] | None = None) -> None:
@@ -88,22 +103,56 @@ def relativistic_d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
     ``−E_r[log σ(C(x_r) − E_f C(x_f))] − E_f[log(1 − σ(C(x_f) − E_r C(x_r)))]``: real images should look
     *more real than the average fake* and fakes less real than the average real. The averages are over all
     elements (batch and patches). Equals ``2 log 2`` when ``d_real == d_fake``.
+
+    Args:
+        d_real: (*) discriminator logits on real images (per image (B,) or per patch (B, 1, h, w)).
+        d_fake: (*) logits on generated images (any number of elements).
+
+    Returns:
+        () float32 scalar ``>= 0``.
+
+    >>> z = torch.zeros(4, 1, 2, 2)
+    >>> relativistic_d_loss(z, z)  # 2 log 2: the critic cannot tell real from fake
+    tensor(1.3863)
     """
     return _bce(d_real - d_fake.mean(), 1.0) + _bce(d_fake - d_real.mean(), 0.0)
 
 
 def relativistic_g_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
-    """Relativistic average generator loss: the symmetric of :func:`relativistic_d_loss` (labels swapped)."""
+    """Relativistic average generator loss: the symmetric of :func:`relativistic_d_loss` (labels swapped).
+
+    Args:
+        d_real: (*) discriminator logits on real images (per image (B,) or per patch (B, 1, h, w)).
+        d_fake: (*) logits on generated images (any number of elements).
+
+    Returns:
+        () float32 scalar ``>= 0``.
+    """
     return _bce(d_fake - d_real.mean(), 1.0) + _bce(d_real - d_fake.mean(), 0.0)
 
 
 def nonsaturating_d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
-    """Logistic GAN (004 §1.1): ``E_r[softplus(−D)] + E_f[softplus(D)]`` = BCE with labels 1 / 0."""
+    """Logistic GAN (004 §1.1): ``E_r[softplus(−D)] + E_f[softplus(D)]`` = BCE with labels 1 / 0.
+
+    Args:
+        d_real: (*) discriminator logits on real images (per image (B,) or per patch (B, 1, h, w)).
+        d_fake: (*) logits on generated images (any number of elements).
+
+    Returns:
+        () scalar ``>= 0``.
+    """
     return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
 
 
 def nonsaturating_g_loss(d_fake: Tensor) -> Tensor:
-    """Non-saturating generator loss ``E_f[softplus(−D)] = −E_f[log σ(D)]`` (Goodfellow et al., 2014)."""
+    """Non-saturating generator loss ``E_f[softplus(−D)] = −E_f[log σ(D)]`` (Goodfellow et al., 2014).
+
+    Args:
+        d_fake: (*) discriminator logits on generated images.
+
+    Returns:
+        () scalar ``>= 0``.
+    """
     return F.softplus(-d_fake).mean()
 
 
@@ -112,23 +161,55 @@ def hinge_d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
 
     (004 prints the two hinges with swapped signs; this is the standard form, in which the discriminator
     scores real data high, matching its Wasserstein and SAN sections.)
+
+    Args:
+        d_real: (*) discriminator logits on real images (per image (B,) or per patch (B, 1, h, w)).
+        d_fake: (*) logits on generated images (any number of elements).
+
+    Returns:
+        () scalar ``>= 0``; 0 once real logits are ``>= 1`` and fake ones ``<= −1``.
+
+    >>> hinge_d_loss(torch.ones(4), -torch.ones(4))  # both margins met
+    tensor(0.)
     """
     return F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
 
 
 def hinge_g_loss(d_fake: Tensor) -> Tensor:
-    """Generator side of the hinge GAN: ``−E_f[D]``."""
+    """Generator side of the hinge GAN: ``−E_f[D]``.
+
+    Args:
+        d_fake: (*) discriminator logits on generated images.
+
+    Returns:
+        () unbounded scalar.
+    """
     return -d_fake.mean()
 
 
 def wgan_d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
     """Wasserstein critic loss (004 §2.1, Kantorovich-Rubinstein): ``E_f[D] − E_r[D]`` (needs a Lipschitz
-    constraint, e.g. :func:`gradient_penalty`)."""
+    constraint, e.g. :func:`gradient_penalty`).
+
+    Args:
+        d_real: (*) discriminator scores on real images (per image (B,) or per patch (B, 1, h, w)).
+        d_fake: (*) scores on generated images (any number of elements).
+
+    Returns:
+        () unbounded scalar.
+    """
     return d_fake.mean() - d_real.mean()
 
 
 def wgan_g_loss(d_fake: Tensor) -> Tensor:
-    """WGAN generator loss ``J_W = −E_f[D]`` (004 §3.2.2)."""
+    """WGAN generator loss ``J_W = −E_f[D]`` (004 §3.2.2).
+
+    Args:
+        d_fake: (*) discriminator scores on generated images.
+
+    Returns:
+        () unbounded scalar.
+    """
     return -d_fake.mean()
 
 
@@ -151,6 +232,23 @@ def gradient_penalty(
 
     The gradient norm is per sample over all input dimensions, of the sum of ``D``'s outputs for that
     sample (so patch discriminators work). ``create_graph=True``: the penalty can be back-propagated.
+
+    Args:
+        disc: the discriminator, applied to a (B, ...) batch (output of any shape, sample ``b``'s outputs
+            depending on sample ``b`` only).
+        real: (B, ...) real samples, e.g. (B, C, H, W) images.
+        fake: (B, ...) generated samples of ``real``'s shape (``"wgan-gp"`` only).
+        kind: ``"wgan-gp"`` or ``"r1"``.
+        generator: torch generator (CPU) for the interpolation weights ε.
+
+    Returns:
+        () float32 scalar ``>= 0``.
+
+    >>> real = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+    >>> gradient_penalty(lambda x: x[:, 0], real, torch.zeros(4, 2))  # a critic with ‖∇D‖ = 1
+    tensor(0.)
+    >>> gradient_penalty(lambda x: 3 * x.sum(1), real, kind="r1")  # ‖∇D‖² = 3² · 2
+    tensor(18.)
     """
     if kind == "wgan-gp":
         if fake is None:
@@ -177,7 +275,11 @@ def lazy_weight(step: int, every: int, weight: float) -> float:
     """Weight of a *lazy* regulariser at ``step`` (0-based): ``weight * every`` on steps ``0, every, 2 every …``,
     else 0 (skip computing it). Karras et al. 2020 (StyleGAN2, §3.1 "lazy regularization") evaluate R1 every
     16 minibatches with the weight scaled by 16 so the expected penalty is unchanged; the same holds for the
-    WGAN-GP penalty of 000 §4.3.3.2. ``every=1`` is the plain (every step) penalty."""
+    WGAN-GP penalty of 000 §4.3.3.2. ``every=1`` is the plain (every step) penalty.
+
+    >>> [lazy_weight(step, every=4, weight=0.5) for step in range(6)]
+    [2.0, 0.0, 0.0, 0.0, 2.0, 0.0]
+    """
     every = int(every)
     if every < 1:
         raise ValueError(f"lazy_weight: every must be >= 1, got {every}")
@@ -187,7 +289,17 @@ def lazy_weight(step: int, every: int, weight: float) -> float:
 def wgan_gp_d_loss(
     disc: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, gp_weight: float = 10.0
 ) -> Tensor:
-    """WGAN-GP critic loss ``E_f[D] − E_r[D] + λ E[(‖∇D(x̂)‖ − 1)²]`` (Gulrajani et al., 2017; 004 §2)."""
+    """WGAN-GP critic loss ``E_f[D] − E_r[D] + λ E[(‖∇D(x̂)‖ − 1)²]`` (Gulrajani et al., 2017; 004 §2).
+
+    Args:
+        disc: the critic, applied to a (B, ...) batch (scores of any shape).
+        real: (B, ...) real samples.
+        fake: (B, ...) generated samples of ``real``'s shape (detached for the critic terms).
+        gp_weight: λ.
+
+    Returns:
+        () unbounded scalar.
+    """
     return wgan_d_loss(disc(real), disc(fake.detach())) + gp_weight * gradient_penalty(disc, real, fake, "wgan-gp")
 
 
@@ -202,6 +314,14 @@ def san_d_loss(d_real: SANOutput, d_fake: SANOutput, direction_weight: float = 1
       measures in 004's definition is not used (as in 004's own code).
 
     ``d_real`` / ``d_fake`` come from :meth:`SANHead.split` (or ``PatchGANDiscriminator.san_outputs``).
+
+    Args:
+        d_real: :class:`SANOutput` on real images, each view (B, 1, h, w) (or any shape).
+        d_fake: :class:`SANOutput` on generated images.
+        direction_weight: λ.
+
+    Returns:
+        () unbounded scalar (the hinge part is ``>= 0``, the direction part signed).
     """
     hinge = F.relu(1.0 - d_real.fun).mean() + F.relu(1.0 + d_fake.fun).mean()
     direction = d_fake.dir.mean() - d_real.dir.mean()
@@ -209,7 +329,14 @@ def san_d_loss(d_real: SANOutput, d_fake: SANOutput, direction_weight: float = 1
 
 
 def san_g_loss(d_fake: Tensor) -> Tensor:
-    """SAN generator loss ``J_W(θ, <ω, h>) = −E_{x∼μθ}[<ω, h(x)>]`` (004 §3.2.2), from ``SANHead.forward``."""
+    """SAN generator loss ``J_W(θ, <ω, h>) = −E_{x∼μθ}[<ω, h(x)>]`` (004 §3.2.2), from ``SANHead.forward``.
+
+    Args:
+        d_fake: (*) :class:`SANHead` scores on generated images, e.g. (B, 1, h, w).
+
+    Returns:
+        () unbounded scalar.
+    """
     return -d_fake.mean()
 
 
@@ -254,11 +381,14 @@ class WeightedSum:
     """``L = Σ_k λ_k L_k`` with named terms (000 eq. 4.3.6 / 4.3.10: λ_w L_warp + λ_p L_perceptual +
     λ_L1 L_1 + λ_adv L_adv).
 
-    >>> total, logs = WeightedSum(l1=1.0, perceptual=1.0)(l1=a, perceptual=b)
-
     ``logs`` maps each term to its unweighted float value and ``"total"`` to the weighted sum. Terms with
     weight 0 are logged but do not enter the sum; a term passed without a weight, or a weighted term not
-    passed, raises ``KeyError``.
+    passed, raises ``KeyError``. Each term is a () scalar tensor; the total is a () scalar (a CPU zero when
+    every weight is 0).
+
+    >>> total, logs = WeightedSum(l1=1.0, adv=0.5)(l1=torch.tensor(0.25), adv=torch.tensor(1.0))
+    >>> total, logs
+    (tensor(0.7500), {'l1': 0.25, 'adv': 1.0, 'total': 0.75})
     """
 
     def __init__(self, weights: Mapping[str, float] | None = None, **kw: float) -> None:

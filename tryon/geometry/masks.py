@@ -45,7 +45,23 @@ def _check_kernel(k: int) -> int:
 
 
 def dilate(mask: Tensor, k: int = 3) -> Tensor:
-    """Grow the edit region with a ``k x k`` square structuring element (kornia.morphology.dilation)."""
+    """Grow the edit region with a ``k x k`` square structuring element (kornia.morphology.dilation).
+
+    Args:
+        mask: (H, W), (B, H, W) or (B, 1, H, W) mask in {0, 1} (a soft mask in [0, 1] gets a grey-level
+            dilation: the max over each ``k x k`` window).
+        k: side of the square structuring element, >= 1.
+
+    Returns:
+        the grown mask, same shape; float (``k = 1`` returns an unchanged copy).
+
+    >>> m = torch.zeros(5, 5)
+    >>> m[2, 2] = 1
+    >>> dilate(m).sum()  # one pixel grows to its 3 x 3 neighbourhood
+    tensor(9.)
+    >>> torch.equal(erode(dilate(m)), m)
+    True
+    """
     from kornia.morphology import dilation
 
     k = _check_kernel(k)
@@ -56,7 +72,15 @@ def dilate(mask: Tensor, k: int = 3) -> Tensor:
 
 
 def erode(mask: Tensor, k: int = 3) -> Tensor:
-    """Shrink the edit region with a ``k x k`` square structuring element (kornia.morphology.erosion)."""
+    """Shrink the edit region with a ``k x k`` square structuring element (kornia.morphology.erosion).
+
+    Args:
+        mask: (H, W), (B, H, W) or (B, 1, H, W) mask in {0, 1} (soft: the min over each ``k x k`` window).
+        k: side of the square structuring element, >= 1.
+
+    Returns:
+        the shrunk mask, same shape; float (``k = 1`` returns an unchanged copy).
+    """
     from kornia.morphology import erosion
 
     k = _check_kernel(k)
@@ -68,7 +92,15 @@ def erode(mask: Tensor, k: int = 3) -> Tensor:
 
 def feather(mask: Tensor, sigma: float) -> Tensor:
     """Soften mask edges with a Gaussian blur of std ``sigma`` pixels (kornia ``gaussian_blur2d``, reflect
-    border, kernel ``2⌈3σ⌉ + 1``); values stay in [0, 1]. ``sigma <= 0`` returns a copy."""
+    border, kernel ``2⌈3σ⌉ + 1``); values stay in [0, 1]. ``sigma <= 0`` returns a copy.
+
+    Args:
+        mask: (H, W), (B, H, W) or (B, 1, H, W) mask in [0, 1].
+        sigma: standard deviation of the blur, in pixels.
+
+    Returns:
+        the soft mask, same shape, float in [0, 1].
+    """
     from kornia.filters import gaussian_blur2d
 
     if sigma <= 0:
@@ -92,7 +124,20 @@ def pixel_to_token_mask(mask: Tensor, token_hw: Sequence[int]) -> Tensor:
     """Pixel mask → ``token_hw`` grid mask: a token is edited (1) if **any** of its pixels is.
 
     Adaptive max-pooling, so sizes need not divide evenly (then tokens cover overlapping pixel ranges).
-    Returns the input layout with ``H x W`` replaced by ``token_hw``; ``.flatten(-2)`` gives token order.
+
+    Args:
+        mask: (H, W), (B, H, W) or (B, 1, H, W) pixel mask, 1 (or any value > 0) = edit.
+        token_hw: token grid size ``(h, w)``.
+
+    Returns:
+        (h, w), (B, h, w) or (B, 1, h, w) float mask in {0, 1}: the input layout with ``H x W`` replaced by
+        ``token_hw``; ``.flatten(-2)`` gives token order.
+
+    >>> m = torch.zeros(1, 1, 8, 8)
+    >>> m[..., 0, 0] = 1  # one edited pixel
+    >>> pixel_to_token_mask(m, (2, 2))
+    tensor([[[[1., 0.],
+              [0., 0.]]]])
     """
     th, tw = int(token_hw[0]), int(token_hw[1])
     if th < 1 or tw < 1:
@@ -103,7 +148,20 @@ def pixel_to_token_mask(mask: Tensor, token_hw: Sequence[int]) -> Tensor:
 def random_rectangle_mask(size: Sequence[int], frac: Sequence[float] = (0.4, 0.6), *,
                           generator: torch.Generator | None = None) -> Tensor:
     """An ``H x W`` mask with one axis-aligned rectangle of ones: height and width drawn uniformly in
-    ``[frac[0], frac[1]]`` of the image side, position uniform (000 App. D.2, rectangular masks)."""
+    ``[frac[0], frac[1]]`` of the image side, position uniform (000 App. D.2, rectangular masks).
+
+    Args:
+        size: ``(H, W)``.
+        frac: range ``(lo, hi)`` of the rectangle's side as a fraction of the image side, ``0 < lo <= hi <= 1``.
+        generator: torch generator for reproducible draws (CPU).
+
+    Returns:
+        (H, W) float32 mask in {0, 1}, 1 inside the rectangle.
+
+    >>> m = random_rectangle_mask((8, 6), generator=torch.Generator().manual_seed(0))
+    >>> m.shape, m.unique().tolist()
+    (torch.Size([8, 6]), [0.0, 1.0])
+    """
     h, w = int(size[0]), int(size[1])
     lo, hi = float(frac[0]), float(frac[1])
     if not 0.0 < lo <= hi <= 1.0:
@@ -122,7 +180,18 @@ def free_form_mask(size: Sequence[int], grid: int = 6, threshold: float = 0.5, *
                    generator: torch.Generator | None = None, max_tries: int = 100) -> Tensor:
     """An ``H x W`` free-form mask (000 App. D.2, after Chai et al. 2021): a random ``grid x grid`` binary
     grid, upsampled bilinearly to the image and thresholded at ``threshold``. Draws again (up to
-    ``max_tries``) while the mask is empty or covers everything, so it always has pixels on both sides."""
+    ``max_tries``) while the mask is empty or covers everything, so it always has pixels on both sides.
+
+    Args:
+        size: ``(H, W)``.
+        grid: side of the random low-resolution binary grid.
+        threshold: level in (0, 1) at which the upsampled grid is cut.
+        generator: torch generator for reproducible draws (CPU).
+        max_tries: draws before giving up with ``ValueError``.
+
+    Returns:
+        (H, W) float32 mask in {0, 1}, neither empty nor full.
+    """
     h, w = int(size[0]), int(size[1])
     for _ in range(max_tries):
         low = (torch.rand(1, 1, grid, grid, generator=generator) < 0.5).float()

@@ -36,6 +36,15 @@ def tps_kernel(squared_distance: Tensor) -> Tensor:
     """TPS radial basis ``U(r) = r² log r²`` written in terms of ``d = r²`` (``U = d log d``), ``U(0) = 0``.
 
     (Bookstein's U; scaling the kernel by a constant does not change the interpolant.)
+
+    Args:
+        squared_distance: (*) float squared distances ``d = r² >= 0``, any shape.
+
+    Returns:
+        (*) ``d log d``, same shape and dtype; 0 where ``d <= 0``.
+
+    >>> tps_kernel(torch.tensor([0.0, 1.0, 4.0]))
+    tensor([0.0000, 0.0000, 5.5452])
     """
     positive = squared_distance > 0
     safe = torch.where(positive, squared_distance, torch.ones_like(squared_distance))
@@ -46,6 +55,22 @@ def pixel_centre_grid(size: _Size, dtype: torch.dtype = torch.float32, device: t
     """``H x W x 2`` identity sampling grid of pixel centres, ``(x, y)`` order, ``align_corners=False``.
 
     Built with ``arange`` + ``meshgrid`` (not ``affine_grid``, which old ONNX opsets lack, deps.md §4).
+
+    Args:
+        size: output size ``(H, W)``.
+        dtype: dtype of the grid.
+        device: device of the grid.
+
+    Returns:
+        (H, W, 2) grid; ``[i, j] = (x_j, y_i)`` with ``x_j = (2j + 1) / W − 1`` and ``y_i = (2i + 1) / H − 1``,
+        in (-1, 1).
+
+    >>> pixel_centre_grid((2, 2))
+    tensor([[[-0.5000, -0.5000],
+             [ 0.5000, -0.5000]],
+    <BLANKLINE>
+            [[-0.5000,  0.5000],
+             [ 0.5000,  0.5000]]])
     """
     h, w = int(size[0]), int(size[1])
     xs = (torch.arange(w, dtype=dtype, device=device) * 2 + 1) / w - 1
@@ -97,6 +122,19 @@ class FixedGridTPS(nn.Module):
         sizes: output sizes ``(H, W)`` whose basis is stored as constant (non-persistent) buffers — pass
             every size the module will see when exporting to ONNX. Other sizes are built on first use
             (tensor ops only, no solve) and cached per device.
+
+    Shape:
+        - ``x``: (B, C, H, W) float image, any range.
+        - ``theta``: (B, 2N) or (B, N, 2) offsets ``(dx, dy)`` in normalised units (the [-1, 1] frame),
+          N = grid_size².
+        - output: (B, C, H, W), same dtype as ``x``.
+
+    >>> tps = FixedGridTPS(grid_size=5)
+    >>> x = torch.rand(2, 3, 8, 6, generator=torch.Generator().manual_seed(0))
+    >>> torch.allclose(tps(x, torch.zeros(2, 50)), x, atol=1e-6)  # theta = 0 is the identity
+    True
+    >>> tps.grid(torch.zeros(2, 50), (8, 6)).shape
+    torch.Size([2, 8, 6, 2])
     """
 
     def __init__(self, grid_size: int = 5, sizes: Iterable[Sequence[int]] = ()) -> None:
@@ -141,7 +179,12 @@ class FixedGridTPS(nn.Module):
 
     def basis(self, size: Sequence[int], device: torch.device | None = None) -> tuple[Tensor, Tensor]:
         """``(M, G)`` for ``size = (H, W)`` on ``device``: registered buffers if the size was given at init,
-        else built and cached (not cached while an exporter traces the module)."""
+        else built and cached (not cached while an exporter traces the module).
+
+        Returns:
+            ``M``: (H·W, N) float32, maps offsets to grid displacements; ``G``: (H·W, 2) float32 pixel-centre
+            grid (:func:`pixel_centre_grid`, flattened).
+        """
         key = (int(size[0]), int(size[1]))
         if key in self.sizes:
             return getattr(self, self._buffer_name("M", key)), getattr(self, self._buffer_name("G", key))
@@ -156,7 +199,16 @@ class FixedGridTPS(nn.Module):
         return m, g
 
     def grid(self, theta: Tensor, size: Sequence[int]) -> Tensor:
-        """Sampling grid ``B x H x W x 2`` for offsets ``theta`` (``B x 2N`` or ``B x N x 2``), ``align_corners=False``."""
+        """Sampling grid ``G + M θ`` for offsets ``theta``, ``align_corners=False``.
+
+        Args:
+            theta: (B, 2N) or (B, N, 2) offsets ``(dx, dy)`` in normalised units, N = grid_size².
+            size: output size ``(H, W)``.
+
+        Returns:
+            (B, H, W, 2) grid of ``(x, y)`` input locations in normalised coordinates, ``theta``'s dtype;
+            values outside [-1, 1] sample the padding.
+        """
         n = self.num_points
         if theta.dim() not in (2, 3) or theta.shape[1:].numel() != 2 * n or (theta.dim() == 3 and theta.shape[-1] != 2):
             raise InputError("theta", f"a B x {2 * n} (or B x {n} x 2) tensor of TPS offsets", f"shape {tuple(theta.shape)}")
@@ -167,7 +219,18 @@ class FixedGridTPS(nn.Module):
         return grid.reshape(-1, h, w, 2)
 
     def warp(self, x: Tensor, theta: Tensor, padding_mode: str = "zeros", mode: str = "bilinear") -> Tensor:
-        """Warp ``x`` (``B x C x H x W``) by ``theta``: ``grid_sample(x, grid(theta, (H, W)))`` (000 §4.3.3.1)."""
+        """Warp ``x`` by ``theta``: ``grid_sample(x, grid(theta, (H, W)))`` (000 §4.3.3.1).
+
+        Args:
+            x: (B, C, H, W) float image, any range.
+            theta: (B, 2N) or (B, N, 2) offsets in normalised units, N = grid_size².
+            padding_mode: ``grid_sample``'s ``"zeros"``, ``"border"`` or ``"reflection"``.
+            mode: ``grid_sample``'s ``"bilinear"`` or ``"nearest"``.
+
+        Returns:
+            (B, C, H, W) warped image, ``x``'s dtype; pixels that sample outside the input get the padding
+            (0 with ``"zeros"``).
+        """
         if x.dim() != 4:
             raise InputError("x", "a B x C x H x W tensor", f"shape {tuple(x.shape)}")
         grid = self.grid(theta, x.shape[-2:]).to(x.dtype)
@@ -205,6 +268,25 @@ def tps_warp(
 
     Points are ``N x 2`` or ``B x N x 2`` ``(x, y)`` in normalised ``align_corners=False`` coordinates, with
     ``N >= 3`` not all collinear. Gradients flow to the image and to both point sets.
+
+    Args:
+        image: (B, C, H, W) float image, any range.
+        src_points: (N, 2) or (B, N, 2) input locations ``(x, y)`` in normalised coordinates [-1, 1].
+        dst_points: (N, 2) or (B, N, 2) output locations, same N (a batch of 1 is broadcast).
+        padding_mode: ``"zeros"``, ``"border"`` or ``"reflection"`` (as ``grid_sample``).
+        solver: ``"exact"`` or ``"kornia"`` (below).
+
+    Returns:
+        (B, C, H, W) warped image, ``image``'s dtype; output pixels that sample outside the input get the
+        padding (0 with ``"zeros"``).
+
+    >>> image = torch.rand(1, 3, 8, 6, generator=torch.Generator().manual_seed(0))
+    >>> pts = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [0.2, 0.1]])
+    >>> torch.allclose(tps_warp(image, pts, pts), image, atol=1e-5)  # src == dst: the identity
+    True
+    >>> moved = tps_warp(image, pts + torch.tensor([2 / 6, 0.0]), pts)  # sample one pixel (2 / W) to the right
+    >>> torch.allclose(moved[..., :-1], image[..., 1:], atol=1e-5), bool(moved[..., -1].abs().max() < 1e-5)
+    (True, True)
 
     ``solver="exact"`` (default) is the standard TPS (Bookstein): the output→input map ``f`` with
     ``f(dst_k) = src_k`` and kernel centres at ``dst_k``; its weights come from a batched float64 solve and

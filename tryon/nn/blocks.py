@@ -42,7 +42,15 @@ _NORMS = ("batch", "instance", "none")
 
 def make_norm(kind: str, channels: int) -> nn.Module:
     """``"batch"`` → BatchNorm2d, ``"instance"`` → InstanceNorm2d(affine=True) (exports as ONNX
-    InstanceNormalization, deps.md §4), ``"none"`` → Identity."""
+    InstanceNormalization, deps.md §4), ``"none"`` → Identity.
+
+    Args:
+        kind: ``"batch"``, ``"instance"`` or ``"none"``.
+        channels: channels C of the (B, C, H, W) maps it normalises.
+
+    Returns:
+        the module; it keeps the (B, C, H, W) shape.
+    """
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "instance":
@@ -93,6 +101,10 @@ class ConvEncoder(nn.Module):
         norm: ``"batch"`` (geometric matcher) or ``"instance"`` (generator), or ``"none"``.
         norm_first: ``False`` leaves the first level (the two convolutions that see the raw image) without
             normalisation, with biased, He-scaled convolutions instead — see :class:`UNetDecoder` ``norm_last``.
+
+    >>> enc = ConvEncoder(3, depths=(4, 8), norm="instance")
+    >>> [tuple(f.shape) for f in enc(torch.zeros(2, 3, 36, 28))]
+    [(2, 4, 18, 14), (2, 8, 9, 7)]
     """
 
     def __init__(self, in_channels: int = 3, depths: Sequence[int] = (16, 32, 64, 128, 256), norm: str = "batch",
@@ -115,7 +127,15 @@ class ConvEncoder(nn.Module):
         self.out_channels: tuple[int, ...] = depths
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        """``B x C x H x W`` → list of ``len(depths)`` maps, fine to coarse (``B x depths[i] x H/2^(i+1) x W/2^(i+1)``)."""
+        """Encode ``x`` at every scale.
+
+        Args:
+            x: (B, in_channels, H, W), e.g. an image in [-1, 1].
+
+        Returns:
+            ``len(depths)`` maps, fine to coarse: ``features[i]`` is (B, depths[i], ⌊H / 2^(i+1)⌋,
+            ⌊W / 2^(i+1)⌋), non-negative (after ReLU).
+        """
         features = []
         for level in self.levels:
             x = level(x)
@@ -129,6 +149,19 @@ def nearest_conv_kernel(weight3: Tensor) -> Tensor:
 
     Exact for even output sizes (``2n``), zero padding included; with ``output_padding=1`` (odd sizes) the extra
     last row/column differs from ``interpolate(size=2n+1)``, which repeats the last input row instead.
+
+    Args:
+        weight3: (c_out, c_in, 3, 3) ``Conv2d`` weight.
+
+    Returns:
+        (c_in, c_out, 4, 4) ``ConvTranspose2d`` weight, ``weight3``'s dtype and device.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> w3, x = torch.randn(2, 3, 3, 3, generator=g), torch.randn(1, 3, 4, 5, generator=g)
+    >>> up = torch.nn.functional.conv_transpose2d(x, nearest_conv_kernel(w3), stride=2, padding=1)
+    >>> ref = torch.nn.functional.conv2d(torch.nn.functional.interpolate(x, scale_factor=2.0), w3, padding=1)
+    >>> up.shape, torch.allclose(up, ref, atol=1e-5)
+    (torch.Size([1, 2, 8, 10]), True)
     """
     if weight3.dim() != 4 or tuple(weight3.shape[-2:]) != (3, 3):
         raise ValueError(f"nearest_conv_kernel: expected a c_out x c_in x 3 x 3 weight, got {tuple(weight3.shape)}")
@@ -190,6 +223,12 @@ class UNetDecoder(nn.Module):
             generator normalised at both ends (``ConvEncoder(norm_first=True)`` feeding the skips,
             ``norm_last=True``) shows a colour cast and fits even the unmasked pixels slowly. Pix2Pix
             likewise leaves its outermost layers unnormalised. Measured in docs/benchmarks.md.
+
+    >>> enc = ConvEncoder(3, depths=(4, 8), norm="instance")
+    >>> dec = UNetDecoder(skip_channels=(4, 8), out_channels=3)
+    >>> y = dec(enc(torch.rand(2, 3, 36, 28) * 2 - 1), out_size=(36, 28))
+    >>> y.shape, bool(y.abs().max() <= 1)
+    (torch.Size([2, 3, 36, 28]), True)
     """
 
     def __init__(
@@ -225,9 +264,16 @@ class UNetDecoder(nn.Module):
         self.out_channels = out_channels
 
     def forward(self, features: Sequence[Tensor], out_size: Sequence[int] | None = None) -> Tensor:
-        """Decode encoder ``features`` (fine to coarse) to ``B x out_channels x H x W``.
+        """Decode encoder ``features`` (fine to coarse) to full resolution.
 
-        ``out_size`` is the full-resolution size (default: twice the finest feature map).
+        Args:
+            features: ``len(skip_channels)`` maps, fine to coarse; ``features[i]`` is
+                (B, skip_channels[i], H_i, W_i) at scale ``1/2^(i+1)`` (as :class:`ConvEncoder` returns).
+            out_size: the full-resolution size ``(H, W)`` (default: twice the finest feature map).
+
+        Returns:
+            (B, out_channels, H, W): in [-1, 1] with ``final_activation="tanh"``, [0, 1] with ``"sigmoid"``,
+            unbounded with ``"none"``.
         """
         n = len(self.skip_channels)
         if len(features) != n:

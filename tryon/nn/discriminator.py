@@ -25,6 +25,7 @@ class SANOutput(NamedTuple):
 
     ``fun = <ω⁻, h>``: gradients reach ``h`` (and the scale ‖w‖), not the direction — for the hinge term
     ``L^h``. ``dir = <ω, h⁻>``: gradients reach only the direction ω — for the Wasserstein term ``L^ω``.
+    Both are (B, 1, H', W') unbounded score maps.
     """
 
     fun: Tensor
@@ -42,6 +43,22 @@ class SANHead(nn.Module):
 
     ``forward(h)`` returns ``<w, h>`` with full gradients (for the generator loss and inference);
     ``split(h)`` returns :class:`SANOutput` for the discriminator loss :func:`tryon.losses.san_d_loss`.
+
+    Args:
+        in_channels: channels C of the feature map ``h``.
+        kernel_size: side k of the kernel.
+        padding: zero padding of the convolution.
+        eps: lower bound of ``‖w‖`` in the normalisation.
+
+    Shape:
+        - ``h``: (B, C, H, W) features, any range.
+        - output: (B, 1, H', W') unbounded scores (``H' = H + 2 padding − k + 1``).
+
+    >>> head = SANHead(in_channels=4)
+    >>> h = torch.randn(2, 4, 3, 3, generator=torch.Generator().manual_seed(0))
+    >>> out = head.split(h)  # same values as head(h), different gradients
+    >>> out.fun.shape, torch.equal(out.fun, out.dir), torch.equal(out.fun, head(h))
+    (torch.Size([2, 1, 3, 3]), True, True)
     """
 
     def __init__(self, in_channels: int, kernel_size: int = 1, padding: int = 0, eps: float = 1e-12) -> None:
@@ -52,17 +69,35 @@ class SANHead(nn.Module):
         self.eps = eps
 
     def scale_and_direction(self) -> tuple[Tensor, Tensor]:
-        """``(s, ω)`` with ``s = ‖w‖`` and ``ω = w / ‖w‖`` (Frobenius norm over the whole kernel)."""
+        """``(s, ω)`` with ``s = ‖w‖`` and ``ω = w / ‖w‖`` (Frobenius norm over the whole kernel).
+
+        Returns:
+            ``s``: () scalar ``>= eps``; ``ω``: (1, C, k, k) unit-norm direction.
+        """
         scale = self.weight.flatten().norm().clamp_min(self.eps)
         return scale, self.weight / scale
 
     def forward(self, h: Tensor) -> Tensor:
-        """``<w, h>`` per position: ``B x 1 x H' x W'``, gradients to everything."""
+        """``<w, h>`` per position, gradients to everything.
+
+        Args:
+            h: (B, C, H, W) features.
+
+        Returns:
+            (B, 1, H', W') unbounded scores.
+        """
         scale, direction = self.scale_and_direction()
         return F.conv2d(h * scale, direction, padding=self.padding)
 
     def split(self, h: Tensor) -> SANOutput:
-        """``(fun, dir)`` = ``(<ω⁻, s h>, <ω, (s h)⁻>)`` where ⁻ is stop-gradient (004 §3.3)."""
+        """``(fun, dir)`` = ``(<ω⁻, s h>, <ω, (s h)⁻>)`` where ⁻ is stop-gradient (004 §3.3).
+
+        Args:
+            h: (B, C, H, W) features.
+
+        Returns:
+            :class:`SANOutput` of two (B, 1, H', W') score maps with equal values.
+        """
         scale, direction = self.scale_and_direction()
         features = h * scale
         fun = F.conv2d(features, direction.detach(), padding=self.padding)
@@ -88,6 +123,10 @@ class PatchGANDiscriminator(nn.Module):
         norm: ``"batch"`` (000 App. E), ``"instance"`` or ``"none"`` (e.g. with an R1/WGAN-GP penalty).
         max_channels: channel cap (512 as in Pix2Pix).
         head: ``"conv"`` (plain 3x3 conv with bias) or ``"san"`` (:class:`SANHead`, 004 §3.3).
+
+    >>> d = PatchGANDiscriminator(in_channels=3, n_down=5, base=8)
+    >>> d(torch.zeros(2, 3, 64, 48)).shape
+    torch.Size([2, 1, 2, 2])
     """
 
     def __init__(
@@ -124,15 +163,36 @@ class PatchGANDiscriminator(nn.Module):
         self.n_down = n_down
 
     def features(self, x: Tensor) -> Tensor:
-        """The feature map ``h(x)`` before the last layer."""
+        """The feature map ``h(x)`` before the last layer.
+
+        Args:
+            x: (B, in_channels, H, W), e.g. an image in [-1, 1].
+
+        Returns:
+            (B, feature_channels, ⌈H / 2^n⌉, ⌈W / 2^n⌉) with ``n = n_down``, after a LeakyReLU.
+        """
         return self.body(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Patch logits ``B x 1 x ceil(H / 2^n) x ceil(W / 2^n)``."""
+        """Patch logits.
+
+        Args:
+            x: (B, in_channels, H, W), e.g. an image in [-1, 1].
+
+        Returns:
+            (B, 1, ⌈H / 2^n⌉, ⌈W / 2^n⌉) unbounded logits, one per patch (``n = n_down``).
+        """
         return self.head(self.body(x))
 
     def san_outputs(self, x: Tensor) -> SANOutput:
-        """``(fun, dir)`` views for :func:`tryon.losses.san_d_loss`; requires ``head="san"``."""
+        """``(fun, dir)`` views for :func:`tryon.losses.san_d_loss`; requires ``head="san"``.
+
+        Args:
+            x: (B, in_channels, H, W).
+
+        Returns:
+            :class:`SANOutput` of two (B, 1, ⌈H / 2^n⌉, ⌈W / 2^n⌉) score maps.
+        """
         if not isinstance(self.head, SANHead):
             raise TypeError("san_outputs needs PatchGANDiscriminator(head='san')")
         return self.head.split(self.body(x))

@@ -111,6 +111,12 @@ class VGG19Features(nn.Module):
 
     ``forward(x)`` takes images in [-1, 1] (normalised to ImageNet statistics inside) and returns one map per
     layer. Parameters never require grad and the module stays in eval mode, but gradients flow to ``x``.
+
+    Shape:
+        - input: (B, 3, H, W) RGB in [-1, 1].
+        - output: one (B, C_l, H / 2^p, W / 2^p) map per layer, where ``p`` is the number of pools up to and
+          including the layer (each floors the size) and ``C_l`` its width (64, 128, 256, 512, 512 in blocks
+          1-5); non-negative for ``relu*`` and ``pool*`` layers.
     """
 
     def __init__(
@@ -171,7 +177,14 @@ class VGG19Features(nn.Module):
         return super().train(False)
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        """``B x 3 x H x W`` in [-1, 1] → list of feature maps, one per requested layer, in order."""
+        """Feature maps of ``x``, one per requested layer, in order.
+
+        Args:
+            x: (B, 3, H, W) RGB in [-1, 1].
+
+        Returns:
+            list of (B, C_l, H_l, W_l) maps (see the class docstring).
+        """
         x = ((x + 1) * 0.5 - self.mean) / self.std
         wanted = set(self._indices)
         taken: dict[int, Tensor] = {}

@@ -12,8 +12,8 @@ batch size 8, 000 App. E.1; for the GANs of 004 §3.3: n critic steps per genera
 * **Logging** — every ``log_every`` steps (and at the last step) the mean of each loss over the steps since
   the previous row goes to ``out_dir/metrics.csv`` (``step, wall_time, <losses>``; flushed per row), to
   TensorBoard (``out_dir/tensorboard``; skipped with one logged note if tensorboard is not importable — it
-  is not a core dependency) and to a tqdm progress bar on the main process. Under DDP the means are averaged
-  over ranks.
+  is not a core dependency) and to the progress display of the main process (:mod:`tryon.progress`: a rich
+  bar on a terminal, a plain line per 5 % in a log). Under DDP the means are averaged over ranks.
 * **Checkpoints** — every ``ckpt_every`` steps and at the end: ``out_dir/checkpoints/step_XXXXXXXX.pt`` with
   module and optimiser state dicts, the AMP scaler, step, epoch and position in the epoch, the RNG states
   of every rank (torch CPU, CUDA when used, numpy, python ``random``), the config and the logging
@@ -61,7 +61,7 @@ from ..trainconfig import (  # noqa: F401 - the configuration is torch-free and 
 
 #: Where each public name lives (loaded on first use, so ``import tryon.train`` stays light).
 _WHERE = {
-    "Trainer": "trainer", "TrainResult": "trainer", "frozen": "trainer", "resolve_auto_precision": "trainer",
+    "Trainer": "trainer", "TrainResult": "trainer", "frozen": "trainer", "resolve_auto_precision": "precision",
     "RunOutcome": "runner", "run": "runner",
     "SeededSampler": "sampler", "seed_everything": "rng", "rng_state": "rng", "set_rng_state": "rng",
     "CKPT_FORMAT": "checkpoint", "find_checkpoint": "checkpoint", "checkpoint_files": "checkpoint",

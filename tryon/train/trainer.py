@@ -1,10 +1,12 @@
-"""The :class:`Trainer` (see :mod:`tryon.train` for what it does) and its result."""
+"""The :class:`Trainer` (see :mod:`tryon.train` for what it does) and its result.
+
+The loop, the data order and the checkpointed state live here; the device and mixed precision in
+:mod:`.precision`, the DDP plumbing in :mod:`.distributed`, ``metrics.csv`` / TensorBoard in :mod:`.metrics_log`.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import inspect
 import logging
 import os
 import sys
@@ -14,14 +16,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from ..fs import atomic_write_text
 from ..errors import DatasetError, TryonError, WeightsError
 from ..trainconfig import BF16_CPU_FLAGS, PRECISIONS, TrainConfig  # noqa: F401
+from . import distributed as ddp
 from .checkpoint import CKPT_FORMAT, checkpoint_files, find_checkpoint, save_checkpoint_file
-from .logs import RESERVED_COLUMNS, fmt_cell, read_csv, row_step, to_float, write_csv_atomic
+from .distributed import env_int
+from .logs import RESERVED_COLUMNS, to_float
+from .metrics_log import MetricsLog
+from .precision import MixedPrecision, pick_device, resolve_auto_precision  # noqa: F401 - resolve_*: tryon.train's face
 from .rng import rng_state, seed_everything, set_rng_state
 from .sampler import ListBatchSampler, SeededSampler, mix_seed
 
@@ -46,14 +51,6 @@ class TrainResult:
     stopped_by: str = "max_steps"
 
 
-
-def env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
 @contextlib.contextmanager
 def frozen(*modules: nn.Module | None) -> Iterator[None]:
     """Inside the block, the parameters of ``modules`` (``None`` skipped) do not require gradients; their
@@ -69,18 +66,6 @@ def frozen(*modules: nn.Module | None) -> Iterator[None]:
     finally:
         for p, flag in saved:
             p.requires_grad_(flag)
-
-
-def resolve_auto_precision(device: torch.device) -> str:
-    """What ``precision="auto"`` means on ``device``: ``bf16`` on a CPU with native bf16 instructions and on
-    CUDA devices that support bf16, ``fp16`` on other CUDA devices, ``fp32`` otherwise."""
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if device.type == "cpu":
-        from ..hardware import has
-
-        return "bf16" if has("bf16") else "fp32"
-    return "fp32"
 
 
 class Trainer:
@@ -119,32 +104,13 @@ class Trainer:
         self.local_rank = env_int("LOCAL_RANK", 0)
         self.distributed = self.world_size > 1
         self._owns_group = False
-        self.device = self._pick_device(config.device)
+        self.device = pick_device(config.device, self.local_rank, self.distributed)
         if self.distributed:
-            if self.device.type == "cuda":
-                torch.cuda.set_device(self.device)
-            if not dist.is_initialized():
-                dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
-                self._owns_group = True
-            self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+            self._owns_group = ddp.init_process_group(self.device)
+            self.rank, self.world_size = ddp.rank_and_world_size()
         self.is_main = self.rank == 0
 
-        # --- AMP
-        if config.precision == "auto":
-            resolved = resolve_auto_precision(self.device)
-            config.precision, config.amp = resolved, resolved != "fp32"  # the run records what it trained in
-            if config.amp:
-                config.amp_dtype = PRECISIONS[resolved]
-            log.info("precision auto -> %s on %s", resolved, self.device)
-        self._amp_dtype = torch.float16 if config.amp_dtype == "float16" else torch.bfloat16
-        self.amp = bool(config.amp) and (self.device.type == "cuda" or
-                                         (self.device.type == "cpu" and self._amp_dtype == torch.bfloat16))
-        if config.amp and not self.amp:
-            log.info("amp=True ignored: float16 mixed precision is only used on CUDA (device %s; on CPU use "
-                     "precision='bf16')", self.device)
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp and self._amp_dtype == torch.float16 else None
-        self._scaler_stepped = False
-        self._unscaled: set[int] = set()
+        self._mp = MixedPrecision(config, self.device)  # AMP: autocast dtype, GradScaler
 
         if config.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -164,17 +130,8 @@ class Trainer:
         self.modules: dict[str, nn.Module] = {}
         for name, m in self._raw.items():
             if self.distributed and any(p.requires_grad for p in m.parameters()):
-                from torch.nn.parallel import DistributedDataParallel as DDP
-
-                # torch >= 2.14 renamed broadcast_buffers (forward sync) to forward_sync_buffers; buffers
-                # are synced from rank 0 at wrap time either way (the new name) or only if asked (the old one)
-                sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP.__init__).parameters
-                        else "broadcast_buffers")
-                self.modules[name] = DDP(
-                    m, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                    find_unused_parameters=config.ddp_find_unused_parameters,
-                    **{sync: config.ddp_broadcast_buffers},
-                )
+                self.modules[name] = ddp.wrap(m, self.device, config.ddp_find_unused_parameters,
+                                              config.ddp_broadcast_buffers)
             else:
                 self.modules[name] = m
 
@@ -197,8 +154,7 @@ class Trainer:
                 log.warning("cache_data ignored with num_workers=%d (each worker would hold a copy)", config.num_workers)
         self.sampler = SeededSampler(n, seed=config.seed, rank=self.rank, world_size=self.world_size)
         self._loader_iter: Iterator[Any] | None = None
-        self._csv_fields: list[str] | None = None
-        self._tb: Any = None
+        self._metrics = MetricsLog(self.out_dir, config.tensorboard)
         self._acc: dict[str, list[float]] = {}  # key -> [sum, count] since the last logged row
         self._elapsed0 = 0.0
         self._t0 = time.perf_counter()
@@ -220,18 +176,30 @@ class Trainer:
 
     def unwrap(self, name: str) -> nn.Module:
         """The module ``name`` without its DistributedDataParallel wrapper."""
-        m = self.modules[name]
-        return m.module if isinstance(m, nn.parallel.DistributedDataParallel) else m
+        return ddp.unwrap(self.modules[name])
+
+    @property
+    def amp(self) -> bool:
+        """Whether autocast is on (float16 only on CUDA, bfloat16 on CUDA and CPU)."""
+        return self._mp.enabled
+
+    @property
+    def scaler(self) -> torch.amp.GradScaler | None:
+        """The GradScaler of float16 AMP, else None."""
+        return self._mp.scaler
+
+    @property
+    def precision(self) -> str:
+        """What the run trains in: ``"bf16"``, ``"fp16"`` or ``"fp32"`` (after ``auto`` and the CPU fallback)."""
+        return self._mp.name
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """``torch.autocast`` on the training device when ``amp`` is on (bf16 on CPU), else a no-op context."""
-        if self.amp:
-            return torch.autocast(device_type=self.device.type, dtype=self._amp_dtype)
-        return contextlib.nullcontext()
+        return self._mp.autocast()
 
     def backward(self, loss: torch.Tensor) -> None:
         """``loss.backward()``, through the GradScaler when AMP (float16) is on."""
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        self._mp.backward(loss)
 
     def clip(self, params: Any, optimizer: torch.optim.Optimizer | str | None = None) -> float | None:
         """Clip the gradient norm of ``params`` to ``config.grad_clip`` (no-op returning None if unset).
@@ -242,10 +210,7 @@ class Trainer:
         if self.config.grad_clip is None:
             return None
         if self.scaler is not None and optimizer is not None:
-            opt = self.optimizers[optimizer] if isinstance(optimizer, str) else optimizer
-            if id(opt) not in self._unscaled:
-                self.scaler.unscale_(opt)
-                self._unscaled.add(id(opt))
+            self._mp.unscale(self.optimizers[optimizer] if isinstance(optimizer, str) else optimizer)
         norm = torch.nn.utils.clip_grad_norm_(params, float(self.config.grad_clip))
         return float(norm)
 
@@ -255,30 +220,12 @@ class Trainer:
         if clip and self.config.grad_clip is not None:
             params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
             self.clip(params, opt)
-        if self.scaler is not None:
-            self.scaler.step(opt)
-            self._scaler_stepped = True
-        else:
-            opt.step()
+        self._mp.step(opt)
 
     # ---------------------------------------------------------------- set-up helpers
-    def _pick_device(self, device: Any) -> torch.device:
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        dev = torch.device(device)
-        if dev.type == "cuda":
-            if not torch.cuda.is_available():
-                raise TryonError(f"TrainConfig.device: {device!r} asked for, but CUDA is not available")
-            if dev.index is None:
-                dev = torch.device("cuda", self.local_rank if self.distributed else torch.cuda.current_device())
-        return dev
-
     def _barrier(self) -> None:
-        if self.distributed and dist.is_initialized():
-            if self.device.type == "cuda":
-                dist.barrier(device_ids=[self.device.index])
-            else:
-                dist.barrier()
+        if self.distributed:
+            ddp.barrier(self.device)
 
     def _batches_of(self, epoch: int) -> list[list[int]]:
         return self.sampler.batches(epoch, self.config.batch_size, self.config.drop_last)
@@ -315,33 +262,8 @@ class Trainer:
 
     # ---------------------------------------------------------------- logging
     def _open_logs(self, resumed_step: int | None) -> None:
-        if not self.is_main:
-            return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        csv_path = self.out_dir / "metrics.csv"
-        self._csv_fields = None
-        if csv_path.is_file():
-            keep = resumed_step if resumed_step is not None else 0
-            fieldnames, rows = read_csv(csv_path)
-            kept = [r for r in rows if row_step(r) is not None and row_step(r) <= keep]
-            if fieldnames and kept:
-                self._csv_fields = fieldnames
-                if len(kept) != len(rows):
-                    log.info("metrics.csv: dropping %d row(s) logged after step %d", len(rows) - len(kept), keep)
-                    write_csv_atomic(csv_path, fieldnames, kept)
-            else:
-                if rows:
-                    log.info("metrics.csv: starting a fresh log (no checkpoint covers its %d row(s))", len(rows))
-                csv_path.unlink()
-        self._tb = None
-        if self.config.tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except Exception as e:  # tensorboard is an optional dependency
-                log.info("TensorBoard logging skipped: tensorboard is not importable (%s); metrics.csv still written", e)
-            else:
-                # purge_step hides events a killed run logged after the checkpoint we resume from
-                self._tb = SummaryWriter(log_dir=str(self.out_dir / "tensorboard"), purge_step=(resumed_step or 0) + 1)
+        if self.is_main:
+            self._metrics.open(resumed_step)
 
     def _accumulate(self, losses: Mapping[str, float]) -> None:
         for k, v in losses.items():
@@ -350,43 +272,17 @@ class Trainer:
             acc[1] += 1.0
 
     def _reduce_means(self) -> dict[str, float]:
-        keys = sorted(self._acc)
-        if self.distributed:
-            # every rank must report the same loss names (step_fn contract under DDP)
-            t = torch.tensor([[self._acc[k][0], self._acc[k][1]] for k in keys], dtype=torch.float64,
-                             device=self.device if self.device.type == "cuda" else "cpu").reshape(-1, 2)
-            dist.all_reduce(t)
-            return {k: float(t[i, 0] / t[i, 1]) if t[i, 1] > 0 else float("nan") for i, k in enumerate(keys)}
-        return {k: self._acc[k][0] / self._acc[k][1] for k in keys if self._acc[k][1] > 0}
+        if self.distributed:  # every rank must report the same loss names (step_fn contract under DDP)
+            return ddp.mean_over_ranks(self._acc, self.device)
+        return {k: self._acc[k][0] / self._acc[k][1] for k in sorted(self._acc) if self._acc[k][1] > 0}
 
     def _log_row(self) -> None:
         means = self._reduce_means()
         self._acc = {}
         if not self.is_main:
             return
-        row = {"step": self.step, "wall_time": round(self.elapsed, 3), **means}
+        row = self._metrics.write(self.step, round(self.elapsed, 3), means)
         self.history.append(dict(row))
-        self._write_csv_row(row)
-        if self._tb is not None:
-            for k, v in means.items():
-                self._tb.add_scalar(k, v, self.step)
-            self._tb.flush()
-
-    def _write_csv_row(self, row: Mapping[str, Any]) -> None:
-        path = self.out_dir / "metrics.csv"
-        keys = [k for k in row if k not in RESERVED_COLUMNS]
-        if self._csv_fields is None:
-            self._csv_fields = list(RESERVED_COLUMNS) + keys
-            with open(path, "w", newline="", encoding="utf-8") as f:
-                csv.writer(f).writerow(self._csv_fields)
-        elif any(k not in self._csv_fields for k in keys):
-            # a loss appeared that the header lacks: rewrite the file with the wider header
-            fieldnames, rows = read_csv(path)
-            self._csv_fields = list(fieldnames or self._csv_fields) + [k for k in keys if k not in (fieldnames or self._csv_fields)]
-            write_csv_atomic(path, self._csv_fields, rows)
-        with open(path, "a", newline="", encoding="utf-8") as f:
-            csv.DictWriter(f, fieldnames=self._csv_fields, restval="").writerow({k: fmt_cell(v) for k, v in row.items()})
-            f.flush()  # a killed process must not lose (or half-write) logged rows
 
     @property
     def elapsed(self) -> float:
@@ -400,9 +296,7 @@ class Trainer:
             return [mine]
         if self.device.type == "cuda":  # all_gather_object moves tensors through the current device
             mine = {**mine, "cuda": [s.cpu() for s in mine["cuda"]] if mine["cuda"] is not None else None}
-        out: list[Any] = [None] * self.world_size
-        dist.all_gather_object(out, mine)
-        return out
+        return ddp.gather_objects(mine, self.world_size)
 
     def state_dict(self, rng: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Everything a resume needs (tensors, lists, numbers, strings only)."""
@@ -499,11 +393,10 @@ class Trainer:
             self._clean_temp_files()
             found = find_checkpoint(self.ckpt_dir) if resume else None
             if self.distributed:  # every rank must resume from the same checkpoint
-                chosen = [int(found[1]["step"]) if found else -1]
-                mine = chosen[0]
-                dist.broadcast_object_list(chosen, src=0)
-                if chosen[0] != mine:
-                    raise WeightsError(f"rank {self.rank} found checkpoint step {mine}, rank 0 step {chosen[0]}: "
+                mine = int(found[1]["step"]) if found else -1
+                chosen = ddp.from_main(mine)
+                if chosen != mine:
+                    raise WeightsError(f"rank {self.rank} found checkpoint step {mine}, rank 0 step {chosen}: "
                                        f"is {self.ckpt_dir} on a file system shared by all ranks?")
             if found is not None:
                 path, state = found
@@ -521,20 +414,18 @@ class Trainer:
             start = self.step
             self._t0 = time.perf_counter()
             if self.is_main and cfg.progress and cfg.max_steps > start:
-                from tqdm.auto import tqdm
+                from tryon.progress import open_progress
 
-                pbar = tqdm(total=cfg.max_steps, initial=start, desc=f"train {self.out_dir.name}", unit="step",
-                            dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
+                pbar = open_progress(cfg.max_steps, f"train {self.out_dir.name}", completed=start, unit="step",
+                                     stream=sys.stderr)
             last: dict[str, float] = {}
             budget = float(cfg.minutes) * 60.0 if cfg.minutes is not None else None
             stopped_by = "max_steps"
             while self.step < cfg.max_steps:
                 batch = self._next_batch()
-                self._scaler_stepped = False
-                self._unscaled.clear()
+                self._mp.begin_step()
                 out = self.step_fn(self, batch)
-                if self.scaler is not None and self._scaler_stepped:
-                    self.scaler.update()
+                self._mp.end_step()
                 self.step += 1
                 last = {str(k): to_float(k, v) for k, v in (out or {}).items()}
                 self._accumulate(last)
@@ -544,11 +435,11 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or final:
                     self._log_row()
                     if pbar is not None and self.history:
-                        pbar.set_postfix({k: f"{v:.4g}" for k, v in self.history[-1].items() if k not in RESERVED_COLUMNS}, refresh=False)
+                        pbar.fields.update({k: f"{v:.4g}" for k, v in self.history[-1].items() if k not in RESERVED_COLUMNS})
                 if self.step % cfg.ckpt_every == 0 or final:
                     self.save_checkpoint()
                 if pbar is not None:
-                    pbar.update(1)
+                    pbar.advance(1)
                 self._run_callbacks()
                 if stopped_by == "minutes":
                     if self.is_main:
@@ -566,29 +457,16 @@ class Trainer:
                     m.to(memory_format=torch.contiguous_format)
             if pbar is not None:
                 pbar.close()
-            if self._tb is not None:
-                self._tb.close()
-                self._tb = None
+            self._metrics.close()
             self._loader_iter = None
-            if self._owns_group and dist.is_initialized():
-                dist.destroy_process_group()
+            if self._owns_group:
+                ddp.destroy_process_group()
                 self._owns_group = False
 
     def _spent(self, budget_s: float) -> bool:
         """Whether this call of ``fit`` has used ``budget_s`` seconds (rank 0 decides for every rank)."""
         spent = time.perf_counter() - self._t0 >= budget_s
-        if self.distributed:
-            flag = torch.tensor([int(spent)], device=self.device if self.device.type == "cuda" else "cpu")
-            dist.broadcast(flag, src=0)
-            spent = bool(flag.item())
-        return spent
-
-    @property
-    def precision(self) -> str:
-        """What the run trains in: ``"bf16"``, ``"fp16"`` or ``"fp32"`` (after ``auto`` and the CPU fallback)."""
-        if not self.amp:
-            return "fp32"
-        return "bf16" if self._amp_dtype == torch.bfloat16 else "fp16"
+        return ddp.flag_from_main(spent, self.device) if self.distributed else spent
 
     def _run_callbacks(self) -> None:
         due = [(fn, main_only) for every, fn, main_only in self._callbacks if self.step % every == 0]

@@ -28,6 +28,7 @@ from typing import Any, Callable, Sequence
 
 from ._version import __version__
 from .errors import TryonError
+from .sizes import parse_size, parse_sizes  # noqa: F401 - re-exported: verbs used to import them from here
 
 # Core modules that contribute verbs: each has ``register_cli(app)``. Missing ones are skipped so the
 # CLI keeps working while a module is optional (e.g. built without its extra).
@@ -36,36 +37,10 @@ CORE_VERB_MODULES = (
     "tryon.export.cli",
     "tryon.bench",
     "tryon.serve",
-    "tryon.run",
+    "tryon.jobs.cli",
     "tryon.deploy.cli",
     "tryon.data.cli",
 )
-
-
-def parse_size(text: str, minimum: int = 8) -> tuple[int, int]:
-    """``"256x192"`` (H x W; ``×`` also accepted) → ``(256, 192)``, both sides ``>= minimum``.
-
-    The one parser behind every ``--size``/``--sizes`` option; raises ``argparse.ArgumentTypeError`` so
-    argparse reports it as a usage error naming the option.
-    """
-    parts = str(text).strip().lower().replace("×", "x").split("x")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        h, w = int(parts[0]), int(parts[1])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW like 256x192, got {text!r}") from None
-    if h < minimum or w < minimum:
-        raise argparse.ArgumentTypeError(f"expected H, W >= {minimum}, got {text!r}")
-    return h, w
-
-
-def parse_sizes(text: str, minimum: int = 8) -> list[tuple[int, int]]:
-    """``"256x192,512x384"`` → ``[(256, 192), (512, 384)]`` (each checked by :func:`parse_size`)."""
-    sizes = [parse_size(part, minimum) for part in str(text).split(",") if part.strip()]
-    if not sizes:
-        raise argparse.ArgumentTypeError(f"expected sizes like 256x192,512x384, got {text!r}")
-    return sizes
 
 
 @dataclass

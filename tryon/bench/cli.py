@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 
-from ..cli import parse_sizes
+from ..sizes import parse_sizes
 from .harness import BACKENDS, run_bench
 from .render import print_table
 

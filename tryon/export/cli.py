@@ -17,9 +17,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..cli import parse_size
+from ..sizes import parse_size
 from ..errors import InputError, TryonError
-from ..filejobs import StagedOutputs, accept_named_options, named_inputs, named_path, output_targets, plan_items
+from ..jobs.files import StagedOutputs, accept_named_options, named_inputs, named_path, output_targets, plan_items
 
 _OWN_OPTIONS = {"model", "out", "pairs", "input", "providers", "precision", "backend", "threads", "batch_size", "all_outputs", "debug",
                 "help"}

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .errors import InputError
+from ..errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -115,7 +115,7 @@ def _pair_rows(paths: dict[str, str], folders: list[str], pairs_file: str) -> li
 
 def plan_items(paths: dict[str, str], pairs_file: str | None, verb: str) -> tuple[list[dict[str, Path]], list[str]]:
     """Items to run (``{name: file}``, one per output) and their output stems."""
-    from .io import image_files
+    from ..imagefile import image_files
 
     names = list(paths)
     kinds = {}

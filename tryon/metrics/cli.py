@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli import parse_size
+from ..sizes import parse_size
 from ..errors import InputError
 from ..fs import atomic_write_text
 from .protocol import FID_METHODS, FID_RESIZE_MODES, LPIPS_NETS, RESIZE_FILTERS, SSIM_CHANNELS, SSIM_PADDING, preset_names

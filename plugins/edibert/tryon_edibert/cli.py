@@ -7,6 +7,8 @@
 * ``tryon eval edibert`` — the inpainting ablation (000 Table 4.2) and the batched-sampler timing of a run;
 * ``tryon demo edibert`` — a tiny end-to-end run and its report.
 
+The eval and demo verbs are studies (:mod:`tryon.study`): ``--out``, ``--budget`` and ``--render-only``.
+
 A train verb's options are generated from its two settings dataclasses (:mod:`.training.config`); its entry point
 takes both. The former verb names ``train vqgan`` and ``train edibert`` still work for one release (deprecated
 aliases).
@@ -19,7 +21,7 @@ import json
 import sys
 from typing import Any
 
-from tryon.cli import parse_size
+from tryon.sizes import parse_size
 from tryon.trainconfig import add_config_arguments, add_train_arguments, config_from_args, train_config_from_args
 
 from .training.config import EDIBERT_LOOP, VQGAN_LOOP, EdiBERTTaskConfig, VQGANTaskConfig
@@ -77,46 +79,39 @@ def _run_scenes(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ eval
 def _configure_eval(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", required=True, help="EdiBERT run folder (`tryon train edibert-inpaint`, or DIR/edibert "
-                   "of `tryon demo edibert --out DIR`)")
-    p.add_argument("--data", required=True, help="image folder of held-out images")
-    p.add_argument("--n", type=int, default=64, help="images to edit (default 64)")
-    p.add_argument("--size", default=None, help="HxW (default: the training size recorded with the weights)")
-    p.add_argument("--masks", choices=("free-form", "rect"), default="free-form")
-    p.add_argument("--optim-steps", type=int, default=200, help="final latent optimisation steps (000 eq. 4.2.7)")
-    p.add_argument("--proxy-steps", type=int, default=150, help="training steps of the proxy feature net")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    p.add_argument("--out", required=True, help="folder for results.json and report.html")
-    p.add_argument("--device", default="cpu")
+    from tryon.study import add_study_arguments
+
+    from .experiments.evaluate import BUDGETS, NAME, add_arguments  # torch-free
+
+    add_study_arguments(p, NAME, BUDGETS, default_out="runs/eval-edibert")
+    add_arguments(p)
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from .experiments.evaluate import run_cli
+    from tryon.study import run
 
-    return run_cli(args)
+    from .experiments.evaluate import BUDGETS, NAME, compute, render
+
+    run(NAME, args, compute, render, BUDGETS)
+    return 0
 
 
 # ------------------------------------------------------------------------------------------------ demo
 def _configure_demo(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/demo-edibert")
-    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch intra-op threads (default 1: these models are tiny, and more threads than free "
-                        "cores slow OpenMP down many-fold when other jobs share the machine)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    from tryon.study import add_study_arguments
+
+    from .experiments.demo import BUDGETS, NAME, add_arguments  # torch-free
+
+    add_study_arguments(p, NAME, BUDGETS, default_out="runs/demo-edibert")
+    add_arguments(p)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    import torch
+    from tryon.study import run
 
-    from .experiments.demo import QUICK, run_study
+    from .experiments.demo import BUDGETS, NAME, compute, render
 
-    torch.set_num_threads(max(1, int(args.threads)))
-    res = run_study(args.out, QUICK if args.quick else {}, progress=args.progress)
-    v = res["timing_target"]
-    print(f"batched-sampler target {'met' if v['met'] else 'missed'}: {v['sampler']} {v['speed_up']}x faster, "
-          f"masked L1 {v['l1_vs_one_token']}x the one-token sampler's")
-    print(f"wrote {res['report']} ({res['total_s']:.0f} s)")
+    run(NAME, args, compute, render, BUDGETS)
     return 0
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tryon.cli import parse_size
+from tryon.sizes import parse_size
 from tryon.trainconfig import option
 
 
@@ -35,8 +35,8 @@ EDIBERT_LOOP: dict[str, Any] = {"max_steps": 20000, "batch_size": 16, "lr": 4.5e
 
 
 def ch_mult_of(factor: int) -> list[int]:
-    """Channel multipliers of a VQGAN downsampling by ``factor`` (4, 8, 16 or 32)."""
-    levels = {4: 2, 8: 3, 16: 4, 32: 5}[int(factor)]
+    """Channel multipliers of a VQGAN downsampling by ``factor`` (2, 4, 8, 16 or 32)."""
+    levels = {2: 1, 4: 2, 8: 3, 16: 4, 32: 5}[int(factor)]
     return [1] + [min(4, 2 ** ((i + 1) // 2)) for i in range(levels)]
 
 
@@ -56,7 +56,7 @@ class VQGANTaskConfig:
     n_codes: int | None = option(None, flag="--codes", help="codebook size N (000 App. D.1.1; default: from --size, "
                                  "4 x the shorter side within [128, 1024])")
     factor: int | None = option(None, help="downsampling factor (default: from --size: 4 up to 64 px, 8 at 128, 16 from 256)",
-                                choices=(4, 8, 16, 32))
+                                choices=(2, 4, 8, 16, 32))
     ch: int | None = option(None, help="base channels (default: from --size: 32 up to 64 px, else 64)")
     embed_dim: int = option(64, help="code vector size")
     perceptual_weights: str | None = option(None, help="local torchvision VGG19 weights (else the random-feature fallback)")

@@ -1430,11 +1430,11 @@ def _progress(total: int, enabled: bool) -> Any:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"256x192"`` → ``(256, 192)`` (H×W) with :func:`tryon.cli.parse_size`; raises
+    """``"256x192"`` → ``(256, 192)`` (H×W) with :func:`tryon.sizes.parse_size`; raises
     :class:`tryon.errors.InputError` (``generate`` checks the bounds)."""
     import argparse
 
-    from tryon.cli import parse_size as core_parse_size
+    from tryon.sizes import parse_size as core_parse_size
     from tryon.errors import InputError
 
     try:

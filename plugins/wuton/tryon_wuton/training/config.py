@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tryon.cli import parse_size as _core_parse_size
+from tryon.sizes import parse_size as _core_parse_size
 from tryon.trainconfig import option
 
 

@@ -35,8 +35,8 @@ from .sizes import parse_size, parse_sizes  # noqa: F401 - re-exported: verbs us
 CORE_VERB_MODULES = (
     "tryon.metrics.cli",
     "tryon.export.cli",
-    "tryon.bench",
-    "tryon.serve",
+    "tryon.bench.cli",
+    "tryon.serve.cli",
     "tryon.jobs.cli",
     "tryon.deploy.cli",
     "tryon.data.cli",

@@ -32,8 +32,8 @@ from ..imports import lazy_exports
 __getattr__ = lazy_exports(__name__, {
     "run_bench": "harness", "BACKENDS": "harness", "validate_bench_json": "schema", "SCHEMA_VERSION": "schema",
     "render_markdown": "render", "write_reports": "render", "print_table": "render", "environment": "facts",
-    "time_fn": "timing", "summarise": "timing", "register_cli": "cli",
+    "time_fn": "timing", "summarise": "timing",
 })
 
 __all__ = ["run_bench", "validate_bench_json", "render_markdown", "write_reports", "environment", "time_fn", "summarise",
-           "register_cli", "BACKENDS", "SCHEMA_VERSION", "print_table"]
+           "BACKENDS", "SCHEMA_VERSION", "print_table"]

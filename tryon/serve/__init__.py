@@ -32,8 +32,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cli import register_cli
-
 _LAZY = {
     "create_app": ".app",
     "make_server": ".server",
@@ -58,4 +56,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["create_app", "register_cli", "make_server", *[n for n in _LAZY if n not in ("create_app", "make_server")]]
+__all__ = ["create_app", "make_server", *[n for n in _LAZY if n not in ("create_app", "make_server")]]

@@ -13,11 +13,15 @@ for each seed:
 and reports, with pixels in [0, 1]: ``l1_hole`` (mean |output − truth| inside the hole: the figure the user
 compared), ``l1_outside`` (change outside the hole: 0 for a method that keeps the user's pixels), SSIM of the
 whole image, proxy-FID of the outputs vs the held-out truths (``tryon.metrics`` proxy features trained here on
-the training crops: a realism proxy, not comparable with Inception FID) and seconds per image. Writes
-``results.json`` (machine, CPU flags, date), ``table.md`` and ``grid.png`` (input | mask | methods | truth)::
+the training crops: a realism proxy, not comparable with Inception FID) and seconds per image. With EdiBERT weights
+it also scores the fast samplers (``edibert-maskgit``, ``edibert-halton``: no latent optimisation) and ``vq-floor``,
+the tokenizer's own reconstruction of the truth inside the hole: the floor of every token method with that VQGAN.
+A study (:mod:`tryon.study`): ``results.json`` (machine, CPU flags, date, budget, timings), then ``table.md`` and
+``grid_<masks>.png`` (input | mask | methods | truth); ``--render-only`` re-renders the table from the results::
 
     .venv/bin/python benchmarks/real_inpaint.py --out runs/real-inpaint                       # baselines, ~1 min
     .venv/bin/python benchmarks/real_inpaint.py --out runs/real-inpaint --train-minutes 6     # + EdiBERT, GAN
+    .venv/bin/python benchmarks/real_inpaint.py --out runs/real-inpaint --edibert RUN --gan RUN
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import argparse
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -112,58 +115,92 @@ def _train(out: Path, train_dir: Path, minutes: float, seed: int) -> dict[str, s
     return {"edibert": str(runs["edibert"]), "gan": str(runs["invert"])}
 
 
-def run(out: Path, data: Path | None, n_eval: int, seeds: list[int], kinds: list[str], edibert: str | None, gan: str | None,
-        train_minutes: float | None, proxy_steps: int) -> dict[str, Any]:
+#: Named sizes: ``tiny`` exercises every path in seconds (tests); ``default`` is the docs' run.
+BUDGETS = {
+    "tiny": {"train_crops": 64, "test_crops": 16, "n_eval": 4, "seeds": [0], "masks": ["rect"], "proxy_steps": 5},
+    "default": {"train_crops": 4000, "test_crops": 200, "n_eval": 32, "seeds": [0, 1], "masks": ["rect", "free-form"],
+                "proxy_steps": 300},
+}
+
+#: The EdiBERT variants scored when weights are given: the task's defaults, the fast path (MaskGIT schedule, no latent
+#: optimisation) and the Halton order; ``vq-floor`` is the tokenizer's own reconstruction of the *truth* pasted into the
+#: hole — the error no sampler can go below with this VQGAN (issue 29 item 6).
+EDIBERT_VARIANTS = {"edibert": {}, "edibert-maskgit": {"sampler": "maskgit", "optim_steps": 0},
+                    "edibert-halton": {"sampler": "halton", "optim_steps": 0}}
+
+
+def _vq_floor(pipe: Any) -> Any:
+    from tryon.compose import SEAM_SIGMA, paste_source
+
+    def fill(x: Any, m: Any) -> Any:
+        import torch
+
+        with torch.no_grad():
+            rec = pipe.vqgan.decode_tokens(pipe.vqgan.tokenize(x)).clamp(-1, 1)
+        return paste_source(x, rec, m, SEAM_SIGMA)
+
+    return fill
+
+
+def compute(study: Any, args: argparse.Namespace) -> None:
     import torch
 
     import tryon
-    from tryon import hardware
     from tryon.data import ImageFolderDataset
     from tryon.data.photos import write_photo_crops
     from tryon.metrics import train_proxy
+    from tryon.report import grid_image
 
+    knobs, out = study.knobs, study.out
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else knobs["seeds"]
+    kinds = args.masks.split(",") if args.masks else knobs["masks"]
+    n_eval = args.n_eval or knobs["n_eval"]
     torch.manual_seed(0)
-    if data is None:
-        data = out / "data"
+    data = Path(args.data) if args.data else out / "data"
+    with study.section("data"):
         if not (data / "photo_crops.json").is_file():
-            write_photo_crops(data, size=32, train=4000, test=max(200, n_eval))
+            write_photo_crops(data, size=32, train=knobs["train_crops"], test=max(knobs["test_crops"], n_eval))
     train_set, test_set = ImageFolderDataset(data / "train", size=(32, 32)), ImageFolderDataset(data / "test", size=(32, 32))
     idx = np.random.default_rng(0).permutation(len(test_set))[:n_eval]
     images = torch.stack([test_set[int(i)] for i in idx])
-    t0 = time.perf_counter()
-    extractor = train_proxy(torch.stack([train_set[i] for i in range(0, len(train_set), max(1, len(train_set) // 512))]),
-                            out / "proxy", steps=proxy_steps, batch_size=32, input_size=(32, 32), widths=(16, 32, 64), device="cpu")
-    timings = {"proxy_s": time.perf_counter() - t0}
-    if train_minutes:
-        t0 = time.perf_counter()
-        runs = _train(out, data / "train", train_minutes, seeds[0])
+    with study.section("proxy"):
+        extractor = train_proxy(torch.stack([train_set[i] for i in range(0, len(train_set), max(1, len(train_set) // 512))]),
+                                out / "proxy", steps=knobs["proxy_steps"], batch_size=32, input_size=(32, 32),
+                                widths=(16, 32, 64), device="cpu")
+    edibert, gan = args.edibert, args.gan
+    if args.train_minutes:
+        with study.section("train"):
+            runs = _train(out, data / "train", args.train_minutes, seeds[0])
         edibert, gan = edibert or runs["edibert"], gan or runs["gan"]
-        timings["train_s"] = time.perf_counter() - t0
     methods: dict[str, Any] = {name: (lambda x, m, k=name: opencv_fill(x, m, k)) for name in ("telea", "ns", "mean")}
     if edibert:
         pipe_e = tryon.load("edibert-inpaint", weights=edibert, device="cpu")
-        methods["edibert"] = lambda x, m: pipe_e(x, m)
+        methods["vq-floor"] = _vq_floor(pipe_e)
+        for name, kw in EDIBERT_VARIANTS.items():
+            methods[name] = lambda x, m, kw=kw: pipe_e(x, m, **kw)
     if gan:
         pipe_g = tryon.load("gan-inpaint", weights=gan, device="cpu")
         methods["gan"] = lambda x, m: pipe_g(x, m)
-    rows, grids = [], {}
+    rows = []
     for kind in kinds:
         for seed in seeds:
             masks = masks_for(kind, len(images), 32, seed)
+            cols = {"input": images[:8] * (1 - masks[:8]), "mask": masks[:8].expand(-1, 3, -1, -1) * 2 - 1}
             for name, fn in methods.items():
-                t0 = time.perf_counter()
-                outs = torch.cat([fn(images[i : i + 16], masks[i : i + 16]).float() for i in range(0, len(images), 16)])
-                s_per = (time.perf_counter() - t0) / len(images)
+                with study.section(f"methods/{name}"):
+                    t0 = time.perf_counter()
+                    outs = torch.cat([fn(images[i : i + 16], masks[i : i + 16]).float() for i in range(0, len(images), 16)])
+                    s_per = (time.perf_counter() - t0) / len(images)
                 rows.append({"masks": kind, "seed": seed, "method": name, **score(outs, images, masks, extractor),
                              "s_per_image": s_per})
-                if seed == seeds[0]:
-                    grids.setdefault(kind, {"input": images[:8] * (1 - masks[:8]), "mask": masks[:8].expand(-1, 3, -1, -1) * 2 - 1})
-                    grids[kind][name] = outs[:8]
+                cols[name] = outs[:8]
             if seed == seeds[0]:
-                grids[kind]["truth"] = images[:8]
-    return {"benchmark": "real_inpaint", "machine": hardware.machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "data": str(data), "n_eval": len(images), "seeds": seeds, "hole": f"{HOLE}x{HOLE} rectangle or core free-form mask",
-            "weights": {"edibert": edibert, "gan": gan}, "timings": timings, "rows": rows, "_grids": grids}
+                cols["truth"] = images[:8]
+                grid = [[cols[c][i] for c in cols] for i in range(len(cols["truth"]))]
+                study.save_image(f"grid_{kind}.png", grid_image(grid, list(cols), scale=3))
+    study.results.update({"benchmark": "real_inpaint", "data": str(data), "n_eval": len(images), "seeds": seeds,
+                          "hole": f"{HOLE}x{HOLE} rectangle or core free-form mask",
+                          "weights": {"edibert": edibert, "gan": gan}, "rows": rows, "summary": summary(rows)})
 
 
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,47 +217,38 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def render(result: dict[str, Any]) -> str:
+def render(out: Path, result: dict[str, Any]) -> str:
+    """``table.md`` from the results alone."""
+    from tryon.fs import atomic_write_text
+
     m = result["machine"]
     lines = [f"{result['n_eval']} held-out crops (32×32), seeds {result['seeds']}; {m['cpu']} ({', '.join(m['isa'])}), "
-             f"{result['date'][:10]}. Pixels in [0, 1]; mean ± half-range over seeds.", "",
+             f"{result['date'][:10]}. Pixels in [0, 1]; mean ± half-range over seeds. `vq-floor`: the VQGAN's own "
+             "reconstruction of the truth pasted into the hole (no token method can do better with this tokenizer).", "",
              "| masks | method | l1_hole ↓ | l1_outside | SSIM ↑ | proxy-FID ↓ | s / image |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in result["summary"]:
         lines.append(f"| {r['masks']} | {r['method']} | {r['l1_hole']:.4f} ± {r['l1_hole_halfrange']:.4f} | {r['l1_outside']:.4f} | "
                      f"{r['ssim']:.4f} | {r['proxy_fid']:.3f} ± {r['proxy_fid_halfrange']:.3f} | {r['s_per_image']:.4f} |")
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    atomic_write_text(out / "table.md", text + "\n")
+    return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="runs/real-inpaint")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--data", default=None, help="a `tryon data photo-crops` folder (default: written under --out)")
-    ap.add_argument("--n-eval", type=int, default=64)
-    ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--masks", default="rect,free-form")
+    ap.add_argument("--n-eval", type=int, default=None, help="held-out crops scored (default: the budget's)")
+    ap.add_argument("--seeds", default=None, help="mask seeds, e.g. 0,1 (default: the budget's)")
+    ap.add_argument("--masks", default=None, help="rect,free-form (default: the budget's)")
     ap.add_argument("--edibert", default=None, help="edibert-inpaint weights (a `tryon train edibert-inpaint` run)")
     ap.add_argument("--gan", default=None, help="gan-inpaint weights (a `tryon train gan-invert` run)")
     ap.add_argument("--train-minutes", type=float, default=None, help="train EdiBERT and a conv GAN here, M minutes per model")
-    ap.add_argument("--proxy-steps", type=int, default=300)
-    args = ap.parse_args(argv)
-    from tryon.fs import atomic_write_json, atomic_write_text
-    from tryon.report import grid_image
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    result = run(out, Path(args.data) if args.data else None, args.n_eval, [int(s) for s in args.seeds.split(",")],
-                 args.masks.split(","), args.edibert, args.gan, args.train_minutes, args.proxy_steps)
-    grids = result.pop("_grids")
-    result["summary"] = summary(result["rows"])
-    atomic_write_json(out / "results.json", result)
-    text = render(result)
-    atomic_write_text(out / "table.md", text + "\n")
-    for kind, cols in grids.items():
-        rows = [[cols[c][i] for c in cols] for i in range(len(cols["truth"]))]
-        grid_image(rows, list(cols), scale=3).save(out / f"grid_{kind}.png")
-    print(text)
-    print(f"wrote {out / 'results.json'}, table.md and grids")
-    return 0
+
+def main(argv: list[str] | None = None) -> int:
+    from tryon.study import main as study_main
+
+    return study_main("real-inpaint", compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+                      add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,10 @@ folder to retrain it). Runs are sequential and the trainer is started with one t
     .venv/bin/tryon data photo-crops --out crops --size 32 --train 4000 --test 200
     .venv/bin/python benchmarks/vqgan_recipe.py --data crops --minutes 3 --out docs/results/vqgan-recipe
     .venv/bin/python benchmarks/vqgan_recipe.py --data crops --settings user,no-adv --seeds 0,1 ...
+    .venv/bin/python benchmarks/vqgan_recipe.py --out docs/results/vqgan-recipe --render-only
 
-Writes ``results.json`` (machine, date, every run's row) and ``table.md`` to ``--out``.
+A study (:mod:`tryon.study`): ``results.json`` (machine, date, budget, every run's row, saved after each run) and
+``table.md`` rendered from it, in ``--out``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -207,48 +208,54 @@ def _order(row: dict[str, Any]) -> tuple[int, int, int]:
     return list(SETTINGS).index(base), int(fixed or 0), row["seed"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, help="a `tryon data photo-crops` folder (train/, test/)")
-    ap.add_argument("--out", default="runs/vqgan-recipe", help="where results.json and table.md go")
-    ap.add_argument("--runs", default="runs/vqgan-recipe/runs", help="run folders (weights; reused when present)")
-    ap.add_argument("--settings", default="user,no-adv,adv-w0.1,adv-no-perc,no-adv-c512,defaults",
-                    help=f"comma-separated, from {', '.join(SETTINGS)}")
-    ap.add_argument("--seeds", default="0")
-    ap.add_argument("--minutes", type=float, default=3.0, help="wall-clock budget of each run")
-    ap.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of the trainer")
-    ap.add_argument("--rates", default=None, help="skip the timing run: 'PRE,POST' steps/s of the base recipe")
-    args = ap.parse_args(argv)
+#: Named sizes: ``tiny`` trains one setting for a few fixed steps on a small crop set it writes itself (tests);
+#: ``default`` is the docs' run (``--data`` crops, 3-minute budgets).
+BUDGETS = {
+    "tiny": {"settings": "no-adv@3", "seeds": "0", "minutes": 3.0, "crops": [32, 8]},
+    "default": {"settings": "user,no-adv,adv-w0.1,adv-no-perc,no-adv-c512,defaults", "seeds": "0", "minutes": 3.0,
+                "crops": [4000, 200]},
+}
 
+
+def compute(study: Any, args: argparse.Namespace) -> None:
+    """Train (or reuse) every (setting, seed) run and score it; the results are saved after every run, so a killed
+    study keeps what it measured (a later run with the same ``--out`` reuses the rows of other settings)."""
     import torch
 
-    from tryon import hardware
-    from tryon.fs import atomic_write_json, atomic_write_text
+    from tryon.data.photos import write_photo_crops
+    from tryon.study import load_results
 
+    knobs, out = study.knobs, study.out
     torch.set_num_threads(args.threads)
-    data, out, runs = Path(args.data), Path(args.out), Path(args.runs)
-    out.mkdir(parents=True, exist_ok=True)
+    minutes = args.minutes if args.minutes is not None else knobs["minutes"]
+    data = Path(args.data) if args.data else out / "crops"
+    if not args.data and not (data / "photo_crops.json").is_file():
+        with study.section("data"):
+            write_photo_crops(data, size=32, train=knobs["crops"][0], test=knobs["crops"][1])
+    runs = Path(args.runs) if args.runs else out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     test, train = _load_images(data / "test"), _load_images(data / "train", 200)
     n_train = len(list((data / "train").rglob("*.png")))
-    names = [s for s in args.settings.split(",") if s]
+    names = [s for s in (args.settings or knobs["settings"]).split(",") if s]
     unknown = [s for s in names if s.partition("@")[0] not in SETTINGS or not (s.partition("@")[2] or "0").isdigit()]
     if unknown:
-        ap.error(f"unknown settings {unknown}; known: {list(SETTINGS)}")
-    seeds = [int(s) for s in args.seeds.split(",")]
-    prev = json.loads((out / "results.json").read_text()) if (out / "results.json").is_file() else {}
+        raise SystemExit(f"unknown settings {unknown}; known: {list(SETTINGS)}")
+    seeds = [int(s) for s in (args.seeds or knobs["seeds"]).split(",")]
+    prev = load_results(out) if (out / "results.json").is_file() else {}
     rates_by_arch: dict[str, dict[str, float]] = prev.get("rates", {})
     if args.rates:
         pre, post = (float(v) for v in args.rates.split(","))
         rates_by_arch[_arch(USER)] = {"pre": pre, "post": post}
     rows = [r for r in prev.get("rows", []) if (r["setting"], r["seed"]) not in {(n, s) for n in names for s in seeds}]
+    study.results.update({"benchmark": "vqgan_recipe", "minutes": minutes, "threads": args.threads, "data": data.name,
+                          "n_train": n_train, "n_test": len(test), "rates": rates_by_arch, "rows": rows})
     for name in names:
         base, _, fixed = name.partition("@")
         desc, flags, frac = SETTINGS[base]
         for seed in seeds:
             run = runs / f"{name}-s{seed}"
             extra = ["--seed", str(seed), "--ckpt-every", "100000000"]
-            extra += ["--steps", fixed] if fixed else ["--minutes", str(args.minutes), "--steps", "100000000"]
+            extra += ["--steps", fixed] if fixed else ["--minutes", str(minutes), "--steps", "100000000"]
             if frac is not None and fixed:
                 extra += ["--disc-start", str(max(1, int(frac * int(fixed))))]
             elif frac is not None:
@@ -256,24 +263,46 @@ def main(argv: list[str] | None = None) -> int:
                 if arch not in rates_by_arch:
                     rates_by_arch[arch] = calibrate(runs, data / "train", flags, args.threads)
                     print(f"timing of `{arch}`: {rates_by_arch[arch]}", flush=True)
-                extra += ["--disc-start", str(disc_start_for(frac, args.minutes, rates_by_arch[arch]))]
+                extra += ["--disc-start", str(disc_start_for(frac, minutes, rates_by_arch[arch]))]
             t0 = time.perf_counter()
-            if not (run / "config.json").is_file():
-                _train(run, data / "train", flags, extra, args.threads)
+            with study.section(f"train/{name}-s{seed}"):
+                if not (run / "config.json").is_file():
+                    _train(run, data / "train", flags, extra, args.threads)
             row = {"setting": name, "seed": seed, "flags": flags + extra, "train_s": round(time.perf_counter() - t0, 1),
                    **score(run, test, train)}
             row.update(curve(run, row["disc_start"]))
             rows.append(row)
             print(json.dumps({k: row[k] for k in ("setting", "seed", "l1", "ssim", "usage", "steps", "disc_start",
                                                   "log_l1_at_disc", "log_l1_end", "adv_weight_median")}), flush=True)
-            result = {"benchmark": "vqgan_recipe", "machine": hardware.machine(),
-                      "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "minutes": args.minutes,
-                      "threads": args.threads, "data": data.name, "n_train": n_train, "n_test": len(test),
-                      "rates": rates_by_arch, "rows": sorted(rows, key=_order)}
-            atomic_write_json(out / "results.json", result)
-            atomic_write_text(out / "table.md", render(result) + "\n")
-    print(render(result))
-    return 0
+            study.results["rows"] = sorted(rows, key=_order)
+            study.save()
+
+
+def render_files(out: Path, result: dict[str, Any]) -> str:
+    """``table.md`` from the results alone."""
+    from tryon.fs import atomic_write_text
+
+    text = render(result)
+    atomic_write_text(out / "table.md", text + "\n")
+    return text
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--data", default=None, help="a `tryon data photo-crops` folder (train/, test/); default: written "
+                    "under --out at the budget's size")
+    ap.add_argument("--runs", default=None, help="run folders (weights; reused when present); default OUT/runs")
+    ap.add_argument("--settings", default=None, help=f"comma-separated, from {', '.join(SETTINGS)} (default: the budget's)")
+    ap.add_argument("--seeds", default=None, help="default: the budget's")
+    ap.add_argument("--minutes", type=float, default=None, help="wall-clock budget of each run (default: the budget's)")
+    ap.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of the trainer")
+    ap.add_argument("--rates", default=None, help="skip the timing run: 'PRE,POST' steps/s of the base recipe")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tryon.study import main as study_main
+
+    return study_main("vqgan-recipe", compute, render_files, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+                      add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import InputError, TryonError
 from ..fs import atomic_directory, atomic_write_json
+from .terms import DataTerms, write_terms_file
 
 #: Photographs and scans in scikit-image's wheel (name → colour?), checked to load offline. Drawings,
 #: text pages and synthetic patterns (checkerboard, colorwheel, logo, page, text) are left out.
@@ -32,6 +33,10 @@ TRAIN_SOURCES = ("astronaut", "chelsea", "hubble_deep_field", "immunohistochemis
 TEST_SOURCES = ("coffee", "rocket", "camera")
 
 MANIFEST = "photo_crops.json"
+#: The crops' terms, from each source photo's ``skimage.data`` docstring: public domain or CC0 for every one but
+#: ``moon``, whose docstring states none — hence "unknown" for commercial use of the set as a whole.
+TERMS = DataTerms("crops of scikit-image's bundled photographs", "public domain / CC0 per photo (skimage.data "
+                  "docstrings); 'moon' states no licence", None, "skimage.data")
 
 
 def _require_skimage() -> Any:
@@ -98,7 +103,8 @@ def write_photo_crops(out: str | os.PathLike, size: int = 32, train: int = 4000,
                     "source": f"scikit-image {skimage.__version__} skimage.data (bundled photographs, no download)",
                     "split": "by source photo: no test crop shares a photo with a training crop"}
         atomic_write_json(tmp / MANIFEST, manifest)
+        write_terms_file(tmp, TERMS)
     return manifest
 
 
-__all__ = ["MANIFEST", "TEST_SOURCES", "TRAIN_SOURCES", "load_photo", "random_crops", "write_photo_crops"]
+__all__ = ["MANIFEST", "TERMS", "TEST_SOURCES", "TRAIN_SOURCES", "load_photo", "random_crops", "write_photo_crops"]

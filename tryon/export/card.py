@@ -17,6 +17,14 @@ def parity_sentence(p: dict[str, Any]) -> str:
     return f"max abs error **{p['max_abs_error']:.2e}**."
 
 
+def training_data_sentence(recorded: dict[str, Any] | None) -> str:
+    """What the exported weights were trained on and whether the data's terms allow commercial use."""
+    from ..data.terms import UNRECORDED, DataTerms
+
+    terms = DataTerms.from_dict(recorded) if recorded else UNRECORDED
+    return terms.sentence()[0].upper() + terms.sentence()[1:] + (f" Source of the terms: {terms.source}." if terms.source else "")
+
+
 def model_card(m: dict[str, Any]) -> str:
     H, W = m["resolution"] if m.get("resolution") else ("?", "?")
     p = m["parity"]
@@ -43,6 +51,10 @@ def model_card(m: dict[str, Any]) -> str:
         "",
         f"Resolution {H}×{W} (H×W); images are letterboxed to it (aspect kept, white padding). "
         f"Normalisation: `{json.dumps(norm)}`. Batch is dynamic: {m['dynamic_batch']}.",
+        "",
+        "## Training data",
+        "",
+        training_data_sentence(m.get("training_data")),
         "",
         "## Parity",
         "",

@@ -73,6 +73,17 @@ def _images_of(path: str) -> list[Path]:
     return [p]
 
 
+def training_data(pipe: Any, weights: str | None) -> dict[str, Any]:
+    """The terms of the data the exported weights were trained on (recorded by the training run), for the manifest and
+    the model card: random weights were trained on nothing; a run that recorded nothing says so."""
+    from ..data.terms import UNRECORDED, DataTerms
+
+    if not weights:
+        return DataTerms("nothing (random weights)", "no training data", True).as_dict()
+    recorded = (getattr(pipe, "provenance", None) or {}).get("data_terms")
+    return DataTerms.from_dict(recorded, f"{weights}: training.data_terms").as_dict() if recorded else UNRECORDED.as_dict()
+
+
 def _run_export(args: argparse.Namespace) -> int:
     import tryon
 
@@ -92,7 +103,8 @@ def _run_export(args: argparse.Namespace) -> int:
         pipe, spec, out, opset=args.opset, fp16=args.fp16, dynamic_batch=not args.static_batch,
         check_inputs=check, tolerance=args.tolerance, exporter=args.exporter, task=task,
         split=args.split, split_tolerance=args.split_tolerance,
-        extra={"weights": str(Path(args.weights).resolve()) if args.weights else None},
+        extra={"weights": str(Path(args.weights).resolve()) if args.weights else None,
+               "training_data": training_data(pipe, args.weights)},
     )
     if args.int8 or args.openvino_int8:
         calib_src = {name: [str(f) for f in _images_of(path)] for name, path in args.calibration} or check
@@ -131,6 +143,9 @@ def _run_export(args: argparse.Namespace) -> int:
     print(f"  exporter {manifest['exporter']}, opset {manifest['opset']} (requested {manifest['opset_requested']}), "
           f"resolution {manifest['resolution'][0]}x{manifest['resolution'][1]}, dynamic batch {manifest['dynamic_batch']}")
     print(f"  parity fp32 (onnxruntime CPU): {parity_sentence(p).replace('**', '')}")
+    from ..data.terms import DataTerms
+
+    print(f"  {DataTerms.from_dict(manifest['training_data']).sentence()}")
     for variant in ("fp16", "int8", "openvino-int8"):
         e = manifest["models"].get(variant)
         if e:

@@ -40,7 +40,8 @@ def run(
     """The run protocol of every plugin's training command, in one place.
 
     1. ``config.out_dir`` is created and ``train_info.json`` written there (atomically, rank 0): ``info``
-       (what is trained on what: objective, data, the model's settings) plus the loop's settings;
+       (what is trained on what: objective, data, the model's settings; ``data_terms``: the training set's name and
+       licence, :func:`tryon.data.terms.terms_of` unless ``info`` gives them) plus the loop's settings;
     2. a :class:`Trainer` fits ``step_fn`` (checkpoints, resume, logs, AMP and gradient clipping through
        ``trainer.backward`` / ``trainer.optimizer_step``, DDP under torchrun);
     3. ``build_pipeline(trainer, result)`` (use ``trainer.unwrap(name)`` for the trained modules) returns
@@ -58,6 +59,10 @@ def run(
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     info = dict(info or {})
+    if "data_terms" not in info:  # what the weights were trained on, for the model card (tryon.data.terms)
+        from ..data.terms import terms_of
+
+        info["data_terms"] = terms_of(dataset).as_dict()
     trainer = Trainer(config, modules=modules, optimizers=optimizers, dataset=dataset, step_fn=step_fn,
                       collate_fn=collate_fn)
     record = {**info, "loop": config.to_dict(), "tryon_version": __version__, "torch_version": torch.__version__}

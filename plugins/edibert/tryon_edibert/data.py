@@ -40,6 +40,7 @@ def write_scenes(out: str | os.PathLike, n: int, size: tuple[int, int] = (32, 32
     """Write ``n`` scenes as ``out/scene_00000.png`` …; returns ``out``."""
     from PIL import Image
 
+    from tryon.data.terms import PROCEDURAL, DataTerms, write_terms_file
     from tryon.fs import atomic_write_bytes
 
     out = Path(out)
@@ -48,4 +49,5 @@ def write_scenes(out: str | os.PathLike, n: int, size: tuple[int, int] = (32, 32
     for i in range(int(n)):
         img = Image.fromarray(scene(rng, size))
         atomic_write_bytes(out / f"scene_{i:05d}.png", lambda f, im=img: im.save(f, format="PNG"))
+    write_terms_file(out, DataTerms("procedural scenes drawn by tryon_edibert", PROCEDURAL.licence, True))
     return out

@@ -34,6 +34,20 @@ class LatentSeeds(torch.utils.data.Dataset):
         return torch.randn(self.latent_dim, generator=g)
 
 
+def _generator_data_terms(generator_run: Any) -> dict[str, Any]:
+    """The encoder learns from the generator's samples: its data's terms are the generator run's (as recorded)."""
+    import json
+    from pathlib import Path
+
+    from tryon.data.terms import UNRECORDED
+
+    try:
+        recorded = json.loads((Path(generator_run) / "config.json").read_text(encoding="utf-8")).get("training", {})
+    except (OSError, ValueError):
+        recorded = {}
+    return recorded.get("data_terms") or UNRECORDED.as_dict()
+
+
 def train_encoder_run(loop: TrainConfig, task: EncoderTaskConfig) -> tuple[GanEncoderPipeline, dict[str, Any]]:
     """``tryon train gan-invert --generator RUN``: the encoder trained through :func:`tryon.train.run`
     (``loop``: a :class:`tryon.train.TrainConfig`, ``lr`` ``None``: 1e-3; ``task``: an :class:`EncoderTaskConfig`); the
@@ -62,7 +76,8 @@ def train_encoder_run(loop: TrainConfig, task: EncoderTaskConfig) -> tuple[GanEn
     outcome = run(loop, modules={"encoder": encoder}, optimizers={"encoder": opt},
                   dataset=LatentSeeds(pipe.latent_dim, seed=seed), step_fn=step,
                   info={"objective": "encoder: |E(x,m)-z|^2 + image_weight*mse(G(E(x,m)), x)",
-                        "generator": str(generator_run), "image_weight": image_weight, "p_masked": p_masked},
+                        "generator": str(generator_run), "image_weight": image_weight, "p_masked": p_masked,
+                        "data_terms": _generator_data_terms(generator_run)},
                   build_pipeline=lambda trainer, result: pipe.to("cpu"))
     return outcome.pipeline, outcome.summary
 

@@ -113,6 +113,11 @@ class TryOnDataset(Dataset):
             load_raw(self.layout, self.records[i], self.strict_palette)
 
     # -- info ------------------------------------------------------------------------------------
+    @property
+    def terms(self) -> Any:
+        """The terms of the data it reads (the layout's; :mod:`tryon.data.terms`)."""
+        return self.layout.terms
+
     def __len__(self) -> int:
         return len(self.records)
 

@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from tryon.data.terms import PROCEDURAL, DataTerms, read_terms_file
 from tryon.errors import DatasetError, InputError
 
 from . import keypoints as KP
@@ -115,6 +116,8 @@ class Layout:
 
     name = ""
     title = ""
+    #: The dataset's licence as its authors publish it (anchors-tryon.md); weights trained on it inherit the question.
+    data_terms = DataTerms("an unnamed try-on dataset", "the owner's terms (not declared)", None)
     label_set: L.LabelSet = L.CIHP
     structure = ""
     keypoint_frame: tuple[int, int] | None = None  # (H, W) of keypoint coordinates; None = image size
@@ -124,6 +127,18 @@ class Layout:
             raise InputError("split", f"one of {SPLITS}", repr(split))
         self.root = Path(root)
         self.split = split
+
+    @property
+    def terms(self) -> DataTerms:
+        """The data's terms: a ``DATA_TERMS.json`` the folder declares wins; our synthetic data (``synth_meta.json``,
+        VITON-HD layout) is ours; else the layout's published licence (:attr:`data_terms`)."""
+        declared = read_terms_file(self.root, levels=0)
+        if declared is not None:
+            return declared
+        if (self.root / "synth_meta.json").is_file():
+            return DataTerms("synthetic try-on data drawn by tryon_wuton (`tryon data synth`)", PROCEDURAL.licence, True,
+                             str(self.root / "synth_meta.json"))
+        return self.data_terms
 
     # -- helpers -------------------------------------------------------------------------------
     def error(self, expected: str, found: str, hint: str | None = None, what: str | None = None) -> DatasetError:
@@ -182,6 +197,8 @@ class Layout:
 class VitonHDLayout(Layout):
     name = "viton-hd"
     title = "VITON-HD"
+    data_terms = DataTerms("VITON-HD", "CC BY-NC 4.0; the dataset is for research purposes only", False,
+                           "github.com/shadow2496/VITON-HD")
     label_set = L.CIHP
     structure = "{train,test}/{image, cloth, cloth-mask, image-parse-v3, openpose_json} + {train,test}_pairs.txt"
     parse_dirs = ("image-parse-v3", "image-parse")
@@ -245,6 +262,8 @@ class VitonHDLayout(Layout):
 class VitonLayout(Layout):
     name = "viton"
     title = "VITON/CP-VTON"
+    data_terms = DataTerms("VITON / CP-VTON", "released for non-commercial research only", False,
+                           "VITON (Han et al., CVPR 2018) and CP-VTON+ releases")
     label_set = L.LIP
     structure = "[data/]{train,test}/{image, image-parse, cloth, cloth-mask, pose} + {train,test}_pairs.txt"
 
@@ -286,6 +305,8 @@ class VitonLayout(Layout):
 class PFAFNLayout(Layout):
     name = "pfafn"
     title = "PF-AFN"
+    data_terms = DataTerms("PF-AFN's VITON data", "restricted to non-commercial research and educational purposes", False,
+                           "github.com/geyuying/PF-AFN")
     label_set = L.ACGPN
     structure = "{split}_img, {split}_color|_clothes, {split}_edge, {split}_label, {split}_pose (+ {split}_pairs.txt / demo.txt)"
 
@@ -330,6 +351,8 @@ class PFAFNLayout(Layout):
 class DressCodeLayout(Layout):
     name = "dresscode"
     title = "DressCode"
+    data_terms = DataTerms("DressCode", "the DressCode licence agreement: non-commercial research only", False,
+                           "github.com/aimagelab/dress-code")
     label_set = L.ATR
     structure = "{upper_body,lower_body,dresses}/{images (X_0, X_1), keypoints (X_2.json), label_maps (X_4.png)} + pair lists"
     keypoint_frame = KP.DRESSCODE_FRAME

@@ -50,7 +50,7 @@ from torch import Tensor
 from tryon.sampling import SampleResult
 
 from .orderings import halton_order
-from .samplers import EditRequest, _Run, _TokenSampler, draw
+from .samplers import EditRequest, SamplerRun, TokenSampler, draw
 
 __all__ = ["cosine_remaining", "MaskGITSampler", "HaltonSampler"]
 
@@ -73,7 +73,7 @@ def _codebook_size(model: Any) -> int:
     return int(n)
 
 
-class _ScheduledSampler(_TokenSampler):
+class _ScheduledSampler(TokenSampler):
     """The cosine-scheduled loop; subclasses choose the positions to commit (:meth:`_commit`)."""
 
     def __init__(self, steps: int = 8, epochs: int | None = None, renoise: str = "start", top_k: int | None = None,
@@ -85,10 +85,10 @@ class _ScheduledSampler(_TokenSampler):
             raise ValueError(f"renoise: expected 'start' or 'random', got {renoise!r}")
         self.steps, self.epochs, self.renoise = int(steps), epochs, renoise
 
-    def _pass_state(self, run: _Run) -> Any:
+    def _pass_state(self, run: SamplerRun) -> Any:
         return None
 
-    def _commit(self, run: _Run, logits: Tensor, free: Tensor, counts: list[int], t: int, state: Any) -> list[tuple[Tensor, Tensor]]:
+    def _commit(self, run: SamplerRun, logits: Tensor, free: Tensor, counts: list[int], t: int, state: Any) -> list[tuple[Tensor, Tensor]]:
         """Per image ``(flat positions, new codes)``: ``counts[i]`` positions among ``free[i]`` (``B×L`` bool)."""
         raise NotImplementedError
 
@@ -142,7 +142,7 @@ class MaskGITSampler(_ScheduledSampler):
         super().__init__(steps, epochs, renoise, top_k, temperature)
         self.choice_temperature = float(choice_temperature)
 
-    def _commit(self, run: _Run, logits: Tensor, free: Tensor, counts: list[int], t: int, state: Any) -> list[tuple[Tensor, Tensor]]:
+    def _commit(self, run: SamplerRun, logits: Tensor, free: Tensor, counts: list[int], t: int, state: Any) -> list[tuple[Tensor, Tensor]]:
         rows = free.reshape(-1).nonzero()[:, 0]
         flat = logits.reshape(run.b * run.h * run.w, -1)[rows]
         codes = draw(flat, run.top_k, run.temperature, run.generator)
@@ -165,10 +165,10 @@ class HaltonSampler(_ScheduledSampler):
     """Halton order (Halton-MaskGIT, ICLR 2025): each iteration commits the next ``counts[i]`` positions of the
     region in the 2-D Halton order, drawn in parallel from one forward. ``steps`` (8) iterations per pass."""
 
-    def _pass_state(self, run: _Run) -> Any:
+    def _pass_state(self, run: SamplerRun) -> Any:
         return {"orders": [halton_order(p.cpu()) for p in run.pos], "next": [0] * run.b}
 
-    def _commit(self, run: _Run, logits: Tensor, free: Tensor, counts: list[int], t: int, state: Any) -> list[tuple[Tensor, Tensor]]:
+    def _commit(self, run: SamplerRun, logits: Tensor, free: Tensor, counts: list[int], t: int, state: Any) -> list[tuple[Tensor, Tensor]]:
         picks = []
         for i, k in enumerate(counts):
             start = state["next"][i]

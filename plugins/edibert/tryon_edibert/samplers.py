@@ -40,7 +40,8 @@ from .orderings import ORDERINGS, spiral_rings
 
 FAMILY = "edibert"
 
-__all__ = ["EditRequest", "OneTokenSampler", "RingSampler", "LeastLikelySampler", "DenoiseSampler", "FAMILY"]
+__all__ = ["EditRequest", "SamplerRun", "TokenSampler", "OneTokenSampler", "RingSampler", "LeastLikelySampler", "DenoiseSampler",
+           "FAMILY"]
 
 
 @dataclass
@@ -84,7 +85,7 @@ class _Clock:
         return tokens
 
 
-class _Run:
+class SamplerRun:
     """State of one ``sample`` call: the seeded generator, the working token grid, the allowed positions, the
     resolved top-k / temperature, the visit lists and the counters that become :class:`SampleStats`."""
 
@@ -126,7 +127,7 @@ class _Run:
         return SampleResult(self.tokens, {"visits": self.visits}, stats)
 
 
-class _TokenSampler:
+class TokenSampler:
     """Base of the family: ``top_k`` / ``temperature`` given here override the request's."""
 
     family = FAMILY
@@ -134,11 +135,11 @@ class _TokenSampler:
     def __init__(self, top_k: int | None = None, temperature: float | None = None) -> None:
         self.top_k, self.temperature = top_k, temperature
 
-    def _start(self, request: EditRequest, seed: int | None) -> _Run:
-        return _Run(request, seed, self.top_k, self.temperature)
+    def _start(self, request: EditRequest, seed: int | None) -> SamplerRun:
+        return SamplerRun(request, seed, self.top_k, self.temperature)
 
 
-class OneTokenSampler(_TokenSampler):
+class OneTokenSampler(TokenSampler):
     """One token per forward, positions in ``order`` (``spiral``, ``random`` or ``raster``); images of a batch
     advance in lockstep (one batched forward per step)."""
 
@@ -173,7 +174,7 @@ class OneTokenSampler(_TokenSampler):
         return run.result()
 
 
-class RingSampler(_TokenSampler):
+class RingSampler(TokenSampler):
     """Batched spiral: every token of one ring (border → inside) is drawn from one forward; rings longer
     than ``max_per_forward`` are cut into chunks."""
 
@@ -202,7 +203,7 @@ class RingSampler(_TokenSampler):
         return run.result()
 
 
-class LeastLikelySampler(_TokenSampler):
+class LeastLikelySampler(TokenSampler):
     """Batched: ``steps`` forwards per epoch; each resamples the least likely positions (highest NLL of the
     current token) among those of the region not yet updated this epoch, ``ceil(remaining / steps_left)``
     at a time."""
@@ -235,7 +236,7 @@ class LeastLikelySampler(_TokenSampler):
         return run.result()
 
 
-class DenoiseSampler(_TokenSampler):
+class DenoiseSampler(TokenSampler):
     """000 Alg. 3: ``steps`` iterations; each draws ``per_forward`` positions with probability
     ``softmax(NLL / selection_temperature)`` over the allowed positions and resamples them from
     ``p(· | s)`` (the denoising notebook's ``multiple_sampling`` when ``per_forward > 1``)."""

@@ -18,22 +18,25 @@ random weights (speed does not depend on them). Cases, each timed over the whole
 * ``--ray``: ``tryon.batch.run_job`` with ``--engine local`` vs ``--engine ray`` (1 worker, same threads) on
   small grids of PNG files, Ray already started (its start-up time reported apart).
 
-Writes ``catalogue.json`` (with CPU model, ISA flags, versions, threads, load average) and prints a table.
+Writes ``results.json`` (machine, versions and date included; the load average at the end beside the one at the start)
+and ``table.md`` (printed). ``--budget tiny`` (64×48, 2 × 2 grid, 1 round) checks the whole path in seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from tryon.study import Study, machine_summary, main as study_main
 
 
 def export_student(out: Path, size: tuple[int, int]) -> dict[str, Any]:
@@ -360,74 +363,92 @@ def bench_ray(export: Path, grids: list[tuple[int, int]], threads: int, rounds: 
             "overhead_per_pair_ms": None if marginal is None else round(marginal * 1000, 3)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="runs/bench-catalogue")
-    ap.add_argument("--size", default="256x192")
-    ap.add_argument("--persons", type=int, default=8)
-    ap.add_argument("--garments", type=int, default=8)
+NAME = "catalogue"
+BUDGETS = {
+    "tiny": {"size": "64x48", "persons": 2, "garments": 2, "rounds": 1, "ray_grids": "2x2,3x3", "ray_rounds": 1},
+    "default": {"size": "256x192", "persons": 8, "garments": 8, "rounds": 5, "ray_grids": "4x4,12x12", "ray_rounds": 2},
+}
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--size", default=None, help="HxW of the exported student (budget: 256x192)")
+    ap.add_argument("--persons", type=int, default=None, help="budget: 8")
+    ap.add_argument("--garments", type=int, default=None, help="budget: 8")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=1, help="items per branch/head run and per API call (default 1)")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds (budget: 5)")
     ap.add_argument("--export", default=None, help="reuse a split export folder (default: export random weights)")
     ap.add_argument("--ray", action="store_true", help="also measure --engine ray vs local")
-    ap.add_argument("--ray-grids", default="4x4,12x12")
-    ap.add_argument("--ray-rounds", type=int, default=2)
-    args = ap.parse_args()
+    ap.add_argument("--ray-grids", default=None, help="budget: 4x4,12x12")
+    ap.add_argument("--ray-rounds", type=int, default=None, help="budget: 2")
 
-    from tryon.bench import environment
+
+def compute(study: Study, args: argparse.Namespace) -> None:
     from tryon.cli import parse_size
 
-    size = parse_size(args.size)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    env = environment(args.threads)
-    result: dict[str, Any] = {"environment": env}
-    export = Path(args.export) if args.export else out / f"wuton-student-split-{size[0]}x{size[1]}"
-    if args.export:
-        from tryon.runtime import read_manifest
+    s = study.settings(args)
+    size = parse_size(s["size"])
+    result = study.results
+    result["settings"] = {**s, "threads": args.threads, "batch": args.batch, "ray": bool(args.ray)}
+    export = Path(args.export) if args.export else study.out / f"wuton-student-split-{size[0]}x{size[1]}"
+    with study.section("export"):
+        if args.export:
+            from tryon.runtime import read_manifest
 
-        m = read_manifest(export)[1]
-    else:
-        m = export_student(export, size)
+            m = read_manifest(export)[1]
+        else:
+            m = export_student(export, size)
     result["export"] = {"dir": str(export), "seconds": m.get("_export_seconds"), "resolution": m["resolution"],
-                        "split_parity": m["split"]["parity"]["max_abs_error"],
-                        "split_parity_vs_torch": m["split"]["parity_vs_torch"]["max_abs_error"],
+                        "split_parity": m["split"]["vs_model"]["max_abs_error"],  # the chained graphs vs model.onnx
+                        "split_parity_vs_torch": m["split"]["parity"]["max_abs_error"],
                         "fp16_features": m["split"]["fp16_features"]["max_abs_error"],
                         "graph_bytes": {g["name"]: g["bytes"] for g in m["graphs"]}, "model_bytes": m["models"]["fp32"]["bytes"]}
-    result["catalogue"] = bench_grid(export, args.persons, args.garments, args.threads, args.rounds, args.batch)
+    with study.section("grid"):
+        result["catalogue"] = bench_grid(export, s["persons"], s["garments"], args.threads, s["rounds"], args.batch)
     if args.ray:
-        grids = [parse_size(t, minimum=1) for t in args.ray_grids.split(",")]
-        result["ray"] = bench_ray(export, grids, args.threads, args.ray_rounds)
+        grids = [parse_size(t, minimum=1) for t in s["ray_grids"].split(",")]
+        with study.section("ray"):
+            result["ray"] = bench_ray(export, grids, args.threads, s["ray_rounds"])
     result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-    (out / "catalogue.json").write_text(json.dumps(result, indent=2) + "\n")
 
-    c = result["catalogue"]
-    print(f"\nS-WUTON catalogue, {c['grid'][0]}x{c['grid'][1]} grid at {c['resolution'][0]}x{c['resolution'][1]}, "
-          f"ORT CPU {c['threads']} threads, median of {c['rounds']} rounds; {env['machine']['cpu']} "
-          f"({', '.join(env['machine']['isa'])}); load {env['machine']['load_average']} -> {result['load_average_end']}")
-    print(f"{'level':6s} {'case':48s} {'ms/pair':>8s} {'pairs/s':>8s} {'x mono':>7s} {'min ms':>7s} {'x (min)':>7s}  note")
-    for r in c["table"]:
-        print(f"{r['level']:6s} {r['case']:48s} {r['ms_per_pair']:8.2f} {r['pairs_per_s']:8.1f} {r['x_monolithic']:7.2f} "
-              f"{r['ms_per_pair_min']:7.2f} {r['x_monolithic_min']:7.2f}  {r['note']}")
-    print("one call at B=1, ms (median / min): " + ", ".join(f"{k.removeprefix('graph_')} {v['median']:.2f} / {v['min']:.2f}"
-                                                          for k, v in c["graph_ms_b1"].items()))
-    e, s = c["equality"], c["store"]
-    print(f"identical output images: {e['api_identical_pairs']}/{e['pairs']}; model-level max abs diff {e['model_max_abs_error']:.2e}")
-    mib = {k: s[k]["bytes_per_garment"] / 2**20 for k in ("float32", "float16")}
-    pmib = {k: s[k]["bytes_per_person"] / 2**20 for k in ("float32", "float16")}
-    print(f"store per person: fp32 {pmib['float32']:.2f} MiB, fp16 {pmib['float16']:.2f} MiB")
-    print(f"store per garment: fp32 {mib['float32']:.2f} MiB, fp16 {mib['float16']:.2f} MiB; fp16 store error: "
-          f"max abs {s['float16']['max_abs_error_vs_fp32']:.2e}, uint8 max diff {s['float16']['uint8_max_diff']}")
-    if "ray" in result:
-        r = result["ray"]
-        print(f"ray {r['ray']}: init {r['ray_init_s']} s (not counted below)")
-        for run in r["runs"]:
-            print(f"  {run['grid'][0]}x{run['grid'][1]}: local {run['local_s']:.2f} s, ray {run['ray_s']:.2f} s, "
-                  f"overhead {run['overhead_pct']:+.1f} %, byte-identical {run['byte_identical']}")
-        print(f"  overhead ≈ {r['overhead_fixed_s']} s fixed + {r['overhead_per_pair_ms']} ms per pair")
-    print(f"wrote {out / 'catalogue.json'}")
+
+def render(out: Path, results: dict[str, Any]) -> str:
+    from tryon.fs import atomic_write_text
+    from tryon.report import markdown_table
+
+    c = results["catalogue"]
+    lines = [f"S-WUTON catalogue, {c['grid'][0]}x{c['grid'][1]} grid at {c['resolution'][0]}x{c['resolution'][1]}, "
+             f"ORT CPU {c['threads']} threads, median of {c['rounds']} rounds; {machine_summary(results)}; "
+             f"load at the end {results['load_average_end']}", ""]
+    cols = ["level", "case", "ms / pair", "pairs/s", "× monolithic", "min ms", "× (min)", "note"]
+    lines += [markdown_table(cols, [[r["level"], r["case"], f"{r['ms_per_pair']:.2f}", f"{r['pairs_per_s']:.1f}",
+                                     f"{r['x_monolithic']:.2f}", f"{r['ms_per_pair_min']:.2f}", f"{r['x_monolithic_min']:.2f}",
+                                     r["note"]] for r in c["table"]]), ""]
+    lines.append("One call at B=1, ms (median / min): " + ", ".join(
+        f"{k.removeprefix('graph_')} {v['median']:.2f} / {v['min']:.2f}" for k, v in c["graph_ms_b1"].items()))
+    e, st = c["equality"], c["store"]
+    lines.append(f"Identical output images: {e['api_identical_pairs']}/{e['pairs']}; model-level max abs diff "
+                 f"{e['model_max_abs_error']:.2e}")
+    mib = {k: st[k]["bytes_per_garment"] / 2**20 for k in ("float32", "float16")}
+    pmib = {k: st[k]["bytes_per_person"] / 2**20 for k in ("float32", "float16")}
+    lines.append(f"Store per person: fp32 {pmib['float32']:.2f} MiB, fp16 {pmib['float16']:.2f} MiB")
+    lines.append(f"Store per garment: fp32 {mib['float32']:.2f} MiB, fp16 {mib['float16']:.2f} MiB; fp16 store error: "
+                 f"max abs {st['float16']['max_abs_error_vs_fp32']:.2e}, uint8 max diff {st['float16']['uint8_max_diff']}")
+    if "ray" in results:
+        r = results["ray"]
+        lines += ["", f"Ray {r['ray']}: init {r['ray_init_s']} s (not counted below)", ""]
+        lines += [f"- {run['grid'][0]}x{run['grid'][1]}: local {run['local_s']:.2f} s, ray {run['ray_s']:.2f} s, "
+                  f"overhead {run['overhead_pct']:+.1f} %, byte-identical {run['byte_identical']}" for run in r["runs"]]
+        lines.append(f"- overhead ≈ {r['overhead_fixed_s']} s fixed + {r['overhead_per_pair_ms']} ms per pair")
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / "table.md", text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+                      add_arguments=add_arguments, default_out="runs/bench-catalogue")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -5,55 +5,75 @@
 * one token per forward (spiral) vs the batched samplers (spiral-rings, least-likely) on the same inputs and
   masks: wall time, forwards, masked L1 and proxy-FID (target: ≥ 5× less wall time at masked L1 within 5 %).
 
-Writes ``<out>/results.json`` and ``<out>/table.md`` (machine and date included) and the HTML report.
+Writes ``<out>/results.json`` (machine, versions and date included) and ``<out>/table.md``; the trained runs, the
+scenes and the plugin's HTML report of the same study go to ``<out>/run``.
 
     .venv/bin/python benchmarks/edibert_quality.py --out runs/bench-edibert            # ≤ 30 min on 2 cores
-    .venv/bin/python benchmarks/edibert_quality.py --out /tmp/b --tiny                  # smoke setting
+    .venv/bin/python benchmarks/edibert_quality.py --out /tmp/b --budget tiny           # smoke setting
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
-from tryon_edibert.experiments.demo import run_study
+from tryon.study import Study, machine_summary, main as study_main
 
-#: ≤ 30 min on 2 shared cores (one torch thread)
-FULL = {"n_train": 512, "n_eval": 24, "size": (32, 32), "vq_steps": 1200, "bert_steps": 1200, "codes": 128, "ch": 32,
-        "ch_mult": [1, 2, 2], "width": 128, "layers": 4, "heads": 4, "optim_steps": 50, "proxy_steps": 150}
-TINY = {"n_train": 64, "n_eval": 16, "vq_steps": 60, "bert_steps": 60, "optim_steps": 5, "proxy_steps": 20}
-
-
-def _md(rows: list[dict]) -> str:
-    cols = list(rows[0])
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-                     + ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows])
+NAME = "edibert-quality"
+BUDGETS = {
+    # seconds: every stage runs, the numbers mean nothing
+    "tiny": {"n_train": 16, "n_eval": 4, "size": [32, 32], "vq_steps": 2, "bert_steps": 2, "codes": 16, "ch": 8,
+             "ch_mult": [1, 2, 2], "width": 32, "layers": 1, "heads": 2, "optim_steps": 1, "proxy_steps": 2},
+    # ≤ 30 min on 2 shared cores (one torch thread)
+    "default": {"n_train": 512, "n_eval": 24, "size": [32, 32], "vq_steps": 1200, "bert_steps": 1200, "codes": 128, "ch": 32,
+                "ch_mult": [1, 2, 2], "width": 128, "layers": 4, "heads": 4, "optim_steps": 50, "proxy_steps": 150},
+}
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="runs/bench-edibert")
-    p.add_argument("--tiny", action="store_true", help="smoke setting (a couple of minutes)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tiny", dest="budget", action="store_const", const="tiny", help="same as --budget tiny")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1, see `tryon demo edibert`)")
-    args = p.parse_args()
+
+
+def compute(study: Study, args: argparse.Namespace) -> None:
     import torch
+    from tryon_edibert.experiments.demo import run_study
 
     torch.set_num_threads(max(1, args.threads))
-    res = run_study(args.out, TINY if args.tiny else FULL, progress=False)
-    env, v = res["environment"], res["timing_target"]
-    text = (f"Setting: {'tiny' if args.tiny else 'full'} {json.dumps(res['settings'])}\n\n"
-            f"Machine: {env['cpu']} ({', '.join(env['isa'])}), {env['cores']} cores, torch {env['torch']}, "
-            f"{env['threads']} threads; {env['date']}; total {res['total_s']:.0f} s (training {res['train_s']:.0f} s)\n\n"
-            f"### Inpainting ablation (000 Table 4.2; free-form masks, {res['settings']['n_eval']} images)\n\n"
-            f"{_md(res['ablation'])}\n\n### One token per forward vs batched samplers\n\n{_md(res['timing'])}\n\n"
+    with study.section("study"):
+        res = run_study(study.out / "run", study.settings(args), progress=False, log=lambda *_: None)
+    study.results.update({"settings": res["settings"], "torch_threads": torch.get_num_threads(), "ablation": res["ablation"],
+                          "timing": res["timing"], "timing_target": res["timing_target"],
+                          "reconstruction": res["reconstruction"], "stages_s": res["stages_s"], "train_s": res["train_s"],
+                          "total_s": res["total_s"]})
+
+
+def render(out: Path, results: dict[str, Any]) -> str:
+    from tryon.fs import atomic_write_text
+    from tryon.report import markdown_table
+
+    def table(rows: list[dict[str, Any]]) -> str:
+        return markdown_table(list(rows[0]), [[f"{v:.4g}" if isinstance(v, float) else v for v in r.values()] for r in rows])
+
+    v = results["timing_target"]
+    text = (f"Budget: {results['budget']['name']} {json.dumps(results['settings'])}\n\n"
+            f"Machine: {machine_summary(results)}; {results['torch_threads']} torch thread(s); total {results['total_s']:.0f} s "
+            f"(training {results['train_s']:.0f} s)\n\n"
+            f"### Inpainting ablation (000 Table 4.2; free-form masks, {results['settings']['n_eval']} images)\n\n"
+            f"{table(results['ablation'])}\n\n### One token per forward vs batched samplers\n\n{table(results['timing'])}\n\n"
             f"Target ({v['target']}): {'met' if v['met'] else 'missed'}; best {v['sampler']}: {v['speed_up']}x faster, "
-            f"masked L1 {v['l1_vs_one_token']}x. Stages (s): {json.dumps(res['stages_s'])}\n")
-    (Path(args.out) / "table.md").write_text(text)
-    print(text)
-    return 0
+            f"masked L1 {v['l1_vs_one_token']}x. Stages (s): {json.dumps(results['stages_s'])}\n")
+    atomic_write_text(out / "table.md", text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+                      add_arguments=add_arguments, default_out="runs/bench-edibert")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -8,7 +8,7 @@
 # 1. installs the `onnx-gpu` extra (onnxruntime-gpu replaces onnxruntime: they share the package name);
 #    a failed install is recorded in OUT_DIR/install.log and the ORT CUDA rows are then skipped, not faked;
 # 2. runs benchmarks/gpu_rows.py: torch CUDA eager, ORT CUDA EP fp32/fp16, ORT TensorRT EP (if it loads),
-#    batch 1/8/32 at 256x192 and 512x384 (override with SIZES / BATCHES), writing gpu.json and gpu.md.
+#    batch 1/8/32 at 256x192 and 512x384 (override with SIZES / BATCHES), writing results.json and table.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/bench-gpu}"

@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from tryon.study import Study, machine_summary, main as study_main
+
+NAME = "inpaint-compare"
 
 #: the default budget (855 s measured on 2 shared cores, one torch thread, training included)
 FULL: dict[str, Any] = {
@@ -54,21 +58,18 @@ QUICK: dict[str, Any] = {
 #: Table 4.1 of 000 (FFHQ 256×256): inpainting masked L1, FID, density, coverage
 SEED_TABLE = {"I2SG++": (0.0767, 23.6, 0.99, 0.88), "LC": (0.1027, 27.9, 1.12, 0.84), "EdiBERT": (0.0290, 13.8, 1.16, 0.98)}
 N_GRID = 8
+#: every knob of a budget (the smoke budget is the default with QUICK's sizes)
+BUDGETS = {"tiny": {**FULL, **QUICK}, "default": dict(FULL)}
+COLUMNS = ["method", "masked_l1", "l1_in_hole", "proxy_fid", "density", "coverage", "s_per_image"]
+#: the grid's column titles of the five methods (in the order of :func:`methods`)
+GRID_TITLES = ["EdiBERT", "optimisation", "encoder", "hybrid", "Plumerault"]
+#: the grid the computation saves (the report shows it)
+GRID = "grid-inpainting.png"
 
 
 def missing_plugins() -> list[str]:
     """Names of the plugins this benchmark needs that are not installed (empty: both are)."""
     return [name for name in ("tryon_gan", "tryon_edibert") if importlib.util.find_spec(name) is None]
-
-
-def _environment(threads: int) -> dict[str, Any]:
-    import torch
-
-    from tryon.bench import environment
-
-    env = environment()  # machine (CPU model, ISA flags, cores), versions, threads
-    return {**env, "torch_threads": threads,
-            "torch": torch.__version__, "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def _load_folder(folder: Path, n: int, size: int) -> Any:
@@ -228,53 +229,70 @@ def evaluate(pipes: dict[str, Any], images: Any, masks: Any, extractor: Any, s: 
     return rows, outputs
 
 
-def _md_table(rows: list[dict[str, Any]]) -> str:
-    cols = ["method", "masked_l1", "l1_in_hole", "proxy_fid", "density", "coverage", "s_per_image"]
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-                     + ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows])
-
-
 def run_compare(out: str | Path, settings: dict[str, Any] | None = None, *, seed: int = 0, masks_kind: str = "free-form",
                 threads: int = 1, gan_run: str | None = None, encoder_run: str | None = None,
                 edibert_run: str | None = None, data: str | None = None, log: Any = print) -> dict[str, Any]:
-    """The whole comparison (see the module doc); returns the results (also ``results.json``)."""
-    import torch
+    """The whole comparison (see the module doc) as a function: computes into ``out``, writes ``results.json`` and
+    renders it (``table.md``, ``report.html``); returns the saved record. ``settings`` override the default budget."""
+    from tryon.study import load_results
 
-    import tryon
+    check_options(masks_kind)
+    study = Study(NAME, out, budget="custom" if settings else "default", knobs={**FULL, **(settings or {})},
+                  argv=["run_compare"], log=False)
+    compare(study, dict(study.knobs), seed=seed, masks_kind=masks_kind, threads=threads, gan_run=gan_run,
+            encoder_run=encoder_run, edibert_run=edibert_run, data=data, log=log)
+    study.save()
+    results = load_results(study.out)
+    log(render(study.out, results))
+    return results
+
+
+def check_options(masks_kind: str) -> None:
     from tryon.errors import InputError
-    from tryon.fs import atomic_write_json, atomic_write_text
-    from tryon.metrics import train_proxy
-    from tryon.report import Report
 
     missing = missing_plugins()
     if missing:
         raise InputError("plugins", "tryon_gan and tryon_edibert installed", f"missing {', '.join(missing)}")
     if masks_kind not in ("free-form", "rect"):
         raise InputError("--masks", "free-form or rect", repr(masks_kind))
-    s = {**FULL, **(settings or {})}
+
+
+def compare(study: Study, s: dict[str, Any], *, seed: int, masks_kind: str, threads: int, gan_run: str | None, encoder_run: str | None,
+            edibert_run: str | None, data: str | None, log: Any) -> None:
+    """Train (or reuse) both sides into ``study.out`` with the settings ``s`` (every knob of :data:`FULL`), evaluate
+    every method, fill ``study.results`` and save the grid."""
+    import torch
+
+    import tryon
+    from tryon.metrics import train_proxy
+    from tryon.report import grid_image
+
+    check_options(masks_kind)
     torch.set_num_threads(max(1, int(threads)))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = study.out
     t_start = time.perf_counter()
-    env = _environment(torch.get_num_threads())
-    train, held = prepare_data(out, s, edibert_run, data, seed)
-    gan_weights, spent_gan = train_gan_side(out, train, s, seed, gan_run, encoder_run, log)
-    edibert_weights, spent_ed = train_edibert_side(out, train, s, seed, edibert_run, log)
+    with study.section("data"):
+        train, held = prepare_data(out, s, edibert_run, data, seed)
+    with study.section("train GAN side"):
+        gan_weights, spent_gan = train_gan_side(out, train, s, seed, gan_run, encoder_run, log)
+    with study.section("train EdiBERT side"):
+        edibert_weights, spent_ed = train_edibert_side(out, train, s, seed, edibert_run, log)
     t_train = time.perf_counter() - t_start
 
     size = s["size"]
     images = _load_folder(held, s["n_eval"], size)
     masks = _masks(len(images), size, masks_kind, seed)
-    t0 = time.perf_counter()
-    extractor = train_proxy(_load_folder(train, 256, size), out / "proxy", steps=s["proxy_steps"], batch_size=32,
-                            input_size=(size, size), widths=(16, 32, 64), seed=seed, device="cpu")
-    proxy_s = time.perf_counter() - t0
+    with study.section("proxy features"):
+        t0 = time.perf_counter()
+        extractor = train_proxy(_load_folder(train, 256, size), out / "proxy", steps=s["proxy_steps"], batch_size=32,
+                                input_size=(size, size), widths=(16, 32, 64), seed=seed, device="cpu")
+        proxy_s = time.perf_counter() - t0
     pipes = {"edibert-inpaint": tryon.load("edibert-inpaint", weights=edibert_weights, device="cpu"),
              "gan-inpaint": tryon.load("gan-inpaint", weights=gan_weights, device="cpu")}
-    t0 = time.perf_counter()
-    rows, outputs = evaluate(pipes, images, masks, extractor, s)
-    eval_s = time.perf_counter() - t0
+    with study.section("evaluate"):
+        t0 = time.perf_counter()
+        rows, outputs = evaluate(pipes, images, masks, extractor, s)
+        eval_s = time.perf_counter() - t0
 
     by = {r["method"]: r for r in rows}
     ed, opt = by["EdiBERT"], by["GAN optimisation (I2SG++-like)"]
@@ -286,22 +304,41 @@ def run_compare(out: str | Path, settings: dict[str, Any] | None = None, *, seed
         "masked_l1_ratio_optimisation_over_edibert": opt["masked_l1"] / max(ed["masked_l1"], 1e-12),
         "seed_ratio_i2sg_over_edibert": SEED_TABLE["I2SG++"][0] / SEED_TABLE["EdiBERT"][0],
     }
-    results = {
-        "environment": {**env, "note": "2-core machine shared with other jobs while measuring"},
-        "settings": {**s, "seed": seed, "masks": masks_kind, "threads": threads},
+    k = min(N_GRID, len(images))
+    shown = images[:k] * (1 - masks[:k]) + masks[:k]  # the input with the hole shown white
+    names = [r["method"] for r in rows]
+    grid = [[shown[i], masks[i].repeat(3, 1, 1) * 2 - 1] + [outputs[n][i] for n in names] + [images[i]] for i in range(k)]
+    study.save_image(GRID, grid_image(grid, ["input", "mask", *GRID_TITLES, "truth"], scale=3))
+    study.results.update({
+        "settings": {**s, "seed": seed, "masks": masks_kind, "threads": torch.get_num_threads()},
+        "n_eval_images": len(images),
         "runs": {"train_data": str(train), "held_out": str(held), "gan_inpaint_weights": str(gan_weights),
                  "edibert_weights": str(edibert_weights), "reused": {"gan": gan_run, "encoder": encoder_run,
                                                                      "edibert": edibert_run, "data": data}},
         "rows": rows, "ordering": ordering, "seed_table_4_1": SEED_TABLE,
         "stages_s": {**spent_gan, **spent_ed, "proxy_s": proxy_s, "evaluate_s": eval_s, "train_total_s": t_train},
         "total_s": time.perf_counter() - t_start,
-    }
-    atomic_write_json(out / "results.json", results)
+    })
 
-    text = (f"Machine: {env['machine']['cpu']} ({', '.join(env['machine']['isa'])}), torch {env['torch']}, {threads} torch thread(s); "
-            f"{env['date']}; seed {seed}; {len(images)} held-out {size}x{size} images, {masks_kind} masks; "
-            f"total {results['total_s']:.0f} s (training {t_train:.0f} s); other jobs shared the 2 cores.\n\n"
-            f"{_md_table(rows)}\n\nmasked L1 = L1 outside the mask (kept region, Chai et al.); no paste-back. "
+
+def compute(study: Study, args: argparse.Namespace) -> None:
+    compare(study, study.settings(args), seed=args.seed, masks_kind=args.masks, threads=args.threads, gan_run=args.gan_run,
+            encoder_run=args.encoder_run, edibert_run=args.edibert_run, data=args.data,
+            log=lambda msg: print(msg, file=sys.stderr, flush=True))
+
+
+def render(out: Path, results: dict[str, Any]) -> str:
+    from tryon.fs import atomic_write_text
+    from tryon.report import Report, markdown_table
+    from tryon.study import add_figure
+
+    s, rows, ordering = results["settings"], results["rows"], results["ordering"]
+    size = s["size"]
+    table = markdown_table(COLUMNS, [[f"{r[c]:.4g}" if isinstance(r[c], float) else r[c] for c in COLUMNS] for r in rows])
+    text = (f"Machine: {machine_summary(results)}; {s['threads']} torch thread(s); seed {s['seed']}; "
+            f"{results['n_eval_images']} held-out {size}x{size} images, {s['masks']} masks; "
+            f"total {results['total_s']:.0f} s (training {results['stages_s']['train_total_s']:.0f} s).\n\n"
+            f"{table}\n\nmasked L1 = L1 outside the mask (kept region, Chai et al.); no paste-back. "
             f"Seed (000 Table 4.1, FFHQ 256): EdiBERT 0.0290 vs I2SG++ 0.0767 "
             f"(ratio {ordering['seed_ratio_i2sg_over_edibert']:.2f}); here optimisation/EdiBERT = "
             f"{ordering['masked_l1_ratio_optimisation_over_edibert']:.2f}.\n")
@@ -309,43 +346,31 @@ def run_compare(out: str | Path, settings: dict[str, Any] | None = None, *, seed
 
     rep = Report(out, "EdiBERT vs GAN inversion: inpainting on the same images and masks (000 Table 4.1 analogue)")
     rep.add_text(text)
-    rep.add_table("Inpainting (proxy features: not comparable with Inception FID)",
-                  ["method", "masked_l1", "l1_in_hole", "proxy_fid", "density", "coverage", "s_per_image"], rows)
-    k = min(N_GRID, len(images))
-    shown = images[:k] * (1 - masks[:k]) + masks[:k]  # the input with the hole shown white
-    names = [r["method"] for r in rows]
-    grid = [[shown[i], masks[i].repeat(3, 1, 1) * 2 - 1] + [outputs[n][i] for n in names] + [images[i]] for i in range(k)]
-    short = ["EdiBERT", "optimisation", "encoder", "hybrid", "Plumerault"]
-    rep.add_image_grid("input | mask | EdiBERT | GAN methods | ground truth", grid,
-                       ["input", "mask", *short, "truth"], scale=3)
+    rep.add_table("Inpainting (proxy features: not comparable with Inception FID)", COLUMNS, rows)
+    add_figure(rep, out, GRID, "input | mask | EdiBERT | GAN methods | ground truth")
     rep.add_text("Seed numbers (000 Table 4.1, FFHQ 256×256, Inception FID): " + "; ".join(
-        f"{k_}: masked L1 {v[0]}, FID {v[1]}, density {v[2]}, coverage {v[3]}" for k_, v in SEED_TABLE.items()))
+        f"{k_}: masked L1 {v[0]}, FID {v[1]}, density {v[2]}, coverage {v[3]}" for k_, v in results["seed_table_4_1"].items()))
     rep.write()
-    log(text)
-    return results
+    return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="runs/bench-inpaint-compare")
-    p.add_argument("--quick", action="store_true", help="smoke setting (tiny models, well under a minute)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", dest="budget", action="store_const", const="tiny", help="same as --budget tiny")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--masks", default="free-form", choices=("free-form", "rect"), help="core mask family (1 = fill)")
-    p.add_argument("--n-eval", type=int, default=None, help="held-out images (default 32)")
+    p.add_argument("--n-eval", type=int, default=None, help="held-out images (budget: 32)")
     p.add_argument("--data", default=None, help="image folder both models train on (default: procedural scenes)")
     p.add_argument("--gan-run", default=None, help="reuse a `tryon train gan-generate` run (conv, on the same data)")
     p.add_argument("--encoder-run", default=None, help="reuse a `tryon train gan-invert` run (skips GAN training)")
     p.add_argument("--edibert-run", default=None, help="reuse a `tryon train edibert-inpaint` run (its data becomes the "
                    "training folder unless --data)")
-    args = p.parse_args(argv)
-    settings = dict(QUICK if args.quick else {})
-    if args.n_eval:
-        settings["n_eval"] = args.n_eval
-    run_compare(args.out, settings, seed=args.seed, masks_kind=args.masks, threads=args.threads, gan_run=args.gan_run,
-                encoder_run=args.encoder_run, edibert_run=args.edibert_run, data=args.data)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+                      add_arguments=add_arguments, default_out="runs/bench-inpaint-compare")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -124,7 +124,7 @@ BUDGETS = {
 
 #: The EdiBERT variants scored when weights are given: the task's defaults, the fast path (MaskGIT schedule, no latent
 #: optimisation) and the Halton order; ``vq-floor`` is the tokenizer's own reconstruction of the *truth* pasted into the
-#: hole — the error no sampler can go below with this VQGAN (issue 29 item 6).
+#: hole — the error no sampler can go below with this VQGAN.
 EDIBERT_VARIANTS = {"edibert": {}, "edibert-maskgit": {"sampler": "maskgit", "optim_steps": 0},
                     "edibert-halton": {"sampler": "halton", "optim_steps": 0}}
 

@@ -19,8 +19,9 @@ shortened so the slow-client scenario ends within the run) and measures, with an
   4 clients and 16 garments, in interleaved rounds of the same run;
 * ``shutdown``: SIGTERM with a stalled upload open — seconds until the server process exits.
 
-Prints one table and writes ``serve_load.json`` (with machine, versions, thread counts, date) under ``--out``.
-Other jobs on the machine change every figure: record the load average (it is in the JSON).
+Writes ``results.json`` (machine, versions of the serving stack, date, every scenario) and ``table.md`` (printed)
+under ``--out``. Other jobs on the machine change every figure: the load average at the start and at the end is
+in the results. ``--budget tiny`` runs every scenario with a few requests and 1 s server deadlines (the test).
 """
 
 from __future__ import annotations
@@ -30,19 +31,20 @@ import asyncio
 import io
 import json
 import os
-import platform
 import signal
 import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from tryon.study import Study, machine_summary, main as study_main
+
+NAME = "serve-load"
 HOST = "127.0.0.1"
 
 
@@ -68,29 +70,6 @@ def bomb_png() -> bytes:
     buf = io.BytesIO()
     Image.new("1", (6300, 6300), 1).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
-
-
-# ------------------------------------------------------------------------------------------------
-# machine
-# ------------------------------------------------------------------------------------------------
-def environment() -> dict[str, Any]:
-    from importlib import metadata
-
-    versions = {}
-    for dist in ("onnxruntime", "fastapi", "starlette", "uvicorn", "h11", "httpx", "prometheus_client",
-                 "python-multipart", "numpy", "pillow"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    from tryon.hardware import machine
-
-    return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "python": platform.python_version(),
-        "versions": versions,
-    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -254,47 +233,70 @@ def ensure_export(args: argparse.Namespace, out: Path) -> Path:
     h, w = (int(v) for v in args.size.lower().split("x"))
     export = out / f"student-{h}x{w}"
     if not (export / "manifest.json").is_file():
-        print(f"exporting a random-weight split wuton-student at {h}x{w} to {export} ...", flush=True)
+        print(f"exporting a random-weight split wuton-student at {h}x{w} to {export} ...", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, "-c", "import sys; from tryon.cli import main; sys.exit(main(sys.argv[1:]))",
                         "export", "wuton-student", "--size", f"{h}x{w}", "--split", "--out", str(export)],
                        check=True, timeout=1800)
     return export
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--export", default=None, help="export folder (split for the catalogue scenario)")
     ap.add_argument("--size", default="128x96",
                     help="HxW of the random-weight student exported when --export is not given")
-    ap.add_argument("--out", default="runs/serve-load")
-    ap.add_argument("--clients", default="4,16,64")
-    ap.add_argument("--requests-per-client", type=int, default=6,
-                    help="load scenario: requests per client (at least 60 per level)")
-    ap.add_argument("--soak-requests", type=int, default=1500)
-    ap.add_argument("--catalogue-requests", type=int, default=100, help="per variant and round")
-    ap.add_argument("--catalogue-rounds", type=int, default=3)
+    ap.add_argument("--clients", default=None, help="load scenario: concurrent clients per level (budget: 4,16,64)")
+    ap.add_argument("--requests-per-client", type=int, default=None,
+                    help="load scenario: requests per client (budget: 6, at least --min-requests per level)")
+    ap.add_argument("--soak-requests", type=int, default=None, help="budget: 1500")
+    ap.add_argument("--catalogue-requests", type=int, default=None, help="per variant and round (budget: 100)")
+    ap.add_argument("--catalogue-rounds", type=int, default=None, help="budget: 3")
     ap.add_argument("--max-concurrency", type=int, default=2)
-    ap.add_argument("--cap-s", type=float, default=240, help="time cap of each scenario")
+    ap.add_argument("--cap-s", type=float, default=None, help="time cap of each scenario (budget: 240)")
     ap.add_argument("--skip", default="",
                     help="comma-separated scenarios to skip (load,slow,bomb,soak,catalogue,shutdown)")
-    args = ap.parse_args()
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+
+
+#: ``timeout_s``: the server's --body-timeout / --header-timeout (the stalled clients' deadline); ``normal_requests``:
+#: requests of the 4 normal clients in the slow and bomb scenarios; ``hold_s``: how long a stalled client waits at most
+BUDGETS = {
+    "tiny": {"clients": "2", "requests_per_client": 2, "min_requests": 4, "normal_requests": 4, "soak_requests": 8,
+             "catalogue_requests": 4, "catalogue_rounds": 1, "garments": 2, "cap_s": 60.0, "hold_s": 5.0, "timeout_s": 1,
+             "shutdown_timeout_s": 1, "warmup_requests": 2},
+    "default": {"clients": "4,16,64", "requests_per_client": 6, "min_requests": 60, "normal_requests": 60, "soak_requests": 1500,
+                "catalogue_requests": 100, "catalogue_rounds": 3, "garments": 16, "cap_s": 240.0, "hold_s": 15.0, "timeout_s": 5,
+                "shutdown_timeout_s": 3, "warmup_requests": 10},
+}
+
+
+def compute(study: Study, args: argparse.Namespace) -> None:
+    from importlib import metadata
+
+    s = study.settings(args)
+    skip = {k.strip() for k in args.skip.split(",") if k.strip()}
+    out = study.out
     export = ensure_export(args, out)
     manifest = json.loads((export / "manifest.json").read_text())
     H, W = manifest["resolution"]
     split = bool(manifest.get("graphs"))
     name = "student"
-    server_args = ["--max-concurrency", str(args.max_concurrency), "--body-timeout", "5", "--header-timeout", "5",
-                   "--shutdown-timeout", "3"]
-    env = environment()
+    tmo = str(s["timeout_s"])
+    server_args = ["--max-concurrency", str(args.max_concurrency), "--body-timeout", tmo, "--header-timeout", tmo,
+                   "--shutdown-timeout", str(s["shutdown_timeout_s"])]
     server = Server(export, name, server_args, out / "server.log")
-    result: dict[str, Any] = {"environment": env, "export": str(export), "resolution": [H, W], "server": server.command,
-                              "scenarios": {}}
+    result = study.results
+    serve_versions = {}
+    for dist in SERVE_STACK:
+        try:
+            serve_versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            serve_versions[dist] = None
+    result.update({"settings": {**s, "max_concurrency": args.max_concurrency, "skip": sorted(skip)},
+                   "serve_versions": serve_versions, "export": str(export), "resolution": [H, W],
+                   "server": server.command, "scenarios": {}})
     infer = f"/v1/models/{name}/infer"
     person = jpeg(synthetic(2 * H, 2 * W, 1))
-    garments = [jpeg(synthetic(2 * H, 2 * W, 100 + i)) for i in range(16)]
+    garments = [jpeg(synthetic(2 * H, 2 * W, 100 + i)) for i in range(s["garments"])]
+    cap_s = float(s["cap_s"])
 
     def infer_request(i: int):
         return "POST", infer, {"files": {"person": ("p.jpg", person, "image/jpeg"),
@@ -310,40 +312,42 @@ def main() -> None:
         summary_info = httpx.get(f"{server.url}/v1/models/{name}").json()
         result["serving"] = {**summary_info["serving"], "limits": summary_info["limits"],
                              "max_concurrency": args.max_concurrency}
-        asyncio.run(closed_loop(server.url, 2, 10, infer_request, 60))  # warm-up
+        asyncio.run(closed_loop(server.url, 2, s["warmup_requests"], infer_request, 60))  # warm-up
 
         def metrics() -> str:
             return httpx.get(f"{server.url}/metrics").text
 
         if "load" not in skip:
-            load = {}
-            for n in [int(c) for c in args.clients.split(",")]:
-                before = metrics()
-                count = max(60, n * args.requests_per_client)
-                s = asyncio.run(closed_loop(server.url, n, count, infer_request, args.cap_s))
-                s.update(scrape_quantiles(before, metrics(), name))
-                s["rss_mb"] = server.rss_mb()
-                load[str(n)] = s
-                rows.append((f"load {n} clients", s))
+            with study.section("load"):
+                load = {}
+                for n in [int(c) for c in str(s["clients"]).split(",")]:
+                    before = metrics()
+                    count = max(s["min_requests"], n * s["requests_per_client"])
+                    r = asyncio.run(closed_loop(server.url, n, count, infer_request, cap_s))
+                    r.update(scrape_quantiles(before, metrics(), name))
+                    r["rss_mb"] = server.rss_mb()
+                    load[str(n)] = r
+                    rows.append((f"load {n} clients", r))
             result["scenarios"]["load"] = load
 
         if "slow" not in skip:
             async def slow():
-                held = asyncio.ensure_future(hold_stalled(server.port, infer, 8, 8, 15))
+                held = asyncio.ensure_future(hold_stalled(server.port, infer, 8, 8, s["hold_s"]))
                 await asyncio.sleep(0.5)
-                normal = await closed_loop(server.url, 4, 60, infer_request, args.cap_s)
+                normal = await closed_loop(server.url, 4, s["normal_requests"], infer_request, cap_s)
                 return normal, await held
 
-            normal, held = asyncio.run(slow())
+            with study.section("slow"):
+                normal, held = asyncio.run(slow())
             result["scenarios"]["slow"] = {"normal_4_clients": normal, "held": held,
-                                           "server_limits": "--body-timeout 5 --header-timeout 5"}
+                                           "server_limits": f"--body-timeout {tmo} --header-timeout {tmo}"}
             rows.append(("4 clients + 8 stalled + 8 idle", normal))
 
         if "bomb" not in skip:
             bomb = bomb_png()
 
             async def bombs():
-                stop = time.monotonic() + args.cap_s
+                stop = time.monotonic() + cap_s
                 bomb_res = {"codes": {}, "lat": []}
                 done = asyncio.Event()
 
@@ -357,7 +361,7 @@ def main() -> None:
                             bomb_res["lat"].append(time.perf_counter() - t0)
 
                 tasks = [asyncio.ensure_future(bomber()) for _ in range(2)]
-                normal = await closed_loop(server.url, 4, 60, infer_request, args.cap_s)
+                normal = await closed_loop(server.url, 4, s["normal_requests"], infer_request, cap_s)
                 done.set()
                 await asyncio.gather(*tasks)
                 lat = np.asarray(bomb_res["lat"]) * 1000
@@ -366,7 +370,8 @@ def main() -> None:
                                 "p50_ms": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
                                 "max_ms": round(float(lat.max()), 1) if lat.size else None}
 
-            normal, bombed = asyncio.run(bombs())
+            with study.section("bomb"):
+                normal, bombed = asyncio.run(bombs())
             result["scenarios"]["bomb"] = {"normal_4_clients": normal, "bomb_clients_2": bombed,
                                            "rss_mb": server.rss_mb()}
             rows.append(("4 clients + 2 sending 6300² PNG", normal))
@@ -393,83 +398,111 @@ def main() -> None:
             codes: dict[str, dict[int, int]] = {label: {} for label, _ in variants}
             wall = dict.fromkeys(lat, 0.0)
             per_round = []
-            for _ in range(args.catalogue_rounds):
-                rates = {}
-                for label, make in variants:
-                    s = asyncio.run(closed_loop(server.url, 4, args.catalogue_requests, make, args.cap_s, lat[label]))
-                    wall[label] += s["wall_s"]
-                    rates[label] = s["req_per_s"]
-                    for code, n in s["status"].items():
-                        codes[label][int(code)] = codes[label].get(int(code), 0) + n
-                per_round.append(rates)
+            with study.section("catalogue"):
+                for _ in range(s["catalogue_rounds"]):
+                    rates = {}
+                    for label, make in variants:
+                        r = asyncio.run(closed_loop(server.url, 4, s["catalogue_requests"], make, cap_s, lat[label]))
+                        wall[label] += r["wall_s"]
+                        rates[label] = r["req_per_s"]
+                        for code, n in r["status"].items():
+                            codes[label][int(code)] = codes[label].get(int(code), 0) + n
+                    per_round.append(rates)
             cat = {label: summary(lat[label], codes[label], wall[label]) for label, _ in variants}
             base = cat[variants[0][0]]["req_per_s"]
-            for label, s in cat.items():
-                s["speed_vs_infer"] = round(s["req_per_s"] / base, 2) if base else None
-                s["speed_vs_infer_per_round"] = [round(r[label] / r[variants[0][0]], 2) for r in per_round]
-                rows.append((f"catalogue: {label}", s))
+            for label, r in cat.items():
+                r["speed_vs_infer"] = round(r["req_per_s"] / base, 2) if base else None
+                r["speed_vs_infer_per_round"] = [round(x[label] / x[variants[0][0]], 2) if x[variants[0][0]] else None
+                                                 for x in per_round]
+                rows.append((f"catalogue: {label}", r))
             result["scenarios"]["catalogue"] = cat
 
         if "soak" not in skip:
             samples = [(0, server.rss_mb())]
+            total = s["soak_requests"]
 
             async def soak():
-                step = max(50, args.soak_requests // 10)
+                step = max(50, total // 10)
                 lat: list[float] = []
                 codes: dict[int, int] = {}
                 t0 = time.perf_counter()
-                for k in range(0, args.soak_requests, step):
-                    n = min(step, args.soak_requests - k)
-                    s = await closed_loop(server.url, 8, n, infer_request, args.cap_s, lat)
-                    for code, n in s["status"].items():
-                        codes[int(code)] = codes.get(int(code), 0) + n
-                    samples.append((min(k + step, args.soak_requests), server.rss_mb()))
+                for k in range(0, total, step):
+                    n = min(step, total - k)
+                    r = await closed_loop(server.url, 8, n, infer_request, cap_s, lat)
+                    for code, c in r["status"].items():
+                        codes[int(code)] = codes.get(int(code), 0) + c
+                    samples.append((min(k + step, total), server.rss_mb()))
                 return summary(lat, codes, time.perf_counter() - t0)
 
-            s = asyncio.run(soak())
-            rss = [r.get("VmRSS", 0) for _, r in samples]
-            s.update({"rss_samples_mb": [[n, r.get("VmRSS")] for n, r in samples],
+            with study.section("soak"):
+                r = asyncio.run(soak())
+            rss = [x.get("VmRSS", 0) for _, x in samples]
+            r.update({"rss_samples_mb": [[n, x.get("VmRSS")] for n, x in samples],
                       "rss_growth_mb_after_first_tenth": round(rss[-1] - rss[1], 1) if len(rss) > 2 else None,
                       "rss_peak_mb": samples[-1][1].get("VmHWM")})
-            result["scenarios"]["soak"] = s
-            rows.append((f"soak {args.soak_requests} requests, 8 clients", s))
+            result["scenarios"]["soak"] = r
+            rows.append((f"soak {total} requests, 8 clients", r))
     finally:
         if "shutdown" not in skip and server.proc.poll() is None:
-            s = socket.create_connection((HOST, server.port), timeout=5)
-            s.sendall(f"POST {infer} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                      "Content-Length: 100000\r\n\r\n--b\r\n".encode())
+            sock = socket.create_connection((HOST, server.port), timeout=5)
+            sock.sendall(f"POST {infer} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                         "Content-Length: 100000\r\n\r\n--b\r\n".encode())
             time.sleep(0.3)
             took = server.stop()
-            s.close()
+            sock.close()
             result["scenarios"]["shutdown"] = {"exit_after_sigterm_s": round(took, 2), "with": "one stalled upload",
-                                               "shutdown_timeout_s": 3}
+                                               "shutdown_timeout_s": s["shutdown_timeout_s"]}
         else:
             server.stop()
-        result["environment"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+        result["table"] = [{"scenario": label, **{k: r[k] for k in TABLE_KEYS if k in r}} for label, r in rows]
+        result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
         result["total_s"] = round(time.monotonic() - t_start, 1)
-        (out / "serve_load.json").write_text(json.dumps(result, indent=2) + "\n")
 
-    print(f"\ntryon serve load ({H}x{W}, {env['machine']['cpu']}, {env['machine']['logical_cores']} cores, "
-          f"load {env['machine']['load_average']})")
-    print(f"{'scenario':44s} {'req/s':>7s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}  status")
-    for label, s in rows:
-        extra = f"  server p50/p95 {s['server_p50_ms']}/{s['server_p95_ms']}" if "server_p50_ms" in s else ""
-        print(f"{label:44s} {s['req_per_s']:7.2f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f}  "
-              f"{s['status']}{extra}")
-    sc = result["scenarios"]
+
+SERVE_STACK = ("fastapi", "starlette", "uvicorn", "h11", "httpx", "prometheus_client", "python-multipart", "pillow")
+TABLE_KEYS = ("req_per_s", "p50_ms", "p95_ms", "p99_ms", "status", "server_p50_ms", "server_p95_ms")
+
+
+def render(out: Path, results: dict[str, Any]) -> str:
+    from tryon.fs import atomic_write_text
+    from tryon.report import markdown_table
+
+    H, W = results["resolution"]
+    v = results["serve_versions"]
+    lines = [f"tryon serve load ({H}x{W}, --max-concurrency {results['settings']['max_concurrency']}); {machine_summary(results)}; "
+             f"load at the end {results['load_average_end']}; " + ", ".join(f"{k} {v[k]}" for k in v if v[k]), ""]
+
+    def cell(r: dict[str, Any], key: str) -> Any:
+        x = r.get(key)
+        return "" if x is None else f"{x:.2f}" if key == "req_per_s" else f"{x:.1f}" if isinstance(x, float) else x
+
+    cols = ["scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "status", "server p50 / p95 ms"]
+    table = [[r["scenario"], cell(r, "req_per_s"), cell(r, "p50_ms"), cell(r, "p95_ms"), cell(r, "p99_ms"),
+              ", ".join(f"{n} × {code}" for code, n in r["status"].items()),
+              f"{r['server_p50_ms']} / {r['server_p95_ms']}" if "server_p50_ms" in r else ""] for r in results["table"]]
+    lines += [markdown_table(cols, table), ""]
+    sc = results["scenarios"]
     if "slow" in sc:
-        print(f"stalled/idle connections: {sc['slow']['held']}")
+        lines.append(f"- stalled/idle connections: {json.dumps(sc['slow']['held'])}")
     if "catalogue" in sc:
-        print("catalogue speed vs /infer per round: "
-              + "; ".join(f"{k}: {v['speed_vs_infer_per_round']}" for k, v in sc["catalogue"].items()))
+        lines.append("- catalogue speed vs /infer per round: "
+                     + "; ".join(f"{k}: {r['speed_vs_infer_per_round']}" for k, r in sc["catalogue"].items()))
     if "bomb" in sc:
-        print(f"bomb requests: {sc['bomb']['bomb_clients_2']}")
+        lines.append(f"- bomb requests: {json.dumps(sc['bomb']['bomb_clients_2'])}")
     if "soak" in sc:
-        print(f"soak RSS samples (requests, MB): {sc['soak']['rss_samples_mb']}")
+        lines.append(f"- soak RSS samples (requests, MB): {sc['soak']['rss_samples_mb']}")
     if "shutdown" in sc:
-        print(f"shutdown with a stalled upload: exited {sc['shutdown']['exit_after_sigterm_s']} s after SIGTERM")
-    print(f"wrote {out / 'serve_load.json'}")
+        lines.append(f"- shutdown with a stalled upload: exited {sc['shutdown']['exit_after_sigterm_s']} s after SIGTERM")
+    lines.append(f"- total {results['total_s']} s")
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / "table.md", text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+                      add_arguments=add_arguments, default_out="runs/serve-load")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,7 +2,7 @@
 4.5, Fig. 4.10)
 
     .venv/bin/python benchmarks/wuton_quality.py --out runs/wuton_quality            # default budget
-    .venv/bin/python benchmarks/wuton_quality.py --out runs/wq_smoke --smoke         # < 1 min, checks wiring
+    .venv/bin/python benchmarks/wuton_quality.py --out runs/wq_smoke --budget tiny   # < 1 min, checks wiring
 
 One synthetic dataset, one human parser and one proxy feature network are shared by every variant and
 seed (they are the instruments, not the compared methods). For every seed the script trains
@@ -31,8 +31,9 @@ An ordering "held" when it holds in every seed, "mixed" when it holds for the me
 seed, "not held" otherwise. proxy-* metrics use a small network trained on the training persons (no
 ImageNet backbone offline): compare rows with each other, never with the published LPIPS / FID.
 
-Writes into ``--out``: ``quality.json`` (every per-seed number, the orderings, machine, versions, budget,
-wall times), ``quality.md``, ``grid_*.png`` and ``report.html`` / ``report.md`` (:class:`tryon.report.Report`).
+Writes into ``--out``: ``results.json`` (every per-seed number, the orderings, machine, versions, budget,
+wall times, the loss curves of the first seed), ``grid_*.png``, and renders from them ``table.md`` and
+``report.html`` / ``report.md`` (:class:`tryon.report.Report`; ``--render-only`` redoes just that).
 Finished runs are reused (``--out`` can be resumed after an interruption).
 
 Budget: the defaults (96x72, 800 samples, parser 150 / teacher 200 / student 140 / proxy 200 steps, batch 8,
@@ -44,11 +45,14 @@ reuses a trained proxy feature net.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+
+from tryon.study import Study, machine_summary, main as study_main
 
 TEACHERS = {  # display name -> (run folder, TeacherTaskConfig options); 000 Table E.1 columns
     "T-WUTON": ("teacher", {"adv": "unpaired", "end_to_end": True}),
@@ -87,57 +91,75 @@ SSIM_TIE = 0.01
 # ------------------------------------------------------------------------------------------------
 # command line
 # ------------------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="runs/wuton_quality")
+NAME = "wuton-quality"
+BUDGETS = {
+    # < 1 min: checks every branch runs, the numbers mean nothing
+    "tiny": {"n": 40, "size": "64x48", "seeds": "0", "parser_steps": 2, "steps": 2, "student_steps": 2, "batch": 2,
+             "eval_pairs": 4, "proxy_steps": 2, "strengths": "0,2"},
+    # 18.9 min on 2 idle cores (AMD EPYC with avx512_bf16, precision auto)
+    "default": {"n": 800, "size": "96x72", "seeds": "0,1", "parser_steps": 150, "steps": 200, "student_steps": 140, "batch": 8,
+                "eval_pairs": 48, "proxy_steps": 200, "strengths": "0,2,4,6"},
+}
+
+
+def _int_list(text: str) -> str:
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    return str(text)
+
+
+def _kinds(text: str) -> str:
+    kinds = [k.strip() for k in str(text).split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"expected parser-error kinds among {', '.join(KINDS)}, got {text!r}")
+    return ",".join(kinds)
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.formatter_class = argparse.RawDescriptionHelpFormatter
+    ap.add_argument("--smoke", dest="budget", action="store_const", const="tiny", help="same as --budget tiny")
     ap.add_argument("--data", default=None, help="an existing synthetic dataset (default: generate OUT/data)")
-    ap.add_argument("--n", type=int, default=800, help="synthetic samples to generate (10%% test)")
-    ap.add_argument("--size", default="96x72", help="HxW of data and models")
-    ap.add_argument("--seeds", default="0,1", help="comma-separated training seeds")
-    ap.add_argument("--parser-steps", type=int, default=150)
-    ap.add_argument("--steps", type=int, default=200, help="steps of each teacher")
-    ap.add_argument("--student-steps", type=int, default=140, help="steps of each student")
-    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--n", type=int, default=None, help="synthetic samples to generate (10%% test; budget: 800)")
+    ap.add_argument("--size", default=None, help="HxW of data and models (budget: 96x72)")
+    ap.add_argument("--seeds", type=_int_list, default=None, help="comma-separated training seeds (budget: 0,1)")
+    ap.add_argument("--parser-steps", type=int, default=None, help="budget: 150")
+    ap.add_argument("--steps", type=int, default=None, help="steps of each teacher (budget: 200)")
+    ap.add_argument("--student-steps", type=int, default=None, help="steps of each student (budget: 140)")
+    ap.add_argument("--batch", type=int, default=None, help="budget: 8")
     ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                     help="training precision (default auto, as the demo: bf16 where the CPU has it, else fp32)")
-    ap.add_argument("--eval-pairs", type=int, default=48, help="test pairs scored (all of them if fewer)")
-    ap.add_argument("--proxy-steps", type=int, default=200, help="training steps of the proxy feature net")
+    ap.add_argument("--eval-pairs", type=int, default=None, help="test pairs scored, all of them if fewer (budget: 48)")
+    ap.add_argument("--proxy-steps", type=int, default=None, help="training steps of the proxy feature net (budget: 200)")
     ap.add_argument("--proxy", default=None, help="reuse a trained proxy feature net (folder with proxy.safetensors)")
-    ap.add_argument("--strengths", default="0,2,4,6", help="parser-error strengths in pixels at --size")
-    ap.add_argument("--kinds", default=",".join(KINDS), help=f"parser errors among {', '.join(KINDS)}")
+    ap.add_argument("--strengths", type=_int_list, default=None, help="parser-error strengths in pixels at --size (budget: 0,2,4,6)")
+    ap.add_argument("--kinds", type=_kinds, default=",".join(KINDS), help=f"parser errors among {', '.join(KINDS)}")
     ap.add_argument("--vgg-weights", default=None, help="local VGG19 weights for the perceptual loss (optional)")
-    ap.add_argument("--smoke", action="store_true", help="tiny budget that only checks every branch runs")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
-    return ap
-
-
-SMOKE = {"n": 40, "size": "64x48", "seeds": "0", "parser_steps": 2, "steps": 2, "student_steps": 2, "batch": 2,
-         "eval_pairs": 4, "proxy_steps": 2, "strengths": "0,2"}
 
 
 # ------------------------------------------------------------------------------------------------
 # training (all through the plugin's public training functions)
 # ------------------------------------------------------------------------------------------------
-def _timed(times: dict[str, float], key: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    t0 = time.perf_counter()
-    res = fn(*args, **kwargs)
-    times[key] = round(time.perf_counter() - t0, 2)
-    print(f"[wuton_quality] {key}: {times[key]:.1f} s", flush=True)
-    return res
-
-
-def train_all(args: argparse.Namespace, out: Path, size: tuple[int, int], seeds: list[int],
-              times: dict[str, float]) -> tuple[Path, dict[int, dict[str, Path]]]:
-    """Train (or reuse) the shared parser and, per seed, the four teachers and the two students."""
+def train_all(study: Study, args: argparse.Namespace, size: tuple[int, int],
+              seeds: list[int]) -> tuple[Path, dict[int, dict[str, Path]]]:
+    """Train (or reuse) the shared parser and, per seed, the four teachers and the two students (``args``: the options
+    with the budget's values filled in); every stage run here is timed as a section of ``study``."""
     from tryon.train import TrainConfig
     from tryon_wuton.data.synth import generate
     from tryon_wuton.training.parser import PARSER_LOOP, ParserTaskConfig, train_parser
     from tryon_wuton.training.student import STUDENT_LOOP, StudentTaskConfig, distill_student
     from tryon_wuton.training.teacher import TEACHER_LOOP, TeacherTaskConfig, train_teacher
 
+    out = study.out
     data = Path(args.data) if args.data else out / "data"
     if not (data / "synth_meta.json").is_file():
-        _timed(times, "synthetic data", generate, data, args.n, size=size, seed=0, test_fraction=0.1, progress=not args.quiet)
+        with study.section("synthetic data"):
+            generate(data, args.n, size=size, seed=0, test_fraction=0.1, progress=not args.quiet)
     parser_run = out / "parser"
     common = {"log_every": 5, "ckpt_every": 50, "progress": not args.quiet, "precision": args.precision,
               "batch_size": args.batch}
@@ -146,8 +168,8 @@ def train_all(args: argparse.Namespace, out: Path, size: tuple[int, int], seeds:
         return TrainConfig(**{**defaults, **common, "out_dir": str(run), "max_steps": steps, "seed": seed})
 
     if not (parser_run / "config.json").is_file():
-        _timed(times, "parser", train_parser, loop(PARSER_LOOP, parser_run, args.parser_steps, 0),
-               ParserTaskConfig(data=data, size=size))
+        with study.section("parser"):
+            train_parser(loop(PARSER_LOOP, parser_run, args.parser_steps, 0), ParserTaskConfig(data=data, size=size))
     runs: dict[int, dict[str, Path]] = {}
     for seed in seeds:
         sdir = out / f"seed{seed}"
@@ -156,15 +178,17 @@ def train_all(args: argparse.Namespace, out: Path, size: tuple[int, int], seeds:
             run = sdir / folder
             runs[seed][name] = run
             if not (run / "config.json").is_file():
-                _timed(times, f"seed {seed} {name}", train_teacher, loop(TEACHER_LOOP, run, args.steps, seed),
-                       TeacherTaskConfig(data=data, size=size, parser_run=parser_run, vgg_weights=args.vgg_weights, **opts))
+                with study.section(f"seed {seed} {name}"):
+                    train_teacher(loop(TEACHER_LOOP, run, args.steps, seed),
+                                  TeacherTaskConfig(data=data, size=size, parser_run=parser_run, vgg_weights=args.vgg_weights, **opts))
         for name, (folder, lam) in STUDENTS.items():
             run = sdir / folder
             runs[seed][name] = run
             if not (run / "config.json").is_file():
-                _timed(times, f"seed {seed} {name}", distill_student, loop(STUDENT_LOOP, run, args.student_steps, seed),
-                       StudentTaskConfig(teacher_run=runs[seed]["T-WUTON"], data=data, lambda_adv=lam,
-                                         vgg_weights=args.vgg_weights, cache_teacher=sdir / "teacher_cache"))
+                with study.section(f"seed {seed} {name}"):
+                    distill_student(loop(STUDENT_LOOP, run, args.student_steps, seed),
+                                    StudentTaskConfig(teacher_run=runs[seed]["T-WUTON"], data=data, lambda_adv=lam,
+                                                      vgg_weights=args.vgg_weights, cache_teacher=sdir / "teacher_cache"))
     return data, runs
 
 
@@ -355,25 +379,112 @@ ORDER_COLS = ["source", "claim", "metric", "setting", "seed_reports", "differenc
 ROBUST_COLS = ["error", "px", "T-WUTON ssim", "T-WUTON proxy-lpips", "S-WUTON ssim"]
 
 
-def write_outputs(out: Path, result: dict[str, Any], by_seed: dict[int, dict[str, Any]], shown: dict[str, torch.Tensor],
-                  inputs: dict[str, dict[str, torch.Tensor]], runs: dict[int, dict[str, Path]]) -> Path:
-    from tryon.fs import atomic_write_json, atomic_write_text
-    from tryon.io import save_image
-    from tryon.report import Report, grid_image, markdown_table
+#: small images are enlarged so that the grids' titles fit
+GRID_SCALE_HEIGHT = 160
 
+
+def save_grids(study: Study, result: dict[str, Any], shown: dict[str, torch.Tensor],
+               inputs: dict[str, dict[str, torch.Tensor]]) -> None:
+    """The three grids of the first seed (unpaired, paired, robustness) as artifacts of ``study``."""
+    from tryon.report import grid_image
+
+    u, p = inputs["unpaired"], inputs["paired"]
+    k = len(shown["T-WUTON"])
+    kind0 = result["settings"]["kinds"][0]
+    strengths = result["settings"]["strengths"]
+    grids = {
+        "grid_unpaired.png": (["person", "garment", "T-WUTON", "S-WUTON", "S λadv=0", "truth"],
+                              [u["person"], u["garment"], shown["T-WUTON"], shown["S-WUTON"], shown["S-WUTON λadv=0"], u["unpaired_gt"]]),
+        "grid_paired.png": (["person", "garment", *TEACHERS, "ground truth"],
+                            [p["person"], p["garment"], *(shown[f"paired {n}"] for n in TEACHERS), p["person"]]),
+        "grid_robustness.png": (["person", "garment", *(f"T {kind0} {px}px" for px in strengths), "S-WUTON", "truth"],
+                                [u["person"], u["garment"], *(shown[f"T-WUTON {kind0} {px}px"] for px in strengths),
+                                 shown["S-WUTON"], u["unpaired_gt"]]),
+    }
+    scale = max(1, round(GRID_SCALE_HEIGHT / int(u["person"].shape[-2])))
+    for fname, (titles, cols) in grids.items():
+        study.save_image(fname, grid_image([[c[i] for c in cols] for i in range(k)], titles, scale=scale))
+
+
+def compute(study: Study, args: argparse.Namespace) -> None:
+    import tryon
+    from tryon.metrics.proxy import ProxyFeatures, train_proxy
+    from tryon.report import read_curves
+    from tryon_wuton.data import TryOnDataset
+    from tryon_wuton.data.synth import parse_size
+
+    cfg = argparse.Namespace(**{**vars(args), **study.settings(args)})
+    t_start = time.perf_counter()
+    size = parse_size(cfg.size)
+    seeds = [int(v) for v in str(cfg.seeds).split(",") if v.strip()]
+    strengths = sorted({int(v) for v in str(cfg.strengths).split(",") if v.strip()})
+    kinds = cfg.kinds.split(",")
+    if not seeds or not strengths:
+        raise tryon.InputError("--seeds/--strengths", "non-empty lists", f"seeds={cfg.seeds!r} strengths={cfg.strengths!r}")
+    out = study.out
+    torch.manual_seed(0)
+    data, runs = train_all(study, cfg, size, seeds)
+
+    proxy_dir = Path(cfg.proxy) if cfg.proxy else out / "proxy"
+    if not (proxy_dir / "proxy.safetensors").is_file():
+        train = TryOnDataset(data, split="train", pairs="paired", size=size)
+        imgs = torch.stack([train[i]["person"] for i in range(min(len(train), 512))])
+        with study.section("proxy features"):
+            train_proxy(imgs, proxy_dir, steps=cfg.proxy_steps, seed=0)
+    with study.section("evaluation"):
+        extractor = ProxyFeatures.from_file(proxy_dir).eval()
+        paired = _load_test(data, size, "paired", cfg.eval_pairs)
+        unpaired = _load_test(data, size, "unpaired", cfg.eval_pairs)
+        with torch.inference_mode():
+            gt_feats = _batched(extractor, unpaired["unpaired_gt"])
+        keep = min(6, len(unpaired["person"]))
+        by_seed: dict[int, dict[str, Any]] = {}
+        shown: dict[str, torch.Tensor] = {}
+        for seed in seeds:
+            res, imgs = evaluate_seed(runs[seed], paired, unpaired, extractor, gt_feats, kinds, strengths, keep)
+            by_seed[seed] = res
+            shown = shown or imgs
+
+    first = min(by_seed)
+    curves = {name: read_curves(runs[first][name] / "metrics.csv") for name in ("T-WUTON", "S-WUTON")
+              if (runs[first][name] / "metrics.csv").is_file()}
+    study.results.update({
+        "settings": {"size": f"{size[0]}x{size[1]}", "n": cfg.n, "seeds": seeds, "parser_steps": cfg.parser_steps,
+                     "steps": cfg.steps, "student_steps": cfg.student_steps, "batch": cfg.batch, "precision": cfg.precision,
+                     "kinds": kinds, "strengths": strengths, "eval_pairs": cfg.eval_pairs, "proxy_steps": cfg.proxy_steps,
+                     "data": str(cfg.data) if cfg.data else None, "proxy": str(cfg.proxy) if cfg.proxy else None},
+        "torch_threads": torch.get_num_threads(),
+        "n_pairs": {"paired": len(paired["person"]), "unpaired": len(unpaired["person"])},
+        "protocol": {"ssim": "RGB in [0,1], Gaussian 11 / sigma 1.5 (tryon.metrics.ssim)",
+                     "proxy": extractor.describe() if hasattr(extractor, "describe") else "proxy",
+                     "spread": "half the range over seeds", "arms-l1": "mean |out - gt| on the person's arm labels (14, 15)",
+                     "teacher agnostic": "from the ground-truth parse map (corrupted in the robustness rows)",
+                     "proxy_trained": (extractor.describe().get("config") or {}).get("trained")},
+        "per_seed": {str(k): v for k, v in by_seed.items()},
+        "orderings": orderings(by_seed),
+        "loss_curves": {name: {"seed": first, "curves": c} for name, c in curves.items()},
+        "total_minutes": round((time.perf_counter() - t_start) / 60, 2),
+    })
+    save_grids(study, study.results, shown, {"paired": paired, "unpaired": unpaired})
+
+
+def render(out: Path, results: dict[str, Any]) -> str:
+    from tryon.fs import atomic_write_text
+    from tryon.report import Report, markdown_table
+    from tryon.study import add_figure
+
+    by_seed = {int(k): v for k, v in results["per_seed"].items()}
     paired_rows = table_rows(by_seed, "paired", PAIRED_COLS[1:])
     unpaired_rows = table_rows(by_seed, "unpaired", UNPAIRED_COLS[1:])
     robust = robustness_rows(by_seed)
-    order = [{**o, "difference": f"{o['difference']:+.4f} ± {o['difference_spread']:.4f}"} for o in result["orderings"]]
-    seeds = ", ".join(str(s) for s in sorted(by_seed))
-    env = result["environment"]
-    head = (f"Seeds {seeds}; size {result['budget']['size']}; teacher steps {result['budget']['steps']}, student steps "
-            f"{result['budget']['student_steps']}, parser steps {result['budget']['parser_steps']}, batch {result['budget']['batch']}, "
-            f"precision {result['budget'].get('precision', 'fp32')}; "
-            f"{result['n_pairs']['unpaired']} test pairs; {env['machine']['cpu']} ({', '.join(env['machine']['isa'])}), "
-            f"torch threads {env['threads']['torch']}, torch {env['versions'].get('torch')}; {env['date']}; "
-            f"wall time {result['total_minutes']:.1f} min. Values: mean ± spread over seeds (spread = half the range).")
-    if result["protocol"]["proxy_trained"] is False:
+    order = [{**o, "difference": f"{o['difference']:+.4f} ± {o['difference_spread']:.4f}"} for o in results["orderings"]]
+    seeds = ", ".join(str(k) for k in sorted(by_seed))
+    b = results["settings"]
+    head = (f"Seeds {seeds}; size {b['size']}; teacher steps {b['steps']}, student steps {b['student_steps']}, parser steps "
+            f"{b['parser_steps']}, batch {b['batch']}, precision {b.get('precision', 'fp32')}; "
+            f"{results['n_pairs']['unpaired']} test pairs; {machine_summary(results)}; torch threads {results['torch_threads']}; "
+            f"wall time {results['total_minutes']:.1f} min. Values: mean ± spread over seeds (spread = half the range).")
+    if results["protocol"]["proxy_trained"] is False:
         head += (" **The proxy feature net did not train (NT-Xent at chance): the proxy-LPIPS / proxy-FID columns and the "
                  "orderings read on them are not informative; rerun with more --proxy-steps.**")
     md = [f"# WUTON quality benchmark\n\n{head}\n",
@@ -383,23 +494,10 @@ def write_outputs(out: Path, result: dict[str, Any], by_seed: dict[int, dict[str
           "## Unpaired setting vs the synthetic ground truth (000 Tables 4.3, 4.5; Table E.1 FID column)\n",
           markdown_table(UNPAIRED_COLS, unpaired_rows), "",
           "## Parser-error robustness (000 Fig. 4.10), unpaired SSIM / proxy-LPIPS\n", markdown_table(ROBUST_COLS, robust), ""]
-    atomic_write_text(out / "quality.md", "\n".join(md) + "\n")
-    atomic_write_json(out / "quality.json", result, default=str)
+    text = "\n".join(md) + "\n"
+    atomic_write_text(out / "table.md", text)
 
     first = min(by_seed)
-    u, p = inputs["unpaired"], inputs["paired"]
-    k = len(shown["T-WUTON"])
-    grids = {
-        "grid_unpaired.png": (["person", "garment", "T-WUTON", "S-WUTON", "S λadv=0", "truth"],
-                              [u["person"], u["garment"], shown["T-WUTON"], shown["S-WUTON"], shown["S-WUTON λadv=0"], u["unpaired_gt"]]),
-        "grid_paired.png": (["person", "garment", *TEACHERS, "ground truth"],
-                            [p["person"], p["garment"], *(shown[f"paired {n}"] for n in TEACHERS), p["person"]]),
-    }
-    kind0 = result["budget"]["kinds"][0]
-    strengths = result["budget"]["strengths"]
-    grids["grid_robustness.png"] = (["person", "garment", *(f"T {kind0} {px}px" for px in strengths), "S-WUTON", "truth"],
-                                    [u["person"], u["garment"], *(shown[f"T-WUTON {kind0} {px}px"] for px in strengths),
-                                     shown["S-WUTON"], u["unpaired_gt"]])
     rep = Report(out, title="WUTON quality benchmark: the seeds' orderings on synthetic data")
     rep.add_text(head + "\n\nproxy-* metrics use a small feature network trained on the training persons (no ImageNet "
                  "backbone offline): compare rows with each other, never with published LPIPS / FID. Unpaired scores use the "
@@ -409,94 +507,25 @@ def write_outputs(out: Path, result: dict[str, Any], by_seed: dict[int, dict[str
     rep.add_table("Unpaired setting vs synthetic ground truth (000 Tables 4.3, 4.5)", UNPAIRED_COLS, unpaired_rows)
     rep.add_table("Parser-error robustness (000 Fig. 4.10)", ROBUST_COLS, robust)
     curves: dict[str, list[tuple[float, float]]] = {}
-    for kind in result["budget"]["kinds"]:
+    for kind in b["kinds"]:
         curves[f"T-WUTON {kind}"] = [(pt["px"], pt["ssim"]) for pt in by_seed[first]["robustness"][kind]]
     s_ssim = by_seed[first]["unpaired"]["S-WUTON"]["ssim"]
-    curves["S-WUTON (no parser)"] = [(strengths[0], s_ssim), (strengths[-1], s_ssim)]
+    curves["S-WUTON (no parser)"] = [(b["strengths"][0], s_ssim), (b["strengths"][-1], s_ssim)]
     rep.add_curves(f"Unpaired SSIM vs parser-error strength (px), seed {first}", curves, separate=False)
-    scale = max(1, round(160 / int(u["person"].shape[-2])))  # small images: enlarged so titles fit
-    for fname, (titles, cols) in grids.items():
-        rows = [[c[i] for c in cols] for i in range(k)]
-        save_image(grid_image(rows, titles, scale=scale), out / fname)
-        rep.add_image_grid(f"{fname[5:-4]} (seed {first})", rows, titles, scale=scale)
-    for name in ("T-WUTON", "S-WUTON"):
-        csv = runs[first][name] / "metrics.csv"
-        if csv.is_file():
-            rep.add_curves(f"losses — {name} (seed {first})", csv, smooth=5)
-    rep.add_table("Wall time (s)", ["stage", "seconds"], [[key, v] for key, v in result["seconds"].items()])
-    return rep.write()
+    for fname in ("grid_unpaired.png", "grid_paired.png", "grid_robustness.png"):
+        add_figure(rep, out, fname, f"{fname[5:-4]} (seed {first})")
+    for name, c in results["loss_curves"].items():
+        rep.add_curves(f"losses — {name} (seed {c['seed']})", {k: [tuple(pt) for pt in v] for k, v in c["curves"].items()},
+                       smooth=5)
+    rep.add_table("Wall time (s)", ["stage", "seconds"], [[key, v] for key, v in results["timings"].items()])
+    rep.write()
+    return text
 
 
-# ------------------------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = build_parser()
-    if ap.parse_args(argv).smoke:  # the smoke budget replaces the defaults; options given explicitly still win
-        ap.set_defaults(**SMOKE)
-    args = ap.parse_args(argv)
-    import tryon
-    from tryon.bench import environment
-    from tryon.metrics.proxy import ProxyFeatures, train_proxy
-    from tryon_wuton.data import TryOnDataset
-    from tryon_wuton.data.synth import parse_size
-
-    t_start = time.perf_counter()
-    size = parse_size(args.size)
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    strengths = sorted({int(s) for s in args.strengths.split(",") if s.strip()})
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in KINDS]
-    if bad or not seeds or not kinds or not strengths:
-        raise tryon.InputError("--seeds/--kinds/--strengths", f"non-empty lists; kinds among {', '.join(KINDS)}",
-                               f"seeds={args.seeds!r} kinds={args.kinds!r} strengths={args.strengths!r}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    env = environment()
-    times: dict[str, float] = {}
-    data, runs = train_all(args, out, size, seeds, times)
-
-    proxy_dir = Path(args.proxy) if args.proxy else out / "proxy"
-    if not (proxy_dir / "proxy.safetensors").is_file():
-        train = TryOnDataset(data, split="train", pairs="paired", size=size)
-        imgs = torch.stack([train[i]["person"] for i in range(min(len(train), 512))])
-        _timed(times, "proxy features", train_proxy, imgs, proxy_dir, steps=args.proxy_steps, seed=0)
-    t0 = time.perf_counter()
-    extractor = ProxyFeatures.from_file(proxy_dir).eval()
-    paired = _load_test(data, size, "paired", args.eval_pairs)
-    unpaired = _load_test(data, size, "unpaired", args.eval_pairs)
-    with torch.inference_mode():
-        gt_feats = _batched(extractor, unpaired["unpaired_gt"])
-    keep = min(6, len(unpaired["person"]))
-    by_seed: dict[int, dict[str, Any]] = {}
-    shown: dict[str, torch.Tensor] = {}
-    for seed in seeds:
-        res, imgs = evaluate_seed(runs[seed], paired, unpaired, extractor, gt_feats, kinds, strengths, keep)
-        by_seed[seed] = res
-        shown = shown or imgs
-    times["evaluation"] = round(time.perf_counter() - t0, 2)
-
-    result = {
-        "benchmark": "wuton_quality", "environment": env, "command": args.__dict__ | {"out": str(out)},
-        "budget": {"size": f"{size[0]}x{size[1]}", "n": args.n, "seeds": seeds, "parser_steps": args.parser_steps,
-                   "steps": args.steps, "student_steps": args.student_steps, "batch": args.batch, "precision": args.precision,
-                   "kinds": kinds,
-                   "strengths": strengths, "smoke": bool(args.smoke)},
-        "n_pairs": {"paired": len(paired["person"]), "unpaired": len(unpaired["person"])},
-        "protocol": {"ssim": "RGB in [0,1], Gaussian 11 / sigma 1.5 (tryon.metrics.ssim)",
-                     "proxy": extractor.describe() if hasattr(extractor, "describe") else "proxy",
-                     "spread": "half the range over seeds", "arms-l1": "mean |out - gt| on the person's arm labels (14, 15)",
-                     "teacher agnostic": "from the ground-truth parse map (corrupted in the robustness rows)",
-                     "proxy_trained": (extractor.describe().get("config") or {}).get("trained")},
-        "per_seed": {str(s): v for s, v in by_seed.items()},
-        "orderings": orderings(by_seed),
-        "seconds": times,
-    }
-    result["total_minutes"] = round((time.perf_counter() - t_start) / 60, 2)
-    report = write_outputs(out, result, by_seed, shown, {"paired": paired, "unpaired": unpaired}, runs)
-    print((out / "quality.md").read_text())
-    print(f"total {result['total_minutes']:.1f} min; report: {report}")
-    return result
+def main(argv: list[str] | None = None) -> int:
+    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+                      add_arguments=add_arguments, default_out="runs/wuton_quality")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """WUTON training throughput: the old training step vs the new one, side by side in one process.
 
     .venv/bin/python benchmarks/wuton_train_speed.py [--out runs/bench-train-speed] [--size 128x96] [--batch 8]
-        [--rounds 3] [--loss-steps 50] [--loss-size 64x48] [--smoke]
+        [--rounds 3] [--loss-steps 50] [--loss-size 64x48] [--budget tiny]
 
 * **Speed** — T-WUTON and S-WUTON steps at ``--size`` (the demo's 128x96, batch 8) for each variant, on the
   same batches, interleaved round by round (old, new, …) so that other jobs on the machine slow every
@@ -20,45 +20,23 @@
 
 The perceptual features are those of the demo (the encoder of a human parser, randomly initialised here;
 speed does not depend on the weights). The student's teacher targets come from a frozen random teacher,
-computed once (the demo reads them from its on-disk cache: the same for both paths). Prints a table and
-writes ``train_speed.json`` (CPU model and flags, torch version, threads) under ``--out``. Default run:
-about 5 minutes on 2 idle cores. ``--smoke``: tiny sizes and 2 steps (the test of this script).
+computed once (the demo reads them from its on-disk cache: the same for both paths). Writes ``results.json``
+(machine, versions, date, torch threads; saved after each part, so a killed run keeps what it measured) and
+``table.md`` (printed) under ``--out``. Default run: about 5 minutes on 2 idle cores. ``--budget tiny`` (or
+``--smoke``): tiny sizes and 2 steps (the test of this script).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
+import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-
-def machine() -> dict[str, Any]:
-    """CPU model, the ISA flags that matter for training speed, core count, torch version and threads."""
-    import torch
-
-    model, flags = platform.processor() or "", set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name") and not model.strip():
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
-    return {
-        "cpu": model, "isa": [f for f in wanted if f in flags], "cores": os.cpu_count(),
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-        "mkldnn_bf16": bool(getattr(torch.backends.mkldnn, "is_available", lambda: False)()),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "python": platform.python_version(),
-    }
+from tryon.study import Study, machine_summary, main as study_main
 
 
 def variants(precision: str) -> dict[str, dict[str, Any]]:
@@ -361,77 +339,84 @@ def checkerboard(data: str, size: tuple[int, int], batch: int, steps: int, tmp: 
     return out
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="runs/bench-train-speed")
-    ap.add_argument("--size", default="128x96")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--loss-steps", type=int, default=50)
-    ap.add_argument("--loss-size", default="64x48")
-    ap.add_argument("--samples", type=int, default=48, help="synthetic persons generated for the run")
+NAME = "wuton-train-speed"
+#: ``steps_per_round`` None: one lazy-penalty period (GP_EVERY) per variant and round
+BUDGETS = {
+    "tiny": {"size": "64x48", "batch": 2, "rounds": 1, "loss_steps": 2, "loss_size": "64x48", "samples": 8,
+             "checkerboard_steps": 2, "steps_per_round": 2, "breakdown_reps": 1},
+    "default": {"size": "128x96", "batch": 8, "rounds": 3, "loss_steps": 50, "loss_size": "64x48", "samples": 48,
+                "checkerboard_steps": 40, "steps_per_round": None, "breakdown_reps": 2},
+}
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--smoke", dest="budget", action="store_const", const="tiny", help="same as --budget tiny: 64x48, batch 2, 2 steps")
+    ap.add_argument("--size", default=None, help="budget: 128x96")
+    ap.add_argument("--batch", type=int, default=None, help="budget: 8")
+    ap.add_argument("--rounds", type=int, default=None, help="budget: 3")
+    ap.add_argument("--loss-steps", type=int, default=None, help="budget: 50")
+    ap.add_argument("--loss-size", default=None, help="budget: 64x48")
+    ap.add_argument("--samples", type=int, default=None, help="synthetic persons generated for the run (budget: 48)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--skip-losses", action="store_true")
-    ap.add_argument("--checkerboard-steps", type=int, default=40,
+    ap.add_argument("--checkerboard-steps", type=int, default=None,
                     help="teacher steps (at --loss-size) per transposed-conv initialisation for the checkerboard "
-                         "measurement (0: skip)")
+                         "measurement (0: skip; budget: 40)")
     ap.add_argument("--only", choices=("teacher", "student", "checkerboard"), default=None)
-    ap.add_argument("--smoke", action="store_true", help="tiny: 64x48, batch 2, 2 steps")
-    args = ap.parse_args(argv)
 
+
+def compute(study: Study, args: argparse.Namespace) -> None:
     import torch
 
     from tryon.cli import parse_size
-    from tryon.fs import atomic_write_json
     from tryon_wuton.data.synth import generate
     from tryon_wuton.training.teacher import GP_EVERY, PRECISION
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.smoke:
-        args.size, args.loss_size, args.batch, args.rounds, args.loss_steps, args.samples = "64x48", "64x48", 2, 1, 2, 8
-        args.checkerboard_steps = min(args.checkerboard_steps, 2)
-    size, loss_size = parse_size(args.size, minimum=32), parse_size(args.loss_size, minimum=32)
+    s = study.settings(args)
+    size, loss_size = parse_size(s["size"], minimum=32), parse_size(s["loss_size"], minimum=32)
     settings = variants(PRECISION)
-    per_round = 2 if args.smoke else GP_EVERY
-    if args.only == "checkerboard":
-        args.skip_losses = True
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"machine": machine(), "settings": settings, "size": list(size), "batch": args.batch,
-                              "rounds": args.rounds, "steps_per_round": per_round, "loss_size": list(loss_size),
-                              "loss_steps": args.loss_steps}
+    per_round = s["steps_per_round"] or GP_EVERY
+    skip_losses = args.skip_losses or args.only == "checkerboard"
+    result = study.results
+    result.update({"variants": settings, "size": list(size), "batch": s["batch"], "rounds": s["rounds"],
+                   "steps_per_round": per_round, "loss_size": list(loss_size), "loss_steps": s["loss_steps"],
+                   "torch_threads": torch.get_num_threads(),
+                   "mkldnn_bf16": bool(getattr(torch.backends.mkldnn, "is_available", lambda: False)())})
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         data = {}
-        for s in {size, loss_size}:
-            data[s] = str(tmp / f"data-{s[0]}x{s[1]}")
-            generate(data[s], args.samples, size=s, seed=0, test_fraction=0.1, progress=False)
-        if args.checkerboard_steps > 0 and args.only in (None, "checkerboard"):
-            result["checkerboard"] = checkerboard(data[loss_size], loss_size, args.batch, args.checkerboard_steps, tmp)
+        with study.section("data"):
+            for sz in {size, loss_size}:
+                data[sz] = str(tmp / f"data-{sz[0]}x{sz[1]}")
+                generate(data[sz], s["samples"], size=sz, seed=0, test_fraction=0.1, progress=False)
+        if s["checkerboard_steps"] > 0 and args.only in (None, "checkerboard"):
+            with study.section("checkerboard"):
+                result["checkerboard"] = checkerboard(data[loss_size], loss_size, s["batch"], s["checkerboard_steps"], tmp)
         for kind in ("teacher", "student"):
             if args.only not in (None, kind):
                 continue
-            result[f"{kind}_breakdown"] = breakdown(kind, data[size], size, args.batch, tmp, reps=1 if args.smoke else 2)
-            atomic_write_json(out / "train_speed.partial.json", result)  # a killed run keeps what it measured
-            result[f"{kind}_speed"] = speed(kind, settings, data[size], size, args.batch, args.rounds, per_round, tmp)
-            atomic_write_json(out / "train_speed.partial.json", result)
-            if not args.skip_losses:
-                result[f"{kind}_losses"] = losses(kind, settings, data[loss_size], loss_size, args.batch,
-                                                  args.loss_steps, tmp)
+            with study.section(f"{kind} breakdown"):
+                result[f"{kind}_breakdown"] = breakdown(kind, data[size], size, s["batch"], tmp, reps=s["breakdown_reps"])
+            study.save()  # a killed run keeps what it measured
+            with study.section(f"{kind} speed"):
+                result[f"{kind}_speed"] = speed(kind, settings, data[size], size, s["batch"], s["rounds"], per_round, tmp)
+            study.save()
+            if not skip_losses:
+                with study.section(f"{kind} losses"):
+                    result[f"{kind}_losses"] = losses(kind, settings, data[loss_size], loss_size, s["batch"], s["loss_steps"], tmp)
     result["wall_s"] = time.perf_counter() - t_start
-    atomic_write_json(out / "train_speed.json", result)
-    print(render(result))
-    return result
 
 
-def render(result: dict[str, Any]) -> str:
-    m = result["machine"]
-    lines = [f"# WUTON training speed ({result['size'][0]}x{result['size'][1]}, batch {result['batch']}) — {m['cpu']}, "
-             f"{m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), ISA {' '.join(m['isa'])}, {m['date']}"]
-    if "checkerboard" in result:
-        cb = result["checkerboard"]
+def render(out: Path, results: dict[str, Any]) -> str:
+    from tryon.fs import atomic_write_text
+
+    lines = [f"# WUTON training speed ({results['size'][0]}x{results['size'][1]}, batch {results['batch']}) — "
+             f"{machine_summary(results)}; torch threads {results['torch_threads']}"]
+    if "checkerboard" in results:
+        cb = results["checkerboard"]
         lines += ["", "## transposed-conv initialisation: checkerboard (Nyquist) energy of teacher outputs", "",
                   "| init | " + " | ".join(k for k in next(iter(cb.values())) if k != "last10") + " | last-10 losses |",
                   "|---|---:|---:|---|"]
@@ -439,23 +424,23 @@ def render(result: dict[str, Any]) -> str:
             lines.append(f"| {init} | " + " | ".join(f"{x:.4f}" for k, x in v.items() if k != "last10") + " | "
                          + ", ".join(f"{k} {x:.4f}" for k, x in v["last10"].items()) + " |")
     for kind in ("teacher", "student"):
-        if f"{kind}_breakdown" not in result:
+        if f"{kind}_breakdown" not in results:
             continue
-        bd = result[f"{kind}_breakdown"]
+        bd = results[f"{kind}_breakdown"]
         total = sum(bd.values())
         lines += ["", f"## {kind}: one old-path step, by part", "", "| part | ms | share |", "|---|---:|---:|"]
         lines += [f"| {k} | {v * 1000:.0f} | {v / total:.0%} |" for k, v in bd.items()]
-        sp = result[f"{kind}_speed"]
-        lines += ["", f"## {kind}: old vs new step (same batches, interleaved, median of {result['rounds']} rounds)", "",
+        sp = results[f"{kind}_speed"]
+        lines += ["", f"## {kind}: old vs new step (same batches, interleaved, median of {results['rounds']} rounds)", "",
                   "| variant | data ms/step | compute ms/step | samples/s | × old |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {k} | {v['data_s'] * 1000:.0f} | {v['compute_s'] * 1000:.0f} | {v['samples_per_s']:.2f} | "
                   f"{v['ratio']:.2f} |" for k, v in sp.items()]
-        if f"{kind}_losses" in result:
-            ls = result[f"{kind}_losses"]
+        if f"{kind}_losses" in results:
+            ls = results[f"{kind}_losses"]
             names = list(ls["summary"])
             keys = list(ls["summary"]["old"])
-            lines += ["", f"## {kind}: losses, first {result['loss_steps']} steps at {result['loss_size'][0]}x"
-                      f"{result['loss_size'][1]} (mean / mean of last 10)", "",
+            lines += ["", f"## {kind}: losses, first {results['loss_steps']} steps at {results['loss_size'][0]}x"
+                      f"{results['loss_size'][1]} (mean / mean of last 10)", "",
                       "| loss | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
             for k in keys:
                 lines.append(f"| {k} | " + " | ".join(f"{ls['summary'][n][k]['mean']:.4f} / {ls['summary'][n][k]['last10']:.4f}"
@@ -463,8 +448,15 @@ def render(result: dict[str, Any]) -> str:
             for n, v in ls["within_noise"].items():
                 bad = [k for k, ok in v.items() if not ok]
                 lines.append(f"\n{n}: {'within the two-seed band of the old path' if not bad else 'OUTSIDE the band: ' + ', '.join(bad)}")
-    return "\n".join(lines)
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / "table.md", text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+                      add_arguments=add_arguments, default_out="runs/bench-train-speed")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

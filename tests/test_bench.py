@@ -183,8 +183,8 @@ def test_gpu_rows_dry_run_on_cpu(tasks, tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.main(["--task", "tiny-tryon", "--sizes", "32x24", "--batches", "1,2", "--dry-run", "--out", str(tmp_path)]) == 0
-    data = json.loads((tmp_path / "gpu.json").read_text())
-    assert data["environment"]["machine"]["cpu"] and data["config"]["batches"] == [1, 2]
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["machine"]["cpu"] and data["config"]["batches"] == [1, 2]
     reasons = {s["backend"]: s["reason"] for s in data["skipped"]}
     if not torch.cuda.is_available():
         assert "torch.cuda.is_available() is False" in reasons["torch-cuda"]
@@ -194,7 +194,7 @@ def test_gpu_rows_dry_run_on_cpu(tasks, tmp_path):
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         assert {"ort-cuda-fp32", "ort-cuda-fp16", "ort-trt-fp32"} <= set(reasons)
         assert "CUDAExecutionProvider" in reasons["ort-cuda-fp32"]
-    assert "Skipped" in (tmp_path / "gpu.md").read_text()
+    assert "Skipped" in (tmp_path / "table.md").read_text()
     subprocess.run(["bash", "-n", str(Path(__file__).parents[1] / "benchmarks" / "gpu.sh")], check=True)
 
 

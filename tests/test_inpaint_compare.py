@@ -49,7 +49,7 @@ def test_every_method_on_the_same_inputs(bench, quick_run):
         assert 0.0 <= r["coverage"] <= 1.0
     saved = json.loads((out / "results.json").read_text())
     assert saved["rows"] == res["rows"]
-    assert saved["settings"]["seed"] == 0 and saved["environment"]["machine"]["cpu"]
+    assert saved["settings"]["seed"] == 0 and saved["machine"]["cpu"]
     assert "masked_l1_ratio_optimisation_over_edibert" in saved["ordering"]
 
 

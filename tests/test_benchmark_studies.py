@@ -1,0 +1,223 @@
+"""Every benchmark script is a study (tryon.study): at ``--budget tiny`` it computes into a folder, writes
+``results.json`` with the study's name and the machine facts, renders its report from that file, and
+``--render-only`` renders the same files again from ``results.json`` alone, without computing.
+
+The scripts are imported by path and their ``main(argv)`` called in this process. Marked slow: the scripts whose
+compute exports the full S-WUTON student (``parity_isa.py``, ``wuton_fps.py``) or times full WUTON training steps
+in three variants (``wuton_train_speed.py``), each over a minute on 2 cores even at the tiny budget. The
+export-based ones that accept an export folder or a task (``catalogue.py``, ``serve_load.py``, ``int8_variants.py``,
+``gpu_rows.py``) get the toy models of ``tests/catalogue_toy.py`` / ``tests/tiny_tasks.py``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tryon.study import load_results
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+#: what a render writes next to results.json (Report adds report.html/.md, its grids and curve charts)
+RENDERED = ("table.md", "report.html", "report.md", "grid-*.png", "curves-*.svg")
+#: the one line of a Report that changes between two renders of the same results: when it was written
+_REPORT_TIME = re.compile(rb"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+
+
+def _needs(*modules: str) -> pytest.MarkDecorator:
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)}")
+
+
+def load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_study_script_{name}", BENCHMARKS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _rendered(out: Path, artifacts: list[str]) -> dict[str, bytes]:
+    """What the render wrote (the computation's saved images excluded), report timestamps masked."""
+    files = sorted({p for pattern in RENDERED for p in out.glob(pattern) if p.is_file() and p.name not in artifacts})
+    return {p.name: _REPORT_TIME.sub(b"<time>", p.read_bytes()) if p.name.startswith("report.") else p.read_bytes()
+            for p in files}
+
+
+def check_study(name: str, out: Path, monkeypatch: pytest.MonkeyPatch, *options: str) -> dict[str, Any]:
+    """Run ``benchmarks/<name>.py`` at the tiny budget into ``out``, check its record, delete what was rendered and
+    render it again with ``--render-only`` (computing would raise): the same files come back. Returns the record."""
+    mod = load_script(name)
+    assert set(mod.BUDGETS) >= {"tiny", "default"}
+    assert mod.main(["--out", str(out), "--budget", "tiny", *options]) == 0
+    data = load_results(out)
+    assert data["study"] == mod.NAME and data["budget"]["name"] == "tiny"
+    assert data["machine"]["cpu"] and isinstance(data["machine"]["isa"], list) and data["versions"]["tryon"] and data["date"]
+    for artifact in data["artifacts"]:
+        assert (out / artifact).is_file(), artifact
+    first = _rendered(out, data["artifacts"])
+    assert "table.md" in first
+    saved = (out / "results.json").read_bytes()
+    for f in first:
+        (out / f).unlink()
+
+    def no_compute(*_: Any) -> None:
+        raise AssertionError("--render-only computed")
+
+    monkeypatch.setattr(mod, "compute", no_compute)
+    assert mod.main(["--out", str(out), "--render-only"]) == 0
+    assert _rendered(out, data["artifacts"]) == first
+    assert (out / "results.json").read_bytes() == saved
+    return data
+
+
+@pytest.fixture(scope="module")
+def toy_split_export(tmp_path_factory) -> Path:
+    import catalogue_toy  # tests/ is on sys.path (tests/conftest.py)
+
+    out = tmp_path_factory.mktemp("toy") / "split"
+    catalogue_toy.export_toy(out, exporter="torchscript")
+    return out
+
+
+@pytest.fixture
+def tiny_tasks():
+    import tiny_tasks as tiny
+
+    import tryon.plugins
+
+    tiny.register_tiny_tasks()
+    yield
+    tryon.plugins.reset_manager()
+
+
+@_needs("tryon_gan")
+def test_gan_toys(tmp_path, monkeypatch):
+    data = check_study("gan_toys", tmp_path, monkeypatch)
+    assert data["simplicial"]["rows"] and "nine" not in data
+
+
+@_needs("tryon_gan")
+def test_gan_inversion(tmp_path, monkeypatch):
+    data = check_study("gan_inversion", tmp_path, monkeypatch)
+    assert [r["batch"] for r in data["batch_scaling"]["rows"]] == [1, 2]
+    assert len(data["inpainting"]["rows"]) == 4 and len(data["directions"]) == 4
+
+
+@_needs("tryon_edibert")
+def test_edibert_quality(tmp_path, monkeypatch):
+    data = check_study("edibert_quality", tmp_path, monkeypatch)
+    assert data["ablation"] and data["timing"] and "met" in data["timing_target"]
+
+
+@_needs("tryon_gan", "tryon_edibert")
+def test_inpaint_compare(tmp_path, monkeypatch):
+    data = check_study("inpaint_compare", tmp_path, monkeypatch)
+    assert [r["method"] for r in data["rows"]][0] == "EdiBERT" and len(data["rows"]) == 5
+    assert data["artifacts"] == ["grid-inpainting.png"] and "grid-inpainting.png" in (tmp_path / "report.md").read_text()
+
+
+@_needs("onnxruntime")
+def test_gpu_rows_on_cpu(tmp_path, monkeypatch, tiny_tasks):
+    import torch
+
+    data = check_study("gpu_rows", tmp_path, monkeypatch, "--task", "tiny-tryon", "--sizes", "32x24", "--batches", "1,2",
+                       "--exporter", "torchscript")
+    assert data["config"]["batches"] == [1, 2] and data["config"]["iters"] == 1
+    if not torch.cuda.is_available():
+        assert "torch-cuda" in {s["backend"] for s in data["skipped"]}
+
+
+@_needs("onnxruntime")
+def test_catalogue(tmp_path, monkeypatch, toy_split_export):
+    data = check_study("catalogue", tmp_path, monkeypatch, "--export", str(toy_split_export), "--threads", "1")
+    c = data["catalogue"]
+    assert c["grid"] == [2, 2] and c["equality"]["api_identical_pairs"] == c["equality"]["pairs"] == 4
+
+
+@_needs("onnxruntime", "fastapi", "httpx", "prometheus_client")
+def test_serve_load(tmp_path, monkeypatch, toy_split_export):
+    data = check_study("serve_load", tmp_path, monkeypatch, "--export", str(toy_split_export))
+    sc = data["scenarios"]
+    assert set(sc) == {"load", "slow", "bomb", "catalogue", "soak", "shutdown"}
+    assert sc["load"]["2"]["ok"] == sc["load"]["2"]["requests"] == 4
+    assert sc["bomb"]["bomb_clients_2"]["status"].keys() <= {"400"}
+
+
+@_needs("onnxruntime", "tryon_wuton")
+def test_int8_variants(tmp_path, monkeypatch, toy_split_export):
+    data = check_study("int8_variants", tmp_path, monkeypatch, "--export", str(toy_split_export), "--threads", "1")
+    assert [r["variant"] for r in data["rows"]] == ["fp32", "qdq-u8 (new default)", "qoperator-u8"]
+
+
+@_needs("tryon_wuton")
+def test_wuton_quality_on_untrained_runs(tmp_path, monkeypatch):
+    """The runs the tiny budget would train, saved untrained (finished runs are reused): evaluation and report only."""
+    import torch
+    from tryon_wuton.pipelines import WutonParserPipeline, WutonStudentPipeline, WutonTeacherPipeline
+
+    size = [64, 48]
+    torch.manual_seed(0)
+    WutonParserPipeline(size=size).save_pretrained(tmp_path / "parser")
+    for folder in ("teacher", "teacher_no_adv", "teacher_paired_adv", "teacher_not_e2e"):
+        WutonTeacherPipeline(size=size).save_pretrained(tmp_path / "seed0" / folder)
+    for folder in ("student", "student_noadv"):
+        WutonStudentPipeline(size=size).save_pretrained(tmp_path / "seed0" / folder)
+    data = check_study("wuton_quality", tmp_path, monkeypatch, "--quiet", "--kinds", "shift")
+    assert set(data["timings"]) == {"synthetic data", "proxy features", "evaluation"}  # no network trained
+    assert sorted(data["artifacts"]) == ["grid_paired.png", "grid_robustness.png", "grid_unpaired.png"]
+    assert {o["verdict"] for o in data["orderings"]} <= {"held", "mixed", "not held", "n/a"}
+
+
+@pytest.mark.slow
+@_needs("tryon_wuton")
+def test_wuton_train_speed(tmp_path, monkeypatch):
+    data = check_study("wuton_train_speed", tmp_path, monkeypatch, "--only", "teacher", "--checkerboard-steps", "0")
+    assert data["teacher_speed"]["old"]["ratio"] == 1.0 and "student_speed" not in data
+
+
+@pytest.mark.slow
+@_needs("tryon_wuton", "onnxruntime")
+def test_wuton_fps(tmp_path, monkeypatch):
+    data = check_study("wuton_fps", tmp_path, monkeypatch, "--no-teacher")
+    assert data["runs"] and data["quality"]["64x48"]
+
+
+@pytest.mark.slow
+@_needs("tryon_wuton", "onnxruntime")
+def test_parity_isa(tmp_path, monkeypatch):
+    data = check_study("parity_isa", tmp_path, monkeypatch)
+    assert data["levels"] == ["native"] and all("error" not in r for r in data["rows"])
+
+
+def test_each_script_is_a_study_with_a_tiny_budget():
+    """The scripts run above all have the study shape: NAME, BUDGETS (tiny and default), compute, render, main."""
+    import ast
+
+    covered = {"gan_toys", "gan_inversion", "edibert_quality", "inpaint_compare", "gpu_rows", "catalogue", "serve_load",
+               "int8_variants", "wuton_quality", "wuton_train_speed", "wuton_fps", "parity_isa"}
+    assert covered <= {p.stem for p in BENCHMARKS.glob("*.py")}
+    for name in sorted(covered):
+        tree = ast.parse((BENCHMARKS / f"{name}.py").read_text())
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assigned = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        assert {"compute", "render", "main"} <= defined and {"BUDGETS", "NAME"} <= assigned, name
+
+
+def test_settings_take_the_command_line_over_the_budget_and_the_summary_reads_any_record(tmp_path):
+    import argparse
+
+    from tryon.study import Study, machine_summary
+
+    study = Study("toy", tmp_path, budget="tiny", knobs={"steps": 2, "sizes": "64x48"}, log=False)
+    assert study.settings(argparse.Namespace(steps=None, sizes="32x24", other=1)) == {"steps": 2, "sizes": "32x24"}
+    assert study.settings() == {"steps": 2, "sizes": "64x48"}
+    line = machine_summary(study.record())
+    assert study.record()["machine"]["cpu"] in line and "UTC" in line
+    assert machine_summary({"machine": {"cpu": "X", "isa": []}}) == "X (no ISA flags read)"

@@ -58,6 +58,8 @@ SETTINGS: dict[str, tuple[str, list[str], float | None]] = {
     "no-adv-lr5e-4": ("no adversarial stage, lr 5e-4", USER[:-2] + ["--lr", "5e-4"] + NO_ADV, None),
     "no-adv-lr-default": ("no adversarial stage, the default lr (3.6e-5)", USER[:-2] + NO_ADV, None),
     "no-adv-e16": ("no adversarial stage, code vectors of 16", USER + NO_ADV + ["--embed-dim", "16"], None),
+    "no-adv-f2-c512": ("no adversarial stage, factor 2 (16×16 tokens on 32×32) and 512 codes, perceptual term off",
+                       USER + NO_ADV + ["--factor", "2", "--codes", "512", "--perceptual-weight", "0"], None),
     "defaults": ("only --data --size 32x32 (factor 16, 1024 codes, width 64, lr 3.6e-5)", ["--size", "32x32"], None),
 }
 

@@ -1,20 +1,22 @@
 """`tryon eval edibert` on a trained run folder: the Table 4.2 ablation rows, the sampler timing rows and the
-report; the batched-sampler verdict; `tryon demo edibert --quick` end to end (slow)."""
+report, a study whose report `--render-only` re-creates; the batched-sampler verdict. The demo: test_demo.py."""
 
 import json
-
-import pytest
+import shutil
 
 from tryon.cli import main as tryon_main
 
 
-def test_eval_verb_writes_ablation_timing_and_report(edibert_run, scenes, tmp_path, capsys):
+def test_eval_verb_writes_ablation_timing_and_report(edibert_run, scenes, tmp_path, capsys, monkeypatch):
+    from tryon_edibert.experiments import evaluate
     from tryon_edibert.experiments.evaluate import ABLATION
 
     out = tmp_path / "eval"
     assert tryon_main(["eval", "edibert", "--weights", edibert_run[0], "--data", scenes, "--n", "4",
                        "--optim-steps", "1", "--proxy-steps", "2", "--out", str(out)]) == 0
     res = json.loads((out / "results.json").read_text())
+    assert res["study"] == "eval-edibert" and res["machine"]["cpu"] and res["versions"]["tryon"]
+    assert res["settings"] == {"n": 4, "optim_steps": 1, "proxy_steps": 2} and res["artifacts"] == ["grid.png"]
     assert [r["variant"] for r in res["ablation"]] == [n for n, _ in ABLATION]
     assert res["size"] == [32, 32] and res["n"] == 4  # the training size recorded with the weights
     one, rings, least, least4 = res["timing"]
@@ -25,6 +27,16 @@ def test_eval_verb_writes_ablation_timing_and_report(edibert_run, scenes, tmp_pa
     assert all(r["masked_l1"] >= 0 and r["proxy_fid"] == r["proxy_fid"] for r in res["ablation"] + res["timing"])
     assert (out / "report.html").is_file()
     assert "report" in json.loads(capsys.readouterr().out)
+
+    def no_compute(*_a, **_k):
+        raise AssertionError("--render-only computed")
+
+    monkeypatch.setattr(evaluate, "compute", no_compute)
+    for p in out.iterdir():
+        if p.name not in ("results.json", "grid.png"):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    assert tryon_main(["eval", "edibert", "--render-only", "--out", str(out)]) == 0
+    assert (out / "report.html").is_file() and json.loads(capsys.readouterr().out)["timing"] == res["timing"]
 
 
 def test_timing_verdict():
@@ -37,11 +49,3 @@ def test_timing_verdict():
     assert v["met"] and v["sampler"] == "ok"
     v = timing_verdict(rows[:2])
     assert not v["met"] and v["sampler"] == "fast-but-worse" and v["speed_up"] == 9.0
-
-
-@pytest.mark.slow
-def test_demo_quick_writes_report(tmp_path):
-    assert tryon_main(["demo", "edibert", "--quick", "--no-progress", "--out", str(tmp_path / "demo")]) == 0
-    res = json.loads((tmp_path / "demo" / "results.json").read_text())
-    assert len(res["ablation"]) == 6 and len(res["timing"]) == 4 and (tmp_path / "demo" / "report.html").is_file()
-    assert set(res["timing_target"]) >= {"met", "sampler", "speed_up", "l1_vs_one_token"}

@@ -5,7 +5,8 @@
 * ``tryon train gan-latent-weights --generator RUN --data SPEC`` — latent importance weights (002 Alg. 1).
 * ``tryon train gan-invert --generator RUN`` — the inversion encoder; the run folder serves ``gan-invert``,
   ``gan-inpaint``, ``gan-composite`` and ``gan-crossover``.
-* ``tryon demo gan`` — the toy reproductions and the report (``runs/demo-gan/report.html``).
+* ``tryon demo gan`` — the toy reproductions and the report (``runs/demo-gan/report.html``); a study
+  (:mod:`tryon.study`: ``--out``, ``--budget``, ``--render-only``; ``--quick`` = ``--budget tiny``).
 
 A train verb's options are generated from its two settings dataclasses (:mod:`.training.config`); its entry point
 takes both. The former verb names ``train gan``, ``train gan-weights`` and ``train gan-encoder`` still work for one
@@ -42,18 +43,20 @@ TRAIN_VERBS: dict[str, tuple[str, Any, dict[str, Any], str, tuple[str, ...]]] = 
 
 
 def _configure_demo(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/demo-gan", help="report folder (default runs/demo-gan)")
-    p.add_argument("--quick", action="store_true", help="a smoke run in well under a minute (few steps)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-digits", dest="digits", action="store_false", help="skip the digits loss table")
-    p.set_defaults(digits=True)
+    from tryon.study import add_study_arguments
+
+    from .experiments.demo import BUDGETS, NAME, add_arguments  # torch-free
+
+    add_study_arguments(p, NAME, BUDGETS, default_out="runs/demo-gan")
+    add_arguments(p)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .experiments.demo import run_demo
+    from tryon.study import run
 
-    path = run_demo(args.out, quick=args.quick, seed=args.seed, digits=args.digits)
-    print(f"report: {path}")
+    from .experiments.demo import BUDGETS, NAME, compute, render
+
+    run(NAME, args, compute, render, BUDGETS)
     return 0
 
 

@@ -1,15 +1,17 @@
-"""Try-on evaluation (issue 6 §4): injected parser errors, the evaluation table, the teacher breakdown."""
+"""Try-on evaluation (issue 6 §4): injected parser errors, the evaluation table (a study whose report
+`--render-only` re-creates), the teacher breakdown."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
 
 import tryon
 from tryon_wuton.data.labels import BACKGROUND, FACE, LEFT_ARM, PANTS, RIGHT_ARM, UPPER_CLOTHES
-from tryon_wuton.experiments.evaluate import CONDITIONS, corrupt_parse, evaluate_tryon
+from tryon_wuton.experiments.evaluate import CONDITIONS, corrupt_parse
 from tryon_wuton.pipelines import WutonStudentPipeline, WutonTeacherPipeline
 
 SIZE = (64, 48)
@@ -61,9 +63,24 @@ def runs(tmp_path_factory):
     return root
 
 
-def test_evaluate_tryon_table_and_files(runs):
-    res = evaluate_tryon(runs / "data", runs / "out", teacher=runs / "teacher", students={"S": runs / "student"},
-                         max_pairs=8, batch_size=4, proxy_steps=3, device="cpu")
+@pytest.fixture(scope="module")
+def evaluated(runs):
+    """One tiny run of the evaluation study (8 pairs, 3 proxy steps, batch 4): its folder."""
+    from tryon_wuton.experiments import evaluate
+
+    out = runs / "study"
+    argv = ["--data", str(runs / "data"), "--teacher", str(runs / "teacher"), "--student", f"S={runs / 'student'}",
+            "--budget", "tiny", "--device", "cpu", "--out", str(out)]
+    assert evaluate.main(argv) == 0
+    return out
+
+
+def test_evaluate_tryon_table_and_files(evaluated):
+    from tryon_wuton.experiments import evaluate
+
+    res = json.loads((evaluated / "results.json").read_text())
+    assert res["study"] == "eval-wuton" and res["machine"]["cpu"] and res["versions"]["tryon"]
+    assert res["settings"] == evaluate.BUDGETS["tiny"]
     conds = res["protocol"]["conditions"]
     assert "own-parser" not in conds  # the teacher's parser was not trained: that row is meaningless
     assert conds == [c for c in CONDITIONS if c != "own-parser"]
@@ -76,10 +93,30 @@ def test_evaluate_tryon_table_and_files(runs):
     assert rows[("T-WUTON", "dilate")]["ssim"] != rows[("T-WUTON", "gt-parse")]["ssim"]
     for r in res["table"]:
         assert -1 <= r["ssim"] <= 1 and r["proxy-lpips"] >= 0 and r["arms-l1"] >= 0
-    saved = json.loads((runs / "out" / "eval.json").read_text())
-    assert saved["protocol"]["n_pairs"] == 8 and "proxy" in json.dumps(saved["protocol"]["features"])
-    assert (runs / "out" / "eval.md").read_text().count("\n") == 2 + len(res["table"])
-    assert all((runs / "out" / g["path"]).is_file() for g in res["grids"])
+    assert res["protocol"]["n_pairs"] == 8 and "proxy" in json.dumps(res["protocol"]["features"])
+    assert res["artifacts"] == [g["path"] for g in res["grids"]] == [f"grid_{c}.png" for c in conds]
+    assert all((evaluated / a).is_file() for a in res["artifacts"]) and (evaluated / "report.html").is_file()
+    assert (evaluated / "eval.md").read_text().count("\n") == 2 + len(res["table"])
+    assert evaluate.main(["--out", str(evaluated.parent / "nothing"), "--budget", "tiny"]) == 1  # no --data: one line
+
+
+def test_render_only_needs_only_results_and_grids(evaluated, monkeypatch, capsys):
+    from tryon_wuton.experiments import evaluate
+
+    def no_compute(*_a, **_k):
+        raise AssertionError("--render-only computed")
+
+    monkeypatch.setattr(evaluate, "compute", no_compute)
+    monkeypatch.setattr(evaluate, "evaluate_tryon", no_compute)
+    res = json.loads((evaluated / "results.json").read_text())
+    table = (evaluated / "eval.md").read_text()
+    for p in evaluated.iterdir():
+        if p.name != "results.json" and p.name not in res["artifacts"]:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    capsys.readouterr()
+    assert evaluate.main(["--render-only", "--out", str(evaluated)]) == 0
+    assert (evaluated / "report.html").is_file() and (evaluated / "eval.md").read_text() == table
+    assert "report: " in capsys.readouterr().out
 
 
 def test_teacher_breakdown_reports_parser_share():

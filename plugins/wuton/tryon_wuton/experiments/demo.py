@@ -4,70 +4,99 @@ generate data → train parser → train T-WUTON → distil S-WUTON (λadv = 1 a
 000 Table 4.5) → evaluate (unpaired ground truth, injected parser errors) → export the student to ONNX
 (parity checked) → benchmark (student ORT / torch vs the teacher pipeline) → ``report.html``.
 
-Every stage writes into its own folder under ``--out`` and is skipped when its result already exists,
-so an interrupted demo resumes where it stopped (training stages also resume from their checkpoints).
-The default budget (parser 100, teacher 420, students 240 steps each at batch 8) is sized to stay under
-15 minutes on 2 CPU cores: the full App. E architecture at 128×96 (the speed stage also times 256×192),
-with the training path's speed defaults (lazy gradient penalty, channels_last, cached items) and
+A study (:mod:`tryon.study`): :func:`compute` runs the stages and fills ``results.json`` (every number the report
+shows, the training curves included) and saves the evaluation grids; :func:`render` writes the report from that
+record alone, so ``--render-only`` re-renders without computing. The study's budgets are the demo's: ``tiny`` (a
+smoke run), ``default`` and ``long``.
+
+Every stage writes into its own folder under ``--out`` and is skipped when it finished before (``demo_state.json``
+keeps each finished stage's result), so an interrupted demo resumes where it stopped (training stages also resume
+from their checkpoints). The default budget (parser 100, teacher 420, students 240 steps each at batch 8) is sized
+to stay under 15 minutes on 2 CPU cores: the full App. E architecture at 128×96 (the speed stage also times
+256×192), with the training path's speed defaults (lazy gradient penalty, channels_last, cached items) and
 ``precision="auto"`` (bf16 autocast where the CPU has native bf16). Quality runs: docs/benchmarks.md.
+Import-light: torch is imported when the study runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from tryon.fs import atomic_write_json
 
-log = logging.getLogger("tryon_wuton.experiments.demo")
-
+NAME = "demo-wuton"
 SPEED_SIZE = (256, 192)
 BUDGETS: dict[str, dict[str, int]] = {
     # samples, parser steps, teacher steps, student steps (each of the two), eval pairs, bench iters,
-    # batch size, int8 calibration pairs
-    "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4, "calibration": 8},
-    "default": {"n": 1000, "parser": 100, "teacher": 420, "student": 240, "eval": 96, "bench": 20, "batch": 8, "calibration": 16},
-    "long": {"n": 2400, "parser": 600, "teacher": 1500, "student": 800, "eval": 240, "bench": 60, "batch": 8, "calibration": 32},
+    # batch size, int8 calibration pairs, proxy feature net steps (the evaluation's; 200 took 390 of the tiny
+    # run's 420 s evaluation stage on 2 shared cores, 20 leave the tiny run's table as meaningless as before)
+    "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4, "calibration": 8,
+             "proxy": 20},
+    "default": {"n": 1000, "parser": 100, "teacher": 420, "student": 240, "eval": 96, "bench": 20, "batch": 8,
+                "calibration": 16, "proxy": 200},
+    "long": {"n": 2400, "parser": 600, "teacher": 1500, "student": 800, "eval": 240, "bench": 60, "batch": 8,
+             "calibration": 32, "proxy": 200},
 }
+#: the stages, in order (a stage's name is its key in ``demo_state.json`` and in the report's stage table)
+STAGES = ("1/7 synthetic data", "2/7 human parser", "3/7 teacher T-WUTON", "4/7 student S-WUTON (λadv=1)",
+          "4b/7 student S-WUTON (λadv=0, ablation)", "5/7 evaluation", "6/7 ONNX export", "7/7 benchmark")
+#: training runs whose loss curves the report shows (folder under ``--out``)
+RUNS = ("parser", "teacher", "student", "student_noadv")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The demo's own options (``--out``, ``--budget``, ``--render-only``: the study's)."""
+    from ..training.config import parse_size  # torch-free
+
+    p.add_argument("--size", default="128x96", type=parse_size,
+                   help="training resolution HxW (default 128x96; speed is also measured at 256x192 with random weights)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vgg-weights", default=None, help="local VGG19 weights for the perceptual loss (optional)")
+    # not dest="bench": a budget knob of that name (benchmark iterations) would take the flag's value
+    p.add_argument("--skip-bench", action="store_true", help="skip the FPS benchmark stage")
 
 
 class _Stages:
-    """Runs named stages with timing, skipping those whose marker file exists."""
+    """Runs named stages as the study's timed sections, skipping those ``demo_state.json`` records as done."""
 
-    def __init__(self, out: Path, console: Any):
-        self.out, self.console, self.times = out, console, {}
-        self.state_path = out / "demo_state.json"
+    def __init__(self, study: Any, console: Any):
+        self.study, self.console, self.times = study, console, {}
+        self.state_path = study.out / "demo_state.json"
         self.state = json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
 
     def run(self, name: str, fn: Callable[[], Any]) -> Any:
-        if name in self.state.get("done", {}):
+        done = self.state.get("done", {})
+        if name in done:
             self.console.print(f"[dim]✓ {name}: done earlier, skipped[/]")
-            self.times[name] = self.state["done"][name]["seconds"]
-            return self.state["done"][name].get("result")
+            self.times[name] = done[name]["seconds"]
+            return done[name].get("result")
         self.console.rule(f"[bold]{name}")
         t0 = time.perf_counter()
-        result = fn()
-        dt = time.perf_counter() - t0
-        self.times[name] = dt
-        self.state.setdefault("done", {})[name] = {"seconds": dt, "result": result}
+        with self.study.section(name):
+            result = fn()
+        self.times[name] = time.perf_counter() - t0
+        self.state.setdefault("done", {})[name] = {"seconds": self.times[name], "result": result}
         atomic_write_json(self.state_path, self.state, default=str)
-        self.console.print(f"[green]✓ {name}[/] in {dt:.1f} s")
         return result
 
 
-def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "default", seed: int = 0,
-             vgg_weights: str | None = None, bench: bool = True) -> dict[str, Any]:
+def compute(study: Any, args: argparse.Namespace) -> None:
+    """Run (or resume) the stages; ``study.results``: settings, per-stage results, curves and stage times."""
     from rich.console import Console
 
     console = Console()
-    b = BUDGETS[budget]
-    out.mkdir(parents=True, exist_ok=True)
+    b = study.settings(args)
+    out = study.out
+    size = tuple(getattr(args, "size", None) or (128, 96))
+    seed = int(getattr(args, "seed", 0) or 0)
+    vgg_weights = getattr(args, "vgg_weights", None)
     data, parser_run, teacher_run = out / "data", out / "parser", out / "teacher"
     student_run, student0_run = out / "student", out / "student_noadv"
-    st = _Stages(out, console)
+    st = _Stages(study, console)
     t_start = time.perf_counter()
     # precision "auto": bf16 autocast where the CPU has native bf16 (avx512_bf16 / AMX), else fp32 — about 1.5x
     # faster steps at the same losses (docs/benchmarks.md, training throughput)
@@ -110,8 +139,9 @@ def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "def
 
         res = evaluate_tryon(data, out / "eval", teacher=teacher_run,
                              students={"S-WUTON": student_run, "S-WUTON λadv=0": student0_run},
-                             max_pairs=b["eval"], seed=seed)
-        return {"table": res["table"]}
+                             max_pairs=b["eval"], proxy_steps=b.get("proxy", 200), seed=seed,
+                             save=lambda name, img: study.save_image(f"eval/{name}", img))
+        return {"table": res["table"], "protocol": res["protocol"], "grids": res["grids"]}
 
     def export() -> dict:
         import torch
@@ -131,7 +161,7 @@ def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "def
         calib = calibration_inputs(data, size, n=b["calibration"])
         manifest = quantize_int8(export_dir, calib, data_note=f"{len(calib)} synthetic training pairs at {size[0]}x{size[1]}")
         quality = int8_quality(export_dir, data, max_pairs=b["eval"])
-        atomic_write_json(export_dir / "int8_quality.json", quality)
+        atomic_write_json(export_dir / "int8_quality.json", quality)  # documents the exported folder itself
         return {"parity": manifest.get("parity"), "int8_parity": manifest["models"]["int8"].get("parity"),
                 "int8_quality": quality, "path": str(export_dir)}
 
@@ -139,84 +169,97 @@ def run_demo(out: Path, *, size: tuple[int, int] = (128, 96), budget: str = "def
         import tryon
         from tryon.bench import run_bench
 
+        from .speed import teacher_breakdown
+
         res = run_bench("wuton-student", weights=str(student_run), sizes=[size], batches=[1],
                         backends=["torch", "ort-cpu", "ort-int8"], iters=b["bench"], warmup=3, compare="wuton-teacher",
                         compare_weights=str(teacher_run), out_dir=out / "bench",
                         export_dir=out / "export" / "wuton-student")
-        from .speed import teacher_breakdown
-
         teacher_pipe = tryon.load("wuton-teacher", weights=teacher_run, device="cpu")
         bd = teacher_breakdown(teacher_pipe, batch=1, iters=b["bench"], warmup=3)
-        atomic_write_json(out / "bench" / "teacher_breakdown.json", bd)
+        speed = None
         if tuple(size) != SPEED_SIZE:  # the seeds' resolution: speed does not depend on the weights
-            run_bench("wuton-student", weights=None, sizes=[SPEED_SIZE], batches=[1], backends=["torch", "ort-cpu"],
-                      iters=b["bench"], warmup=3, out_dir=out / "bench-256x192")
-        return {"results": res.get("results"), "ratios": res.get("ratios"), "teacher_breakdown": bd}
+            speed = run_bench("wuton-student", weights=None, sizes=[SPEED_SIZE], batches=[1], backends=["torch", "ort-cpu"],
+                              iters=b["bench"], warmup=3, out_dir=out / "bench-256x192").get("results")
+        return {"results": res.get("results"), "ratios": res.get("ratios"), "teacher_breakdown": bd,
+                "results_256x192": speed}
 
-    st.run("1/7 synthetic data", synth)
-    st.run("2/7 human parser", parser)
-    st.run("3/7 teacher T-WUTON", teacher)
-    st.run("4/7 student S-WUTON (λadv=1)", student(1.0, student_run))
-    st.run("4b/7 student S-WUTON (λadv=0, ablation)", student(0.0, student0_run))
-    st.run("5/7 evaluation", evaluate)
-    st.run("6/7 ONNX export", export)
-    if bench:
-        st.run("7/7 benchmark", benchmark)
-    report = write_report(out, st.times)
-    total = time.perf_counter() - t_start
-    console.print(f"[bold green]demo finished[/] in {total / 60:.1f} min (this run); report: {report}")
-    return {"report": str(report), "times": st.times}
+    stages = dict(zip(STAGES, (synth, parser, teacher, student(1.0, student_run), student(0.0, student0_run), evaluate,
+                               export, benchmark)))
+    found: dict[str, Any] = {}
+    for name, fn in stages.items():
+        if name == STAGES[-1] and getattr(args, "skip_bench", False):
+            continue
+        found[name] = st.run(name, fn)
+    ev = found["5/7 evaluation"]
+    for g in ev.get("grids", []):  # resumed runs: the grids saved when the stage ran are this study's artifacts too
+        study.path(f"eval/{g['path']}")
+    study.results.update({
+        "settings": {"size": list(size), "seed": seed, "vgg_weights": vgg_weights, "bench": not getattr(args, "skip_bench", False)},
+        "evaluation": ev,
+        "export": found["6/7 ONNX export"],
+        "benchmark": found.get(STAGES[-1]),
+        "curves": _curves(out),
+        "stage_seconds": st.times,
+        "resumed": sorted(set(found) - set(study.timings)),
+    })
+    console.print(f"[bold green]demo finished[/] in {(time.perf_counter() - t_start) / 60:.1f} min (this run)")
 
 
-def write_report(out: Path, times: dict[str, float]) -> Path:
-    """``out/report.html``: image grids, loss curves, metric and FPS tables."""
+def _curves(out: Path) -> dict[str, dict[str, list]]:
+    from tryon.report import read_curves
+
+    return {name: read_curves(out / name / "metrics.csv") for name in RUNS if (out / name / "metrics.csv").is_file()}
+
+
+def render(out: Path, results: dict[str, Any]) -> str:
+    """``report.html`` / ``report.md``: image grids, loss curves, metric and FPS tables — from the record alone."""
     from tryon.report import Report
+    from tryon.study import add_figure, machine_summary
 
-    rep = Report(out, title="tryon demo — WUTON virtual try-on on synthetic data")
+    rep = Report(out, "tryon demo — WUTON virtual try-on on synthetic data")
+    s = results["settings"]
     rep.add_text(
         "Teacher T-WUTON (parser-masked person), student S-WUTON (plain person, no parser), and the student "
         "without adversarial loss (λadv = 0, 000 Table 4.5), trained for a few minutes on CPU on procedurally "
         "generated people and garments. Unpaired ground truth exists because the generator can render any "
         "person in any garment. proxy-* metrics use a small feature network trained on the data at hand, "
-        "not Inception/LPIPS: they rank models here and are not comparable to published numbers."
+        "not Inception/LPIPS: they rank models here and are not comparable to published numbers. "
+        f"Budget **{results['budget']['name']}** at {s['size'][0]}×{s['size'][1]}; {machine_summary(results)}."
     )
-    ev = out / "eval" / "eval.json"
-    if ev.is_file():
-        res = json.loads(ev.read_text())
+    ev = results.get("evaluation") or {}
+    if ev.get("table"):
         cols = ["condition", "model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1", "accessory-l1"]
         rep.add_table("Unpaired try-on quality (synthetic ground truth; ↑ ssim, ↓ others)", cols,
-                      [[row[c] for c in cols] for row in res["table"]])
-        for g in res.get("grids", []):
-            rep.add_text(f"![{g['condition']}](eval/{g['path']})\n\nGrid, parse condition **{g['condition']}**: "
-                         + " | ".join(g["columns"]))
-    for name in ("parser", "teacher", "student", "student_noadv"):
-        csv = out / name / "metrics.csv"
-        if csv.is_file():
-            rep.add_curves(f"training losses — {name}", csv)
+                      [[row[c] for c in cols] for row in ev["table"]])
+    for g in ev.get("grids", []):
+        add_figure(rep, out, f"eval/{g['path']}", f"Grid, parse condition {g['condition']}", " | ".join(g["columns"]))
+    for name, curves in (results.get("curves") or {}).items():
+        rep.add_curves(f"training losses — {name}", {k: [tuple(p) for p in pts] for k, pts in curves.items()})
+    bench = results.get("benchmark") or {}
     cols = ["task", "backend", "batch", "size", "p50_ms", "p95_ms", "fps"]
-    for folder, what in (("bench", "trained models"), ("bench-256x192", "random weights at 256×192")):
-        bj = out / folder / "bench.json"
-        if bj.is_file():
-            b = json.loads(bj.read_text())
-            rep.add_table(f"Speed on this machine — {what}", cols, [[r.get(c) for c in cols] for r in b.get("results", [])])
-            for c in (b.get("ratios") or {}).get("compare", []):
-                rep.add_text(f"Whole pipeline, student vs teacher, B={c['batch']}: student ×{c['speedup']:.2f} faster.")
-    bd_path = out / "bench" / "teacher_breakdown.json"
-    if bd_path.is_file():
-        bd = json.loads(bd_path.read_text())
+    for key, what in (("results", "trained models"), ("results_256x192", "random weights at 256×192")):
+        if bench.get(key):
+            rep.add_table(f"Speed on this machine — {what}", cols, [[r.get(c) for c in cols] for r in bench[key]])
+    for c in (bench.get("ratios") or {}).get("compare", []):
+        rep.add_text(f"Whole pipeline, student vs teacher, B={c['batch']}: student ×{c['speedup']:.2f} faster.")
+    bd = bench.get("teacher_breakdown")
+    if bd:
         rep.add_table("Teacher pipeline breakdown (torch, B=1, p50 ms)", ["stage", "ms"],
                       [*[[k, v] for k, v in bd["p50_ms"].items()], ["parser share", bd["parser_share"]]])
-    ex = out / "export" / "wuton-student" / "manifest.json"
-    if ex.is_file():
-        m = json.loads(ex.read_text())
+    ex = results.get("export") or {}
+    if ex.get("parity") is not None:
         rep.add_table("ONNX export parity (max abs error vs PyTorch)", ["check", "value"],
-                      [[k, v] for k, v in _flatten(m.get("parity", {})).items()])
-    q = out / "export" / "wuton-student" / "int8_quality.json"
-    if q.is_file():
+                      [[k, v] for k, v in _flatten(ex["parity"]).items()])
+    if ex.get("int8_quality"):
         rep.add_table("int8 model (ORT static QDQ) vs fp32 on held-out unpaired test pairs", ["figure", "value"],
-                      [[k, v] for k, v in json.loads(q.read_text()).items()])
-    rep.add_table("Stage times (s)", ["stage", "seconds"], [[k, round(v, 1)] for k, v in times.items()])
-    return rep.write()
+                      [[k, v] for k, v in ex["int8_quality"].items()])
+    times = results.get("stage_seconds") or {}
+    resumed = set(results.get("resumed") or [])
+    rep.add_table("Stage times (s)", ["stage", "seconds", "this run"],
+                  [[k, round(v, 1), "no (done earlier)" if k in resumed else "yes"] for k, v in times.items()])
+    path = rep.write()
+    return f"report: {path} (stages {sum(times.values()) / 60:.1f} min)"
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -227,3 +270,6 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
         key = f"{prefix}.{k}" if prefix else str(k)
         flat.update(_flatten(v, key) if isinstance(v, dict) else {key: v})
     return flat
+
+
+__all__ = ["BUDGETS", "NAME", "SPEED_SIZE", "STAGES", "add_arguments", "compute", "render"]

@@ -20,20 +20,23 @@ the rim labelled background), ``dilate`` (grown by k px over the background), ``
 dropped), ``bag-as-garment`` (the accessory labelled as upper clothes) — and with its own trained parser.
 Students take the plain person and no parse map, so their rows are identical across conditions *by
 construction*; they are computed once and repeated so the table reads per condition.
+
+A study (:mod:`tryon.study`, name ``eval-wuton``): :func:`compute` runs :func:`evaluate_tryon` into ``results.json``
+and the grids, :func:`render` writes ``report.html`` / ``report.md`` / ``eval.md`` from them; run it as
+``python -m tryon_wuton.experiments.evaluate`` (``--out``, ``--budget``, ``--render-only``). ``tryon demo wuton``
+runs :func:`evaluate_tryon` as one of its stages.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-
-from tryon.fs import atomic_write_json, atomic_write_text
-from tryon.report import markdown_table
 
 log = logging.getLogger("tryon_wuton.experiments.evaluate")
 
@@ -90,12 +93,14 @@ def evaluate_tryon(
     grid_rows: int = 6,
     device: Any = None,
     seed: int = 0,
+    save: Callable[[str, Any], Any] | None = None,
 ) -> dict[str, Any]:
     """Score teacher and student runs on the synthetic test split (unpaired, with ground truth).
 
-    Writes ``out/eval.json`` (every number and the protocol), ``out/eval.md`` and image grids
-    (``out/grid_*.png``); returns the JSON dict. ``students`` maps a display name (e.g. ``"S-WUTON"``,
-    ``"S-WUTON λadv=0"``) to a run directory.
+    Returns ``{"protocol", "runs", "table", "grids"}`` (JSON values: what a study records) and saves one image grid
+    per condition, ``grid_<condition>.png``, through ``save(name, image)`` (default: atomically into ``out``; a study
+    passes its :meth:`~tryon.study.Study.save_image`). ``out`` also holds the proxy feature net trained here.
+    ``students`` maps a display name (e.g. ``"S-WUTON"``, ``"S-WUTON λadv=0"``) to a run directory.
     """
     import tryon
     from tryon.io import save_image
@@ -234,9 +239,12 @@ def evaluate_tryon(
         cols.append(head["unpaired_gt"])
         titles.append("ground truth")
         rows_imgs = [[c[i] for c in cols] for i in range(cols[0].shape[0])]
-        path = out / f"grid_{cond}.png"
-        save_image(grid_image(rows_imgs, titles), path)
-        grid_files.append({"condition": cond, "path": path.name, "columns": titles})
+        name = f"grid_{cond}.png"
+        if save is None:
+            save_image(grid_image(rows_imgs, titles), out / name)
+        else:
+            save(name, grid_image(rows_imgs, titles))
+        grid_files.append({"condition": cond, "path": name, "columns": titles})
 
     result = {
         "protocol": {
@@ -256,9 +264,81 @@ def evaluate_tryon(
         "table": table,
         "grids": grid_files,
     }
-    atomic_write_json(out / "eval.json", result, default=float)
-    atomic_write_text(out / "eval.md", markdown_table(EVAL_COLUMNS, table) + "\n")
     return result
 
 
 EVAL_COLUMNS = ("condition", "model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1", "accessory-l1")
+
+# ------------------------------------------------------------------------------------------------ the study
+NAME = "eval-wuton"
+#: ``max_pairs`` unpaired test pairs, ``proxy_steps`` of the proxy feature net, ``batch_size``; ``tiny``: a smoke run
+BUDGETS: dict[str, dict[str, int]] = {"tiny": {"max_pairs": 8, "proxy_steps": 3, "batch_size": 4},
+                                      "default": {"max_pairs": 200, "proxy_steps": 200, "batch_size": 8}}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The evaluation's own options (``--out``, ``--budget``, ``--render-only``: the study's)."""
+    p.add_argument("--data", help="a synthetic try-on dataset with test/unpaired_gt (`tryon data synth`); required "
+                   "unless --render-only")
+    p.add_argument("--teacher", default=None, help="a T-WUTON run folder")
+    p.add_argument("--student", action="append", default=[], metavar="NAME=RUN",
+                   help="an S-WUTON run folder under a display name (repeatable)")
+    p.add_argument("--max-pairs", type=int, default=None, help="unpaired test pairs (default: the budget's)")
+    p.add_argument("--proxy-steps", type=int, default=None, help="proxy feature net steps (default: the budget's)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the budget's")
+    p.add_argument("--device", default=None)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def compute(study: Any, args: argparse.Namespace) -> None:
+    """:func:`evaluate_tryon` into the study: its numbers in ``results.json``, its grids as artifacts."""
+    from tryon.errors import InputError
+
+    if not getattr(args, "data", None):
+        raise InputError("--data", "a dataset folder (required unless --render-only)", "nothing")
+    students = {}
+    for item in args.student or []:
+        name, sep, run = item.partition("=")
+        if not sep or not name or not run:
+            raise InputError("--student", "NAME=RUN", repr(item))
+        students[name] = run
+    s = study.settings(args)
+    with study.section("evaluation"):
+        res = evaluate_tryon(args.data, study.out, teacher=args.teacher, students=students, max_pairs=s["max_pairs"],
+                             batch_size=s["batch_size"], proxy_steps=s["proxy_steps"], device=args.device, seed=args.seed,
+                             save=study.save_image)
+    study.results.update({"settings": s, **res})
+
+
+def render(out: Path, results: dict[str, Any]) -> str:
+    """``report.html`` / ``report.md`` (the table and one grid per condition) and ``eval.md`` from the record."""
+    from tryon.fs import atomic_write_text
+    from tryon.report import Report, markdown_table
+    from tryon.study import add_figure, machine_summary
+
+    p = results["protocol"]
+    rep = Report(out, "WUTON evaluation on unpaired synthetic ground truth")
+    rep.add_text(f"{p['n_pairs']} unpaired test pairs of `{p['data']}` at {p['resolution'][0]}×{p['resolution'][1]}, "
+                 f"parser errors of {p['corruption_px']} px; {p['note']}. Budget **{results['budget']['name']}**; "
+                 f"{machine_summary(results)}.")
+    cols = list(EVAL_COLUMNS)
+    rep.add_table("Unpaired try-on quality (↑ ssim, ↓ others)", cols, [[row[c] for c in cols] for row in results["table"]])
+    for g in results["grids"]:
+        add_figure(rep, out, g["path"], f"Grid, parse condition {g['condition']}", " | ".join(g["columns"]))
+    path = rep.write()
+    table = markdown_table(cols, results["table"])
+    atomic_write_text(out / "eval.md", table + "\n")
+    return f"{table}\nreport: {path}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tryon_wuton.experiments.evaluate --data DIR --teacher RUN --student S-WUTON=RUN [--budget tiny]``."""
+    from tryon.study import main as study_main
+
+    return study_main(NAME, compute, render, BUDGETS, argv=argv, add_arguments=add_arguments,
+                      description="WUTON evaluation on unpaired synthetic ground truth (a study)",
+                      default_out="runs/eval-wuton")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -37,10 +37,32 @@ BUDGETS: dict[str, dict[str, int]] = {
     "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4, "calibration": 8,
              "proxy": 20},
     "default": {"n": 1000, "parser": 100, "teacher": 420, "student": 240, "eval": 96, "bench": 20, "batch": 8,
-                "calibration": 16, "proxy": 200},
+                "calibration": 16, "proxy": 200, "wall_minutes": 14, "reserve_minutes": 4},
     "long": {"n": 2400, "parser": 600, "teacher": 1500, "student": 800, "eval": 240, "bench": 60, "batch": 8,
              "calibration": 32, "proxy": 200},
 }
+#: Share of the training time each model gets when a budget has a wall-clock goal (``wall_minutes``): the teacher
+#: step costs about 2.5x a student step and needs the most steps (000 App. E.3).
+TRAIN_SHARES = {"parser": 1.0, "teacher": 5.0, "student": 2.5, "student_noadv": 2.5}
+
+
+def training_minutes(left: float, reserve: float, remaining: list[str], shares: dict[str, float] = TRAIN_SHARES) -> float:
+    """Minutes the next training stage may spend so that the demo ends within its wall-clock goal.
+
+    ``left``: minutes until the goal; ``reserve``: minutes kept for the stages after training (evaluation, export,
+    benchmark); ``remaining``: the training stages still to run, the next one first. The time left for training is
+    shared in proportion to :data:`TRAIN_SHARES`, recomputed before every stage, so a stage that ends early (or a slow
+    machine) moves the time to the others. Never below 0.2 min: a stage always trains a few steps.
+
+    >>> round(training_minutes(14, 4, ["parser", "teacher", "student", "student_noadv"]), 3)
+    0.909
+    >>> training_minutes(1, 4, ["student_noadv"])
+    0.2
+    """
+    total = sum(shares[r] for r in remaining)
+    return max(0.2, (left - reserve) * shares[remaining[0]] / total)
+
+
 #: the stages, in order (a stage's name is its key in ``demo_state.json`` and in the report's stage table)
 STAGES = ("1/7 synthetic data", "2/7 human parser", "3/7 teacher T-WUTON", "4/7 student S-WUTON (λadv=1)",
           "4b/7 student S-WUTON (λadv=0, ablation)", "5/7 evaluation", "6/7 ONNX export", "7/7 benchmark")
@@ -102,10 +124,21 @@ def compute(study: Any, args: argparse.Namespace) -> None:
     # faster steps at the same losses (docs/benchmarks.md, training throughput)
     common = {"seed": seed, "log_every": 5, "ckpt_every": 50, "precision": "auto", "batch_size": b["batch"]}
 
+    deadline = t_start + 60 * b["wall_minutes"] if b.get("wall_minutes") else None
+    planned: dict[str, dict[str, Any]] = {}
+
     def loop(defaults: dict, run: Path, steps: int) -> Any:
+        """The stage's loop: ``steps`` at most and, under a wall-clock goal, the minutes :func:`training_minutes`
+        gives it (steps are then sized by the speed this machine shows, and the report says how many each got)."""
         from tryon.train import TrainConfig
 
-        return TrainConfig(**{**defaults, **common, "out_dir": str(run), "max_steps": steps})
+        minutes = None
+        if deadline is not None:
+            order = [r for r in TRAIN_SHARES if not (out / r / "config.json").is_file()]
+            minutes = training_minutes((deadline - time.perf_counter()) / 60, float(b["reserve_minutes"]),
+                                       order[order.index(run.name):] if run.name in order else [run.name])
+        planned[run.name] = {"max_steps": steps, "minutes": None if minutes is None else round(minutes, 2)}
+        return TrainConfig(**{**defaults, **common, "out_dir": str(run), "max_steps": steps, "minutes": minutes})
 
     def synth() -> dict:
         from ..data.synth import generate
@@ -200,10 +233,28 @@ def compute(study: Any, args: argparse.Namespace) -> None:
         "export": found["6/7 ONNX export"],
         "benchmark": found.get(STAGES[-1]),
         "curves": _curves(out),
+        "training": _training_record(out, planned),
         "stage_seconds": st.times,
         "resumed": sorted(set(found) - set(study.timings)),
     })
     console.print(f"[bold green]demo finished[/] in {(time.perf_counter() - t_start) / 60:.1f} min (this run)")
+
+
+def _training_record(out: Path, planned: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per training run: the steps planned, the minutes it was given (wall-clock budgets), the steps reached and why it
+    stopped — read from each run's ``train_info.json`` (also for stages done in an earlier, resumed run)."""
+    record = {}
+    for name in RUNS:
+        info_path = out / name / "train_info.json"
+        if not info_path.is_file():
+            continue
+        info = json.loads(info_path.read_text())
+        res, loop = info.get("result", {}), info.get("loop", {})
+        record[name] = {"max_steps": planned.get(name, {}).get("max_steps", loop.get("max_steps")),
+                        "minutes": planned.get(name, {}).get("minutes", loop.get("minutes")),
+                        "steps_done": res.get("steps_done"), "stopped_by": res.get("stopped_by"),
+                        "elapsed_s": res.get("elapsed_s")}
+    return record
 
 
 def _curves(out: Path) -> dict[str, dict[str, list]]:
@@ -254,6 +305,14 @@ def render(out: Path, results: dict[str, Any]) -> str:
     if ex.get("int8_quality"):
         rep.add_table("int8 model (ORT static QDQ) vs fp32 on held-out unpaired test pairs", ["figure", "value"],
                       [[k, v] for k, v in ex["int8_quality"].items()])
+    train = results.get("training") or {}
+    if train:
+        goal = results["budget"].get("wall_minutes")
+        rep.add_text("Steps per model: each training stage had at most its planned steps"
+                     + (f" and a share of the {goal}-minute goal (000 App. E.3 weights: teacher 5, students 2.5 each, "
+                        "parser 1), so a slower CPU gets fewer steps and the same wall time." if goal else "."))
+        rep.add_table("Training steps", ["model", "planned steps", "minutes given", "steps reached", "stopped by"],
+                      [[k, v["max_steps"], v["minutes"], v["steps_done"], v["stopped_by"]] for k, v in train.items()])
     times = results.get("stage_seconds") or {}
     resumed = set(results.get("resumed") or [])
     rep.add_table("Stage times (s)", ["stage", "seconds", "this run"],

@@ -7,6 +7,7 @@ model input (``person``, ``garment`` for a try-on export) and gets the output im
 
     tryon serve --model exports/wuton-student --port 8000
     curl -F person=@person.jpg -F garment=@shirt.jpg http://127.0.0.1:8000/v1/models/wuton-student/infer -o out.png
+    # or any Open Inference Protocol v2 client (tritonclient.http, KServe's): POST /v2/models/wuton-student/infer
 
     from tryon.serve import create_app, make_server
     app = create_app({"student": "exports/wuton-student"}, max_concurrency=2, api_keys=["..."])   # ASGI app
@@ -22,7 +23,13 @@ One file, one idea:
 * :mod:`.metrics` — Prometheus metrics (``prometheus_client``, explicit ``/metrics`` route);
 * :mod:`.server` — uvicorn with a request-head deadline, a connection cap and bounded graceful shutdown;
 * :mod:`.cli` — ``tryon serve`` flags;
-* :mod:`.catalogue_routes` — the person-cache endpoints (``POST /v1/persons``) over :mod:`tryon.catalogue`.
+* :mod:`.catalogue_routes` — the person-cache endpoints (``POST /v1/persons``) over :mod:`tryon.catalogue`;
+* :mod:`.oip` — the Open Inference Protocol v2 on the wire (JSON tensors, the binary tensor data extension);
+* :mod:`.oip_models` — a v2 request bound to a model before a slot (names, datatypes, shapes, batch, pixels);
+* :mod:`.oip_routes` — ``/v2/models/...`` (list, metadata, ready, infer) in the same frame as ``/v1``;
+* :mod:`.pipelines` — iterative torch pipelines (EdiBERT, GAN inversion) as v2 models with a step budget and a
+  deadline (``--pipeline``; torch is imported only then);
+* :mod:`.kserve` — a ``kserve.Model`` over an export folder (the ``kserve`` extra).
 
 FastAPI, uvicorn and prometheus_client are imported only when an app or server is built (names below are
 resolved lazily), so ``import tryon.serve`` and ``tryon --help`` work without the extra.

@@ -15,6 +15,9 @@ Routes (errors are JSON ``{"detail": "one line", ...}`` everywhere, each respons
   server busy (slots, waiting requests or buffered bytes) 503 with ``Retry-After``; shutting down 503.
 * ``GET /metrics`` → Prometheus text (:mod:`.metrics`).
 * The person-cache endpoints (:mod:`.catalogue_routes`) when ``catalogue=`` is given.
+* The Open Inference Protocol v2 (:mod:`.oip_routes`): ``GET /v2``, ``GET /v2/models``, ``GET /v2/models/{name}``,
+  ``GET /v2/models/{name}/ready``, ``POST /v2/models/{name}/infer`` for every export and every ``pipelines=``
+  model, errors ``{"error": "one line"}``, in the same frame (limits, slot, keys, metrics) as ``/v1``.
 
 Design: sessions are created (and warmed up) once here; all models share one concurrency gate, since they
 share the CPU/GPU. Headers are read and the cost fixed on the event loop's thread pool *before* a slot is
@@ -36,10 +39,11 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import TryonError
 from .auth import ApiKeys, AuthMiddleware, RateLimiter
-from .handling import HTTPError, ServeState, json_error, read_form, run_in_slot
+from .handling import (HTTPError, ServeState, error_key, inference_frame, json_error, observe_success, read_form,
+                       run_in_slot, timing_headers)
 from .limits import ByteBudget, ConcurrencyGate, ServeLimits
-from .metrics import UNKNOWN_MODEL_LABEL, MetricsMiddleware, ServeMetrics
-from .models import OUTPUT_FORMATS, OUTPUT_SIZES, ServedModel, encode_image
+from .metrics import MetricsMiddleware, ServeMetrics
+from .models import OUTPUT_FORMATS, OUTPUT_SIZES, ServedModel, check_name, encode_image
 
 log = logging.getLogger("tryon.serve")
 _EXTRA_HINT = "pip install 'tryon[serve]'"
@@ -84,19 +88,20 @@ class RequestContextMiddleware:
                 message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
             await send(message)
 
+        key = error_key(scope.get("path", ""))
         try:
             await self.app(scope, receive, send_with_id)
         except asyncio.CancelledError:  # the graceful-shutdown timeout cancelled this request
             if not started:
                 with contextlib.suppress(Exception):
                     await json_error(503, "shutting down: the request was cancelled at the shutdown timeout",
-                                     {"Connection": "close"})(scope, receive, send_with_id)
+                                     {"Connection": "close"}, key=key)(scope, receive, send_with_id)
             raise
         except Exception:
             log.exception("tryon serve: request %s %s %s failed", rid, scope.get("method"), scope.get("path"))
             if not started:
                 response = json_error(500, f"internal error; the server log has the details under request id {rid}",
-                                      request_id=rid)
+                                      key=key, request_id=rid)
                 await response(scope, receive, send_with_id)
 
 
@@ -121,9 +126,14 @@ def create_app(
     warmup: bool = True,
     catalogue: Any = None,
     backend: str = "ort",
+    pipelines: Mapping[str, Any] | None = None,
+    device: str = "cpu",
     **limit_overrides: Any,
 ):
-    """A FastAPI app serving the export folders ``models`` (``{name: export dir}``).
+    """A FastAPI app serving the export folders ``models`` (``{name: export dir}``) on ``/v1`` and ``/v2`` (the
+    Open Inference Protocol, :mod:`.oip_routes`), and the iterative torch ``pipelines`` (``{name:
+    "TASK:WEIGHTS_DIR"}`` or ``{name: Pipeline}``, on ``device``; :mod:`.pipelines`) on ``/v2`` — torch is
+    imported only when ``pipelines`` are given.
 
     ``limits`` (:class:`~.limits.ServeLimits`) or its fields as keywords (``max_upload_bytes=``,
     ``max_pixels=``, ``max_concurrency=``, ``queue_timeout_s=``, ``body_timeout_s=`` …) bound every request.
@@ -145,8 +155,8 @@ def create_app(
     from ..io import max_pixels as io_max_pixels
     from ..hardware import physical_cores
 
-    if not models:
-        raise TryonError("create_app: expected at least one model {name: export dir}, got none")
+    if not models and not pipelines:
+        raise TryonError("create_app: expected at least one model {name: export dir} or pipeline, got none")
     lim = _limits(limits, limit_overrides)
     if lim.max_pixels is not None and lim.max_pixels > io_max_pixels():
         raise TryonError(f"max_pixels={lim.max_pixels} is above tryon.io's limit {io_max_pixels()}: "
@@ -163,7 +173,18 @@ def create_app(
                                             precision=precision, warmup=warmup, backend=backend)
         m.set_limits(lim.max_pixels, lim.max_output_pixels)
         log.info("tryon serve: model %s <- %s (%s, %s)", name, path, precision, ", ".join(m.session.providers_used))
-    metrics = ServeMetrics(list(served), gate.limit, running=lambda: gate.running, waiting=lambda: gate.waiting,
+    pipes: dict[str, Any] = {}
+    for name, spec in (pipelines or {}).items():
+        from .pipelines import PipelineModel
+
+        check_name(str(name), "--pipeline NAME=TASK:WEIGHTS_DIR")
+        if name in served or name in pipes:
+            raise TryonError(f"model name {name!r} is used by an export and a pipeline: name them apart")
+        pipes[str(name)] = PipelineModel(str(name), spec, max_pixels=lim.max_pixels, max_batch=lim.max_batch,
+                                         max_steps=lim.max_steps, max_deadline_s=lim.max_deadline_s, device=device)
+        log.info("tryon serve: pipeline %s (%s) on %s", name, pipes[str(name)].task, device)
+    names = [*served, *pipes]
+    metrics = ServeMetrics(names, gate.limit, running=lambda: gate.running, waiting=lambda: gate.waiting,
                            buffered=lambda: budget.used)
     state = ServeState(limits=lim, gate=gate, budget=budget, metrics=metrics, models=served)
     state.extras.update(api_keys=keys, rate_limiter=limiter)
@@ -179,22 +200,23 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):  # 404 unknown path, 405 ...
-        return json_error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        return json_error(exc.status_code, str(exc.detail), getattr(exc, "headers", None),
+                          key=error_key(request.url.path))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
-        return json_error(422, "; ".join(parts) or "invalid request")
+        return json_error(422, "; ".join(parts) or "invalid request", key=error_key(request.url.path))
 
     # -- health ----------------------------------------------------------------------------------
     def ready_response():
         if state.draining:
             return json_error(503, "shutting down", ready=False)
-        return {"ready": True, "models": list(served)}
+        return {"ready": True, "models": names}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "models": list(served)}
+        return {"status": "ok", "models": names}
 
     @app.get("/livez")
     async def livez() -> dict[str, Any]:
@@ -238,69 +260,43 @@ def create_app(
                        "size": {"type": "string", "enum": list(OUTPUT_SIZES), "default": "input"}},
     }}}}, "responses": {"200": {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the output image"}}}
 
-    async def do_infer(model: ServedModel, request: Request, t0: float):
-        guards: list = []
+    async def do_infer(model: ServedModel, request: Request, guards: list):
+        t0 = time.perf_counter()
+        form = await read_form(request, state, model.input_names, {"format": ("png", "jpeg"), "size": OUTPUT_SIZES},
+                               guards)
+        fmt, size = form.fields.get("format", "png"), form.fields.get("size", "input")
+        blobs: dict[str, Any] = form.files
+        del form
         try:
-            form = await read_form(request, state, model.input_names,
-                                   {"format": ("png", "jpeg"), "size": OUTPUT_SIZES}, guards)
-            fmt, size = form.fields.get("format", "png"), form.fields.get("size", "input")
-            blobs: dict[str, Any] = form.files
-            del form
-            try:
-                plan = await run_in_threadpool(model.plan, blobs, fmt, size)  # headers only, before a slot
-            except TryonError as exc:
-                raise HTTPError(400, str(exc)) from None
+            plan = await run_in_threadpool(model.plan, blobs, fmt, size)  # headers only, before a slot
+        except TryonError as exc:
+            raise HTTPError(400, str(exc)) from None
 
-            def work() -> tuple[bytes, tuple[int, int], dict[str, float]]:
-                a = time.perf_counter()
-                arrays = model.decode(blobs, plan)
-                b = time.perf_counter()
-                out = model.infer(arrays, plan)
-                c = time.perf_counter()
-                data = encode_image(out, fmt)
-                d = time.perf_counter()
-                return data, out.shape[:2], {"decode": b - a, "infer": c - b, "encode": d - c}
+        def work() -> tuple[bytes, tuple[int, int], dict[str, float]]:
+            a = time.perf_counter()
+            arrays = model.decode(blobs, plan)
+            b = time.perf_counter()
+            out = model.infer(arrays, plan)
+            c = time.perf_counter()
+            data = encode_image(out, fmt)
+            d = time.perf_counter()
+            return data, out.shape[:2], {"decode": b - a, "infer": c - b, "encode": d - c}
 
-            (data, (h, w), timing), queue_s = await run_in_slot(request, state, model.name, work)
-        except HTTPError as err:
-            return state.refuse(err)
-        finally:
-            for g in guards:
-                g.release()
+        (data, (h, w), timing), queue_s = await run_in_slot(request, state, model.name, work)
         total = time.perf_counter() - t0
-        metrics.inference.labels(model=model.name).observe(timing["infer"])
-        metrics.request.labels(model=model.name).observe(total)
-        ms = {k: v * 1000 for k, v in timing.items()}
-        headers = {
-            "X-Tryon-Model": model.name,
-            "X-Tryon-Variant": model.session.model,
-            "X-Image-Size": f"{w}x{h}",
-            "X-Latency-Ms": f"{total * 1000:.2f}",
-            "X-Inference-Ms": f"{ms['infer']:.2f}",
-            "X-Queue-Ms": f"{queue_s * 1000:.2f}",
-            "Server-Timing": ", ".join([f"queue;dur={queue_s * 1000:.2f}"] + [f"{k};dur={v:.2f}" for k, v in ms.items()]
-                                       + [f"total;dur={total * 1000:.2f}"]),
-        }
+        observe_success(state, model.name, timing["infer"], total)
+        headers = {"X-Tryon-Model": model.name, "X-Tryon-Variant": model.session.model, "X-Image-Size": f"{w}x{h}",
+                   **timing_headers(queue_s, timing, total)}
         return Response(content=data, media_type=OUTPUT_FORMATS[fmt][1], headers=headers)
 
     @app.post("/v1/models/{name}/infer", openapi_extra=openapi_body, response_class=Response)
     async def infer(name: str, request: Request):
-        t0 = time.perf_counter()
-        model = served.get(name)
-        if model is None:
-            metrics.infer_requests.labels(model=UNKNOWN_MODEL_LABEL, status="404").inc()
-            return json_error(404, f"unknown model {name!r}: this server has {', '.join(served)}")
-        status = 500
-        try:
-            if state.draining:
-                response = state.refuse(HTTPError(503, "shutting down: not taking new requests",
-                                                  {"Connection": "close"}, reason="draining"))
-            else:
-                response = await do_infer(model, request, t0)
-            status = response.status_code
-            return response
-        finally:
-            metrics.infer_requests.labels(model=model.name, status=str(status)).inc()
+        return await inference_frame(state, served, name, lambda model, guards: do_infer(model, request, guards))
+
+    from .oip_models import ExportModel
+    from .oip_routes import register as register_oip
+
+    register_oip(app, state, {**{n: ExportModel(m, lim.max_batch) for n, m in served.items()}, **pipes})
 
     if catalogue is not False:
         from .catalogue_routes import register

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import TryonError
+from .handling import error_key
 
 ENV_KEYS = "TRYON_API_KEYS"
 MIN_KEY_LENGTH = 16
@@ -178,13 +179,14 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        key = error_key(scope.get("path", ""))  # "error" under /v2/ (Open Inference Protocol), else "detail"
         identity = None
         if self.keys is not None:
             identity = self.keys.match(presented_key(headers))
             if identity is None:
                 self.on_reject("unauthorized")
                 has = presented_key(headers) is not None
-                await _json(send, 401, {"detail": "invalid API key" if has else
+                await _json(send, 401, {key: "invalid API key" if has else
                                         "missing API key: send Authorization: Bearer KEY or X-API-Key: KEY"},
                             [(b"www-authenticate", b'Bearer realm="tryon"')])
                 return
@@ -195,7 +197,7 @@ class AuthMiddleware:
             if wait > 0:
                 self.on_reject("rate_limited")
                 retry = max(1, math.ceil(wait))
-                await _json(send, 429, {"detail": f"rate limit: at most {self.limiter.rate:g} requests/s "
+                await _json(send, 429, {key: f"rate limit: at most {self.limiter.rate:g} requests/s "
                                                   f"(burst {self.limiter.burst:g}); retry in {retry} s"},
                             [(b"retry-after", str(retry).encode())])
                 return

@@ -41,8 +41,11 @@ def _rate(text: str) -> float:
 
 def configure(p: argparse.ArgumentParser) -> None:  # no torch, no fastapi here
     pi, pf = _positive(int), _positive(float)
-    p.add_argument("--model", action="append", required=True, metavar="[NAME=]EXPORT_DIR",
+    p.add_argument("--model", action="append", default=[], metavar="[NAME=]EXPORT_DIR",
                    help="export folder to serve (repeat for several); named after its folder unless NAME= is given")
+    p.add_argument("--pipeline", action="append", default=[], metavar="NAME=TASK:WEIGHTS_DIR",
+                   help="an iterative torch pipeline (edibert-inpaint/-composite/-crossover/-denoise, gan-inpaint/"
+                        "-composite/-crossover) served on /v2 with a step budget and a deadline; imports torch")
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to bind (default 127.0.0.1); a non-loopback address needs API keys or --insecure")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
@@ -74,6 +77,13 @@ def configure(p: argparse.ArgumentParser) -> None:  # no torch, no fastapi here
                    help="upload MiB held by all requests together (default 8× --max-upload-mb; 503 beyond)")
     g.add_argument("--body-timeout", type=pf, default=_D.body_timeout_s,
                    help="seconds to receive a whole request body (default 30; 408 beyond)")
+    g.add_argument("--max-batch", type=pi, default=_D.max_batch,
+                   help="images per input in one /v2 (Open Inference Protocol) request (default 8; 400 beyond)")
+    g.add_argument("--max-steps", type=pi, default=_D.max_steps,
+                   help="a pipeline request's steps parameter (default 300; 400 beyond)")
+    g.add_argument("--max-deadline", type=pf, default=_D.max_deadline_s,
+                   help="seconds a pipeline request may run from its arrival (default 60; its timeout parameter may "
+                        "only shorten it; 504 beyond)")
     g.add_argument("--header-timeout", type=pf, default=_D.header_timeout_s,
                    help="seconds to receive a request head (default 10; 408 / connection closed beyond)")
     g.add_argument("--max-connections", type=pi, default=_D.max_connections,
@@ -99,6 +109,7 @@ def configure(p: argparse.ArgumentParser) -> None:  # no torch, no fastapi here
                    help="model variant (default fp32; bf16: --backend openvino on a bf16 CPU)")
     g.add_argument("--backend", choices=("ort", "openvino"), default="ort",
                    help="inference runtime (default ort = onnxruntime; openvino needs tryon[openvino])")
+    g.add_argument("--device", default="cpu", help="torch device of the --pipeline models (default cpu)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                    help="uvicorn log level (default info)")
 
@@ -110,13 +121,15 @@ def limits_from_args(args: argparse.Namespace) -> ServeLimits:
         max_concurrency=args.max_concurrency, queue_timeout_s=args.queue_timeout, max_waiting=args.max_waiting,
         max_buffered_bytes=int(args.max_buffered_mb * MiB) if args.max_buffered_mb else None,
         body_timeout_s=args.body_timeout, header_timeout_s=args.header_timeout, max_connections=args.max_connections,
-        keep_alive_s=args.keep_alive, shutdown_timeout_s=args.shutdown_timeout)
+        keep_alive_s=args.keep_alive, shutdown_timeout_s=args.shutdown_timeout, max_batch=args.max_batch,
+        max_steps=args.max_steps, max_deadline_s=args.max_deadline)
 
 
 def run(args: argparse.Namespace) -> int:
     from .app import create_app, require_fastapi
     from .auth import ApiKeys, check_bind
     from .models import parse_model_specs
+    from .pipelines import parse_pipeline_specs
     from .server import make_server
 
     require_fastapi()
@@ -124,7 +137,10 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ModuleNotFoundError:
         raise TryonError("tryon serve needs uvicorn to listen on a port: pip install 'tryon[serve]'") from None
-    models = parse_model_specs(args.model)
+    if not args.model and not args.pipeline:
+        raise TryonError("tryon serve: expected at least one --model EXPORT_DIR or --pipeline NAME=TASK:WEIGHTS_DIR")
+    models = parse_model_specs(args.model) if args.model else {}
+    pipelines = parse_pipeline_specs(args.pipeline)
     limits = limits_from_args(args)
     keys = ApiKeys.load(args.api_key_file)
     warning = check_bind(args.host, keys, args.insecure)  # before loading models: refuse fast
@@ -135,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         "garment_cache_mb": args.garment_cache_mb, "garment_store": args.garment_store}
     app = create_app(models, limits=limits, api_keys=keys, rate_limit=args.rate_limit, rate_burst=args.rate_burst,
                      providers=args.providers, threads=args.threads, precision=args.precision, catalogue=catalogue,
-                     backend=args.backend)
+                     backend=args.backend, pipelines=pipelines, device=args.device)
     split = (app.state.tryon.extras.get("catalogue") or {}).get("models")
     if split:
         print(f"tryon serve: person cache for {', '.join(split)}: POST /v1/persons, POST /v1/models/<name>/tryon")
@@ -144,10 +160,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"tryon serve: {name} <- {s.export_dir} ({s.model}, {', '.join(s.providers_used)}, "
               f"{s.intra_op_threads} threads, inputs {', '.join(s.input_names)}; max {m.max_pixels} decoded pixels, "
               f"output up to {m.max_output_pixels} pixels)")
+    for name, m in app.state.tryon.extras["oip_models"].items():
+        if name not in app.state.tryon.models:
+            print(f"tryon serve: {name} <- pipeline {m.task} ({args.device}; inputs {', '.join(m.input_names)}; steps "
+                  f"at most {limits.max_steps}, deadline {limits.max_deadline_s:g} s)")
     auth = f"{len(keys)} API key(s)" if len(keys) else "no API key"
     print(f"tryon serve: POST http://{args.host}:{args.port}/v1/models/<name>/infer  ({auth}; max "
           f"{limits.max_concurrency} concurrent inferences, {limits.max_waiting} waiting, {limits.max_connections} "
-          f"connections)", flush=True)
+          f"connections); Open Inference Protocol v2: POST /v2/models/<name>/infer (batch <= {limits.max_batch})",
+          flush=True)
     make_server(app, host=args.host, port=args.port, log_level=args.log_level).run()
     return 0
 

@@ -37,6 +37,12 @@ class ServeLimits:
     keep_alive_s: float = 5.0  # idle keep-alive connections are closed after this
     shutdown_timeout_s: float = 10.0  # graceful shutdown: in-flight requests get this long, then are cancelled
     max_header_bytes: int = 16 * 1024  # request line + headers (h11 max_incomplete_event_size; 400 beyond)
+    # enforced by the Open Inference Protocol routes (tryon.serve.oip_routes):
+    max_batch: int = 8  # images per input in one v2 request (400 beyond)
+    max_json_bytes: int = 8 * MiB  # the JSON part of a v2 request (413 beyond; parsed JSON takes several times this)
+    # iterative torch pipelines (--pipeline; tryon.serve.pipelines):
+    max_steps: int = 300  # a request's `steps` parameter (400 beyond)
+    max_deadline_s: float = 60.0  # a request's deadline from arrival; its `timeout` parameter may only shorten it (504)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -17,7 +17,7 @@ Names (documented in exports/README.md; the first seven kept from the hand-writt
   ``tryon_serve_max_concurrency``, ``tryon_serve_start_time_seconds`` — gauges;
 * ``tryon_serve_abandoned_total{model}`` — counter: requests not run because the client left while waiting;
 * ``tryon_serve_rejected_total{reason}`` — counter: refusals (busy, queue_full, body_budget, body_timeout,
-  too_large, unauthorized, rate_limited, draining);
+  too_large, unauthorized, rate_limited, draining, deadline — an iterative pipeline stopped at its deadline);
 * ``tryon_serve_buffered_bytes`` — gauge: upload bytes held by requests in progress;
 * person cache: ``tryon_serve_catalogue_seconds{model,endpoint}`` (histogram),
   ``tryon_serve_id_lookups_total{kind,result}`` (counter), ``tryon_serve_persons_cached`` and
@@ -37,7 +37,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.35, 0.5, 
                    10.0, 15.0, 30.0, 60.0)
 UNKNOWN_MODEL_LABEL = "_unknown"  # label for 404s on unknown model names (model names start alphanumeric)
 REJECT_REASONS = ("busy", "queue_full", "body_budget", "body_timeout", "too_large", "unauthorized", "rate_limited",
-                  "draining")
+                  "draining", "deadline")
 
 
 class ServeMetrics:

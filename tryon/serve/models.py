@@ -58,6 +58,13 @@ def parse_model_specs(specs: list[str] | tuple[str, ...]) -> dict[str, str]:
     return models
 
 
+def check_name(name: str, how: str = "--model NAME=EXPORT_DIR") -> None:
+    """Model names are URL-safe: letters, digits, ``. _ -``, at most 64, starting with a letter or digit."""
+    if not _NAME_RE.match(name):
+        raise TryonError(f"model name {name!r}: expected letters, digits, '.', '_' or '-' (at most 64, starting "
+                         f"with a letter or digit); name it with {how}")
+
+
 @dataclass
 class Plan:
     """What a request will cost, fixed before it takes a slot: decode sizes and the output size/format."""
@@ -92,9 +99,7 @@ class ServedModel:
                  precision: str = "fp32", warmup: bool = True, backend: str = "ort"):
         from ..runtime import ImageModelSession, input_kind
 
-        if not _NAME_RE.match(name):
-            raise TryonError(f"model name {name!r}: expected letters, digits, '.', '_' or '-' (at most 64, starting "
-                             "with a letter or digit); name it with --model NAME=EXPORT_DIR")
+        check_name(name)
         self.name = name
         self.session = ImageModelSession(path, providers=None if backend == "openvino" and providers in (None, "cpu") else providers,
                                          intra_op_threads=threads, backend=backend, precision=precision)
@@ -157,12 +162,14 @@ class ServedModel:
         }
 
     # -- the cost of a request, before a slot ------------------------------------------------------
-    def probe(self, name: str, blob: bytes) -> tuple[tuple[int, int], tuple[int, int] | None, int]:
+    def probe(self, name: str, blob: bytes, label: str | None = None) -> tuple[tuple[int, int], tuple[int, int] | None, int]:
         """One upload's header → ``(original (H, W), min_size for decoding, pixels its decoder produces)``;
-        raises ``InputError`` for unreadable data and for more than ``max_pixels`` decoded pixels."""
+        raises ``InputError`` (naming ``label``, default ``name``) for unreadable data and for more than
+        ``max_pixels`` decoded pixels."""
         from ..io import probe_image
 
-        header = probe_image(blob, name=name)  # tryon.io's global limit: a bomb guard
+        label = label or name
+        header = probe_image(blob, name=label)  # tryon.io's global limit: a bomb guard
         hw = (header.height, header.width)
         box = content_box(hw, self.resolution)
         need = (REDUCING_GAP * box[0], REDUCING_GAP * box[1]) if self.kinds[name] == "image" else None
@@ -170,7 +177,7 @@ class ServedModel:
         if dh * dw > self.max_pixels:
             hint = "JPEGs are decoded at up to 1/8 scale; other formats in full" if not header.draftable else None
             raise ImageSizeError(
-                name, f"an image whose decoder produces at most {self.max_pixels} pixels (the serving limit, "
+                label, f"an image whose decoder produces at most {self.max_pixels} pixels (the serving limit, "
                       f"model {self.resolution[0]}×{self.resolution[1]})",
                 f"{header.format} {header.width}×{header.height} decoded at {dw}×{dh} = {dw * dh} pixels", hint)
         return hw, need, dh * dw
@@ -214,18 +221,25 @@ class ServedModel:
 
     def infer(self, arrays: dict[str, np.ndarray], plan: Plan) -> np.ndarray:
         """Decoded arrays → the first output, ``H×W×3`` uint8 at the planned output size."""
+        return self.infer_batch({k: [v] for k, v in arrays.items()}, [plan.out_hw if plan.size == "input" else None])[0]
+
+    def infer_batch(self, arrays: Mapping[str, list[np.ndarray]],
+                    sizes: list[tuple[int, int] | None]) -> list[np.ndarray]:
+        """Decoded arrays, a list per input (one item each) → per item the first output, ``H×W×3`` uint8 at
+        ``sizes[i]`` (``None``: the letterbox content box at the model's resolution, ``size=model``). One
+        session run for the whole batch (item by item for a fixed-batch export)."""
         from ..runtime import prepare_input, restore_output
 
         s = self.session
         feeds, boxes = {}, None
         for spec in s.input_specs:
-            feeds[spec["name"]], _sizes, b, _kind = prepare_input([arrays[spec["name"]]], spec, s.manifest)
+            feeds[spec["name"]], _sizes, b, _kind = prepare_input(list(arrays[spec["name"]]), spec, s.manifest)
             if boxes is None:
                 boxes = b  # outputs follow the first input
         outs = s.run_arrays(feeds)
-        out_hw = plan.out_hw if plan.size == "input" else tuple(boxes[0][2:])
+        out_sizes = [hw if hw is not None else tuple(box[2:]) for hw, box in zip(sizes, boxes)]
         first = s.output_names[0]
-        return restore_output(outs[first], [out_hw], boxes, "numpy", s.manifest, first)[0]
+        return restore_output(outs[first], out_sizes, boxes, "numpy", s.manifest, first)
 
 
 def encode_image(image: Any, fmt: str) -> bytes:
@@ -240,5 +254,5 @@ def encode_image(image: Any, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-__all__ = ["ServedModel", "Plan", "parse_model_specs", "encode_image", "fit_pixels", "content_box",
+__all__ = ["ServedModel", "Plan", "check_name", "parse_model_specs", "encode_image", "fit_pixels", "content_box",
            "OUTPUT_FORMATS", "OUTPUT_SIZES", "JPEG_MAX_SIDE", "DEFAULT_PIXEL_FACTOR", "DEFAULT_OUTPUT_FACTOR"]

@@ -25,21 +25,23 @@ import json
 import logging
 from typing import Any, Callable
 
+from .handling import error_key
 from .limits import ServeLimits
 
 log = logging.getLogger("tryon.serve")
 HARD_CONNECTION_FACTOR = 4
 
 
-def _json_response(detail: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    body = json.dumps({"detail": detail}).encode()
+def _json_response(detail: str, key: str = "detail") -> tuple[list[tuple[bytes, bytes]], bytes]:
+    body = json.dumps({key: detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                (b"connection", b"close")]
     return headers, body
 
 
-async def _send_asgi(send: Any, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    headers, body = _json_response(detail)
+async def _send_asgi(send: Any, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None,
+                     key: str = "detail") -> None:
+    headers, body = _json_response(detail, key)
     await send({"type": "http.response.start", "status": status, "headers": [*headers, *(extra or [])]})
     await send({"type": "http.response.body", "body": body})
 
@@ -59,12 +61,13 @@ def protocol_class(limits: ServeLimits) -> type:
             async def capped(scope: dict, receive: Any, send: Any) -> None:
                 head = (sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
                         + len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")))
+                key = error_key(scope.get("path", ""))  # "error" under /v2/ (Open Inference Protocol)
                 if head > limits.max_header_bytes:  # h11 bounds only heads that arrive in pieces
                     await _send_asgi(send, 431, f"request head: expected at most {limits.max_header_bytes} bytes, "
-                                                f"got {head}")
+                                                f"got {head}", key=key)
                 elif len(connections) > limits.max_connections:
                     await _send_asgi(send, 503, f"server busy: more than {limits.max_connections} open connections; "
-                                                "retry later", [(b"retry-after", b"1")])
+                                                "retry later", [(b"retry-after", b"1")], key=key)
                 else:
                     await inner(scope, receive, send)
 

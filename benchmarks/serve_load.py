@@ -9,6 +9,8 @@ shortened so the slow-client scenario ends within the run) and measures, with an
 * ``load``: 4 / 16 / 64 concurrent closed-loop clients on ``POST /v1/models/M/infer`` — req/s, client-side
   p50/p95/p99, status counts, and p50/p95 read from the server's ``tryon_serve_request_seconds`` histogram
   (``histogram_quantile`` over the scrape delta), to show the metrics give the same picture;
+* ``load-v2``: the same clients on ``POST /v2/models/M/infer`` (Open Inference Protocol, binary-data extension: the
+  JPEGs as BYTES, the PNG back as binary), and the bytes on the wire of one request and response of each API;
 * ``slow``: 4 normal clients while 8 stalled uploads and 8 idle connections hold sockets — normal req/s and
   p50 against the unloaded 4-client figures, and when the stalled ones were answered (408) or closed;
 * ``bomb``: 4 normal clients while 2 clients send the issue's 40-megapixel 1-bit PNG (a few KB) in a loop —
@@ -181,6 +183,19 @@ async def closed_loop(url: str, clients: int, total: int, make_request, cap_s: f
     return summary(lat, codes, wall)
 
 
+def wire_bytes(url: str, v1: tuple, v2: tuple) -> dict[str, dict[str, int]]:
+    """Bytes of one request body and its response body for each API (the same person and garment JPEGs)."""
+    import httpx
+
+    out = {}
+    with httpx.Client(base_url=url, timeout=60) as c:
+        for api, (method, path, kw) in (("v1 multipart", v1), ("v2 binary", v2)):
+            req = c.build_request(method, path, **kw)
+            r = c.send(req)
+            out[api] = {"request": len(req.read()), "response": len(r.content), "status": r.status_code}
+    return out
+
+
 def scrape_quantiles(text_before: str, text_after: str, model: str) -> dict[str, float]:
     from tryon.serve.metrics import histogram_quantile, parse_buckets
 
@@ -329,6 +344,32 @@ def compute(study: Study, args: argparse.Namespace) -> None:
                     load[str(n)] = r
                     rows.append((f"load {n} clients", r))
             result["scenarios"]["load"] = load
+
+        if "load-v2" not in skip:  # the same load through OIP v2 with the binary-data extension (JPEG BYTES in, PNG out)
+            from tryon.serve.oip import Tensor, encode_request
+
+            def v2_body(g: bytes) -> tuple[bytes, dict[str, str]]:
+                return encode_request([Tensor("person", "BYTES", (1,), [person]), Tensor("garment", "BYTES", (1,), [g])],
+                                      parameters={"binary_data_output": True})
+
+            v2_bodies = [v2_body(g) for g in garments]
+            infer_v2 = f"/v2/models/{name}/infer"
+
+            def infer_v2_request(i: int):
+                body, headers = v2_bodies[i % len(v2_bodies)]
+                return "POST", infer_v2, {"content": body, "headers": headers}
+
+            with study.section("load-v2"):
+                load_v2 = {}
+                for n in [int(c) for c in str(s["clients"]).split(",")]:
+                    before = metrics()
+                    count = max(s["min_requests"], n * s["requests_per_client"])
+                    r = asyncio.run(closed_loop(server.url, n, count, infer_v2_request, cap_s))
+                    r.update(scrape_quantiles(before, metrics(), name))
+                    load_v2[str(n)] = r
+                    rows.append((f"load {n} clients, OIP v2 binary", r))
+            result["scenarios"]["load_v2"] = load_v2
+            result["wire_bytes"] = wire_bytes(server.url, infer_request(1), infer_v2_request(1))
 
         if "slow" not in skip:
             async def slow():
@@ -493,6 +534,9 @@ def render(out: Path, results: dict[str, Any]) -> str:
         lines.append(f"- soak RSS samples (requests, MB): {sc['soak']['rss_samples_mb']}")
     if "shutdown" in sc:
         lines.append(f"- shutdown with a stalled upload: exited {sc['shutdown']['exit_after_sigterm_s']} s after SIGTERM")
+    if results.get("wire_bytes"):
+        lines.append("- bytes on the wire for one pair (request body / response body): "
+                     + "; ".join(f"{k}: {v['request']} / {v['response']}" for k, v in results["wire_bytes"].items()))
     lines.append(f"- total {results['total_s']} s")
     text = "\n".join(lines) + "\n"
     atomic_write_text(out / "table.md", text)

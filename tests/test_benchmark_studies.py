@@ -145,8 +145,11 @@ def test_catalogue(tmp_path, monkeypatch, toy_split_export):
 def test_serve_load(tmp_path, monkeypatch, toy_split_export):
     data = check_study("serve_load", tmp_path, monkeypatch, "--export", str(toy_split_export))
     sc = data["scenarios"]
-    assert set(sc) == {"load", "slow", "bomb", "catalogue", "soak", "shutdown"}
+    assert set(sc) == {"load", "load_v2", "slow", "bomb", "catalogue", "soak", "shutdown"}
     assert sc["load"]["2"]["ok"] == sc["load"]["2"]["requests"] == 4
+    assert sc["load_v2"]["2"]["ok"] == sc["load_v2"]["2"]["requests"] == 4  # the OIP v2 binary path answers every one
+    wire = data["wire_bytes"]
+    assert wire["v1 multipart"]["status"] == wire["v2 binary"]["status"] == 200 and wire["v2 binary"]["request"] > 0
     assert sc["bomb"]["bomb_clients_2"]["status"].keys() <= {"400"}
 
 

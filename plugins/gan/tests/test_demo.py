@@ -57,18 +57,3 @@ def test_render_only_needs_only_results_and_grids(demo, monkeypatch):
     md = (demo / "report.md").read_text()
     assert (demo / "report.html").is_file() and md.splitlines()[3:] == before
     assert "## GAN inversion" in md and "tiny smoke run" in md
-
-
-def test_no_option_shadows_a_budget_knob():
-    import argparse
-
-    from tryon.study import add_study_arguments
-    from tryon_gan.experiments.demo import BUDGETS, NAME, add_arguments
-
-    p = argparse.ArgumentParser()
-    add_study_arguments(p, NAME, BUDGETS)
-    add_arguments(p)
-    args = p.parse_args(["--quick"])
-    assert args.budget == "tiny" and list(BUDGETS)[0] == "tiny"
-    # Study.settings replaces a knob by the option of the same name: none may collide by accident
-    assert not set(vars(args)) & set().union(*BUDGETS.values())

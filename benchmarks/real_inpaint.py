@@ -115,6 +115,7 @@ def _train(out: Path, train_dir: Path, minutes: float, seed: int) -> dict[str, s
     return {"edibert": str(runs["edibert"]), "gan": str(runs["invert"])}
 
 
+NAME = "real-inpaint"
 #: Named sizes: ``tiny`` exercises every path in seconds (tests); ``default`` is the docs' run.
 BUDGETS = {
     "tiny": {"train_crops": 64, "test_crops": 16, "n_eval": 4, "seeds": [0], "masks": ["rect"], "proxy_steps": 5},
@@ -247,7 +248,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     from tryon.study import main as study_main
 
-    return study_main("real-inpaint", compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
                       add_arguments=add_arguments)
 
 

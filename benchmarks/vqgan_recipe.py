@@ -210,6 +210,7 @@ def _order(row: dict[str, Any]) -> tuple[int, int, int]:
     return list(SETTINGS).index(base), int(fixed or 0), row["seed"]
 
 
+NAME = "vqgan-recipe"
 #: Named sizes: ``tiny`` trains one setting for a few fixed steps on a small crop set it writes itself (tests);
 #: ``default`` is the docs' run (``--data`` crops, 3-minute budgets).
 BUDGETS = {
@@ -303,7 +304,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     from tryon.study import main as study_main
 
-    return study_main("vqgan-recipe", compute, render_files, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
+    return study_main(NAME, compute, render_files, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
                       add_arguments=add_arguments)
 
 

@@ -75,6 +75,8 @@ LAYERS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
                                ("sampling", ("samplers",)), ("inversion", ("inversion",)),
                                ("editing", ("editing", "directions"))),
     "tryon_plugin_template": plugin_layers("tryon_plugin_template", (), ("sampling", ("samplers",))),
+    # the toy, digits and image folders; the AVAE losses (003 Eq. 3.3-3.12) beside the networks
+    "tryon_control": plugin_layers("tryon_control", ("data", "losses")),
 }
 
 

@@ -45,6 +45,7 @@ VERB_ARGS: dict[str, list[str]] = {
                             "--embed-dim", "8", "--perceptual-weight", "0"],
     "train edibert-inpaint": ["--vqgan", "{vqgan}", "--data", "{scenes}", "--size", "32x32", "--width", "16", "--layers",
                               "1", "--heads", "2", "--max-grid", "8x8"],
+    "train avae-reconstruct": ["--data", "digits", "--size", "16x16", "--width", "4"],
     "train template-tone": [],
 }
 #: what each verb refuses (every other loop option reaches the Trainer)

@@ -28,7 +28,7 @@ class DataTerms:
     """A training set's name and terms.
 
     Args:
-        name: what the data is (``DressCode``, ``synthetic try-on data drawn by tryon_wuton``).
+        name: what the data is (``DressCode``, ``crops of scikit-image's bundled photographs``).
         licence: its licence or terms, in words (``CC BY-NC 4.0``).
         commercial: whether commercial use of the data is allowed: ``True``, ``False``, or ``None`` when unknown.
         source: where the terms come from (a URL, a paper, a docstring).

@@ -1,0 +1,164 @@
+"""Data of the control plugin: the 2-D toy of 003 §3.4.1, scikit-learn digits and image folders (through the core).
+
+Specs read by :func:`load_data` (``tryon train avae-reconstruct --data SPEC``):
+
+* ``toy`` (``toy:n=50000``) — 003 §3.4.1: ``z1, z2, ε1, ε2 ∼ N(0, 1)``, ``x = (3 z1 + 0.1 ε1, cos(3 z1 + tanh(3 z2)) +
+  0.1 ε2)``. The thesis writes one ε for both coordinates; independent noise is the natural reading (the extract
+  notes the ambiguity). ``tanh(3 z2)`` sits near ±1, so the points lie on two branches ``cos(x1 ± 1)``;
+* ``digits`` (``digits:split=train``) — scikit-learn's 1797 handwritten digits (8×8, 16 grey levels, offline),
+  bilinearly upsampled to ``size``; ``split`` ``train`` / ``test`` is a fixed 80/20 split (seeded permutation);
+* a folder — every image under it, through the core's :class:`tryon.data.ImageFolderDataset` (resized and
+  centre-cropped to ``size``), grey (mean of RGB) when ``channels=1``.
+
+Images are ``C×H×W`` float tensors in [−1, 1]; points are ``D`` float tensors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tryon.errors import DatasetError, InputError
+
+#: the fixed split of the digits (fraction kept for training)
+DIGITS_TRAIN_FRACTION = 0.8
+
+
+def toy_points(n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` points of the 2-D toy of 003 §3.4.1 (two branches ``x2 ≈ cos(x1 ± 1)``), float32 ``n×2``."""
+    g = torch.Generator().manual_seed(int(seed))
+    z1, z2, e1, e2 = torch.randn(4, int(n), generator=g)
+    return torch.stack([3 * z1 + 0.1 * e1, torch.cos(3 * z1 + torch.tanh(3 * z2)) + 0.1 * e2], 1)
+
+
+class ToyData(torch.utils.data.Dataset):
+    """The 2-D toy as a dataset of ``n`` fixed points (``points``: ``n×2``); :meth:`sample` draws fresh ones."""
+
+    kind = "points"
+    #: per-coordinate scale of the toy (x1 has std 3): the MLPs work on x / scale
+    scale = (3.0, 1.0)
+
+    def __init__(self, n: int = 50_000, seed: int = 0):
+        self.points = toy_points(n, seed)
+        self.seed = int(seed)
+        self.name = "toy"
+
+    def __len__(self) -> int:
+        return int(self.points.shape[0])
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.points[i]
+
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        return toy_points(n, seed=10_000 + int(seed))
+
+
+def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``B×C×h×w`` → ``B×C×H×W`` (bilinear, antialiased when shrinking), clamped to [−1, 1]."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False, antialias=shrink).clamp(-1, 1)
+
+
+class DigitsImages(torch.utils.data.Dataset):
+    """scikit-learn digits as ``C×H×W`` tensors in [−1, 1] (8×8 upsampled to ``size``); ``labels`` 0–9.
+
+    ``split``: ``all``, ``train`` or ``test`` (a fixed 80/20 split drawn with ``seed``); ``channels`` 1 or 3."""
+
+    kind = "images"
+
+    def __init__(self, size: tuple[int, int] = (16, 16), channels: int = 1, split: str = "all", seed: int = 0):
+        from sklearn.datasets import load_digits
+
+        if split not in ("all", "train", "test"):
+            raise InputError("digits split", "all, train or test", repr(split))
+        if channels not in (1, 3):
+            raise InputError("channels", "1 or 3", str(channels))
+        d = load_digits()
+        x = d.images.astype(np.float32) / 16.0 * 2.0 - 1.0
+        y = d.target.astype(np.int64)
+        if split != "all":
+            order = np.random.default_rng(seed).permutation(len(x))
+            cut = int(DIGITS_TRAIN_FRACTION * len(x))
+            keep = order[:cut] if split == "train" else order[cut:]
+            x, y = x[keep], y[keep]
+        images = resize_images(torch.from_numpy(x)[:, None], (int(size[0]), int(size[1])))
+        self.images = images.repeat(1, channels, 1, 1) if channels == 3 else images
+        self.labels = torch.from_numpy(y)
+        self.name = "digits" if split == "all" else f"digits:split={split}"
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+
+class FolderImages(torch.utils.data.Dataset):
+    """An image folder through the core's :class:`tryon.data.ImageFolderDataset` at ``size``; ``channels=1``
+    averages RGB to grey."""
+
+    kind = "images"
+
+    def __init__(self, root: str | Path, size: tuple[int, int] = (32, 32), channels: int = 3):
+        from tryon.data import ImageFolderDataset
+
+        if channels not in (1, 3):
+            raise InputError("channels", "1 or 3", str(channels))
+        self.inner = ImageFolderDataset(root, size=(int(size[0]), int(size[1])))
+        self.channels = int(channels)
+        self.name = str(root)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        t = self.inner[i]
+        return t.mean(0, keepdim=True) if self.channels == 1 else t
+
+
+def _parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    name, _, rest = str(spec).partition(":")
+    opts: dict[str, str] = {}
+    for part in filter(None, rest.split(",")):
+        k, eq, v = part.partition("=")
+        if not eq:
+            raise InputError(f"data spec {spec!r}", "name:key=value,key=value", repr(part))
+        opts[k.strip()] = v.strip()
+    return name.strip().lower(), opts
+
+
+def load_data(spec: Any, *, size: tuple[int, int] | None = None, channels: int | None = None, seed: int = 0) -> Any:
+    """The dataset named by ``spec`` (module doc): ``toy``, ``digits`` or an image folder; a dataset passes through."""
+    if not isinstance(spec, (str, Path)):
+        return spec
+    name, opts = _parse_spec(str(spec))
+    if name == "toy" and not Path(str(spec)).is_dir():
+        return ToyData(int(opts.get("n", 50_000)), seed)
+    if name == "digits" and not Path(str(spec)).is_dir():
+        return DigitsImages(size or (16, 16), channels or 1, opts.get("split", "all"), int(opts.get("seed", seed)))
+    p = Path(str(spec))
+    if p.is_dir():
+        return FolderImages(p, size or (32, 32), channels or 3)
+    raise DatasetError("data", "toy, digits[:split=train|test] or an image folder", repr(str(spec)))
+
+
+def data_shape(ds: Any) -> tuple[str, tuple[int, ...]]:
+    """``("points", (D,))`` or ``("images", (C, H, W))`` of a dataset's first item."""
+    item = ds[0]
+    if isinstance(item, (tuple, list)):
+        item = item[0]
+    if item.dim() == 1:
+        return "points", (int(item.shape[0]),)
+    if item.dim() != 3:
+        raise DatasetError("data", "items of shape D or C×H×W", f"shape {list(item.shape)}")
+    return "images", tuple(int(s) for s in item.shape)
+
+
+__all__ = ["DIGITS_TRAIN_FRACTION", "DigitsImages", "FolderImages", "ToyData", "data_shape", "load_data", "resize_images",
+           "toy_points"]

@@ -199,6 +199,12 @@ def test_parity_isa(tmp_path, monkeypatch):
     assert data["levels"] == ["native"] and all("error" not in r for r in data["rows"])
 
 
+@_needs("onnxruntime", "tryon_wuton")
+def test_video_fps(tmp_path, monkeypatch, toy_split_export):
+    data = check_study("video_fps", tmp_path, monkeypatch, "--export", str(toy_split_export))
+    assert data["study"] == "video-fps"
+
+
 @_needs("tryon_control")
 def test_avae_table31(tmp_path, monkeypatch):
     data = check_study("avae_table31", tmp_path, monkeypatch)

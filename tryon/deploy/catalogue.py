@@ -74,7 +74,9 @@ class CatalogueSession:
         verify_files: bool = True,
         backend: str = "ort",
         precision: str = "fp32",
+        spinning: bool | None = None,
     ):
+        self.spinning = spinning
         if backend not in ("ort", "openvino") or precision not in (("fp32",) if backend == "ort" else ("fp32", "bf16")):
             raise TryonError(f"CatalogueSession: backend 'ort' runs fp32, 'openvino' fp32 or bf16; got {backend!r}/{precision!r}")
         self.backend, self.precision = backend, precision
@@ -144,7 +146,7 @@ class CatalogueSession:
 
             return OpenVINOSession(file, self.precision, self.intra_op_threads)
         sess = open_ort_session(file, self._providers.session_providers, self.graph_optimization, self.intra_op_threads,
-                                log_severity=3)
+                                log_severity=3, spinning=self.spinning)
         msg = fallback_message(self._providers, list(sess.get_providers()), f"the session for {file.name}")
         if msg and not self._allow_fallback:
             raise ProviderError(msg)

@@ -6,6 +6,11 @@
     tryon batch --model exports/wuton-student --persons persons/ --garments garments/ --grid --out results/
     tryon batch ... --pairs pairs.txt --workers 2 --store features/ --contact-sheet
     tryon batch ... --engine ray --workers 4            # Ray Data (pip install 'tryon[ray]'); see exports/README.md
+
+and the ``tryon video`` verb (the job is :func:`tryon.deploy.video.run_video`)::
+
+    tryon video --model exports/wuton-student --garment shirt.jpg --input clip.mp4 --out out.mp4
+    tryon video ... --input webcam:0 --max-frames 300 --smooth ema:0.5
 """
 
 from __future__ import annotations
@@ -68,9 +73,47 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_video(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="split export folder of a try-on model (`tryon export TASK --split`)")
+    p.add_argument("--garment", required=True, help="the garment image (its branch runs once per video)")
+    p.add_argument("--input", required=True, metavar="VIDEO|FOLDER|webcam[:N]",
+                   help="a video file (mp4, avi, mkv, ...), a folder of frame images, or a camera: webcam, webcam:N")
+    p.add_argument("--out", required=True, help="output video: .mp4/.m4v (mp4v) or .avi/.mkv (MJPG), written atomically")
+    p.add_argument("--smooth", default=None, metavar="none|ema[:A]|flow[:B]",
+                   help="flicker remedy: none (default), ema of the person features (A: new frame's weight, 0.5), "
+                        "flow: blend with the flow-warped previous output (B: its weight, 0.5)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after N frames (a webcam runs until then or Ctrl-C)")
+    p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the input's; 25 for a folder)")
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: physical cores)")
+    p.add_argument("--spin", action="store_true",
+                   help="let onnxruntime's threads spin between runs (off by default: they slow decoding and encoding)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _run_video(args: argparse.Namespace) -> int:
+    import json
+
+    from .video import STAGES, run_video
+
+    if args.threads is not None and args.threads < 1:
+        raise InputError("tryon video", "--threads >= 1", str(args.threads))
+    s = run_video(args.model, args.garment, args.input, args.out, smooth=args.smooth, max_frames=args.max_frames,
+                  fps=args.fps, threads=args.threads, spinning=args.spin)
+    if args.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    per = ", ".join(f"{k} {s['stages_ms'][k]['mean']:.1f}" for k in STAGES)
+    print(f"tryon video: {s['frames']} frames {s['size'][1]}x{s['size'][0]} in {s['seconds']:.1f} s = {s['fps']:.2f} FPS "
+          f"end to end (smooth {s['smooth']}; garment branch {s['garment_branch_runs']}x, {s['garment_ms']:.0f} ms); "
+          f"ms per frame: {per}; wrote {s['out']}")
+    return 0
+
+
 def register_cli(app: Any) -> None:
     app.add_command("batch", help="render every (person, garment) pair of a catalogue: resumable, atomic, per-pair errors",
                     configure=_configure, run=_run)
+    app.add_command("video", help="try a garment on a video or webcam: garment branch once, person branch + head per frame",
+                    configure=_configure_video, run=_run_video)
 
 
 

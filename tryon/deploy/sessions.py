@@ -42,10 +42,12 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 def session_options(graph_optimization: str = "all", intra_op_threads: int | None = None, *,
                     inter_op_threads: int | None = None, log_severity: int | None = None,
-                    profile_prefix: str | None = None) -> Any:
+                    profile_prefix: str | None = None, spinning: bool | None = None) -> Any:
     """``onnxruntime.SessionOptions`` with our settings: graph optimisation level (a key of
     :data:`tryon.deploy.providers.OPT_LEVELS`), intra/inter-op threads, log severity, profiling to
-    ``profile_prefix``."""
+    ``profile_prefix``; ``spinning=False`` stops the intra-op threads from spinning between runs
+    (``session.intra_op.allow_spinning``: what a loop that does other work between runs wants, e.g. video decoding;
+    ``None`` keeps onnxruntime's default)."""
     if graph_optimization not in OPT_LEVELS:
         raise TryonError(f"graph_optimization: expected one of {sorted(OPT_LEVELS)}, got {graph_optimization!r}")
     ort = require_onnxruntime()
@@ -60,17 +62,20 @@ def session_options(graph_optimization: str = "all", intra_op_threads: int | Non
     if profile_prefix:
         so.enable_profiling = True
         so.profile_file_prefix = profile_prefix
+    if spinning is not None:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return so
 
 
 def open_ort_session(model_path: str | os.PathLike, providers: list[Any], graph_optimization: str = "all",
                      intra_op_threads: int | None = None, *, inter_op_threads: int | None = None,
-                     log_severity: int | None = None, profile_prefix: str | None = None) -> Any:
+                     log_severity: int | None = None, profile_prefix: str | None = None,
+                     spinning: bool | None = None) -> Any:
     """The deploy wing's one constructor of ``onnxruntime.InferenceSession``: ``model_path`` with
     :func:`session_options` on ``providers`` (the list handed to onnxruntime, e.g.
     ``ProviderRequest.session_providers``). A load failure is one :class:`TryonError` line."""
     so = session_options(graph_optimization, intra_op_threads, inter_op_threads=inter_op_threads,
-                         log_severity=log_severity, profile_prefix=profile_prefix)
+                         log_severity=log_severity, profile_prefix=profile_prefix, spinning=spinning)
     try:
         return require_onnxruntime().InferenceSession(str(model_path), sess_options=so, providers=providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types

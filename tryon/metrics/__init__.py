@@ -4,7 +4,8 @@ Distribution metrics on features — :func:`fid`, :func:`frechet_distance`, :fun
 (precision / recall / density / coverage), :func:`inception_score` — with feature extractors
 :class:`InceptionFeatures` (local FID weights) and :class:`ProxyFeatures` / :func:`train_proxy` (labelled
 "proxy"). Paired metrics on images — :func:`ssim`, :func:`psnr`, :func:`lpips`, :func:`proxy_lpips`,
-:func:`masked_l1`. Folder evaluation (``tryon eval``): :func:`evaluate_folders`.
+:func:`masked_l1`. Video: :func:`flicker` / :func:`warping_errors` (warping error under the input's optical flow;
+torch-free). Folder evaluation (``tryon eval``): :func:`evaluate_folders`.
 
 Names are resolved lazily so that importing this package (e.g. by the CLI) does not import torch.
 """
@@ -28,6 +29,8 @@ _EXPORTS = {
     "ssim": "ssim",
     "psnr": "ssim",
     "masked_l1": "masked",
+    "flicker": "flicker",
+    "warping_errors": "flicker",
     "lpips": "lpips",
     "load_lpips": "lpips",
     "proxy_lpips": "lpips",
@@ -51,7 +54,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-# Submodule names that equal a function name (fid, prdc, ssim, lpips) are replaced by the function.
+# Submodule names that equal a function name (fid, prdc, ssim, lpips, flicker) are replaced by the function.
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 

@@ -6,7 +6,8 @@
   (:mod:`tryon_wuton.training.config`: ``--data``, ``--size``, …); the training entry point receives both;
 * ``tryon data synth`` and ``tryon data check``: write a synthetic try-on dataset, validate a dataset folder (numbers
   are parsed in ``run`` so that bad values raise :class:`tryon.errors.InputError`: one-line CLI errors);
-* ``tryon demo wuton``: the whole try-on job end to end (:mod:`tryon_wuton.experiments.demo`).
+* ``tryon demo wuton``: the whole try-on job end to end (:mod:`tryon_wuton.experiments.demo`), a study
+  (:mod:`tryon.study`: ``--out``, ``--budget``, ``--render-only``).
 """
 
 from __future__ import annotations
@@ -138,27 +139,54 @@ def _run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------ data wuton-clip
+def _configure_clip(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist, unless --overwrite)")
+    p.add_argument("--frames", default="48", metavar="N", help="number of frames (default 48)")
+    p.add_argument("--size", default="256x192", metavar="HxW", help="frame size (default 256x192)")
+    p.add_argument("--seed", default="0", metavar="S", help="random seed of the synthetic person and garments")
+    p.add_argument("--index", default="0", metavar="I", help="the person: sample I of the seed (default 0)")
+    p.add_argument("--garment-index", default=None, metavar="J", help="the garment tried on: sample J (default I+1)")
+    p.add_argument("--fps", default="25", metavar="F", help="frame rate of clip.mp4 (default 25)")
+    p.add_argument("--period", default="48", metavar="FRAMES", help="frames per motion cycle (default 48)")
+    p.add_argument("--sway", default="12", metavar="PX", help="sideways translation amplitude, pixels (default 12)")
+    p.add_argument("--bob", default="2", metavar="PX", help="vertical translation amplitude, pixels (default 2)")
+    p.add_argument("--rotation", default="3", metavar="DEG", help="in-plane rotation amplitude, degrees (default 3)")
+    p.add_argument("--arms", default="12", metavar="DEG", help="arm swing amplitude, degrees (default 12)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder (atomically)")
+
+
+def _run_clip(args: argparse.Namespace) -> int:
+    from .data.clips import ClipConfig, write_clip
+    from .data.synth import parse_size as synth_size
+
+    cfg = ClipConfig(frames=_num(args, "frames", int), size=synth_size(args.size), seed=_num(args, "seed", int),
+                     index=_num(args, "index", int),
+                     garment_index=None if args.garment_index is None else _num(args, "garment-index", int),
+                     fps=_num(args, "fps", float), period=_num(args, "period", float), sway=_num(args, "sway", float),
+                     bob=_num(args, "bob", float), rotation=_num(args, "rotation", float), arms=_num(args, "arms", float))
+    rec = write_clip(args.out, cfg, overwrite=args.overwrite)
+    print(f"wrote a {rec['frames']}-frame clip at {rec['size'][0]}x{rec['size'][1]} to {args.out} in {rec['seconds']:.1f} s "
+          f"(frames/, gt/, parse/, garment.png, clip.mp4, clip.json)")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------ demo
 def _configure_demo(p: argparse.ArgumentParser) -> None:
-    from .experiments.demo import BUDGETS  # torch-free
+    from tryon.study import add_study_arguments
 
-    p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--size", default="128x96", help="training resolution HxW (default 128x96; speed is also "
-                   "measured at 256x192 with random weights)")
-    p.add_argument("--budget", choices=sorted(BUDGETS), default="default", help="how long to train (default ~15 min on 2 cores)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--vgg-weights", default=None, help="local VGG19 weights for the perceptual loss (optional)")
-    p.add_argument("--skip-bench", action="store_true", help="skip the FPS benchmark stage")
+    from .experiments.demo import BUDGETS, NAME, add_arguments  # torch-free
+
+    add_study_arguments(p, NAME, BUDGETS, default_out="runs/demo")
+    add_arguments(p)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from tryon.study import run
 
-    from .experiments.demo import run_demo
+    from .experiments.demo import BUDGETS, NAME, compute, render
 
-    summary = run_demo(Path(args.out), size=parse_size(args.size), budget=args.budget, seed=args.seed,
-                       vgg_weights=args.vgg_weights, bench=not args.skip_bench)
-    print(f"\nreport: {summary['report']}")
+    run(NAME, args, compute, render, BUDGETS)
     return 0
 
 
@@ -171,6 +199,8 @@ def register_cli(app: Any) -> None:
                     configure=_configure_synth, run=_run_synth)
     app.add_command("data check", help="validate a try-on dataset folder (VITON-HD, VITON, DressCode, PF-AFN)",
                     configure=_configure_check, run=_run_check)
+    app.add_command("data wuton-clip", help="write a synthetic try-on clip: a moving person, the garment, ground truth",
+                    configure=_configure_clip, run=_run_clip)
     app.add_command("demo wuton", help="run the try-on job end to end on synthetic data and write a report",
                     configure=_configure_demo, run=_run_demo)
 

@@ -786,7 +786,7 @@ def _keypoints(p: PersonSpec, rig: _Rig, H: int, W: int) -> np.ndarray:
     return kp
 
 
-def _background(p: PersonSpec, H: int, W: int) -> np.ndarray:
+def background(p: PersonSpec, H: int, W: int) -> np.ndarray:
     xs, ys = _grid(H, W)
     c0, c1, c2 = (np.asarray(c, np.float32) for c in p.bg_colors)
     kind = p.background
@@ -882,7 +882,7 @@ def render_person(p: PersonSpec, g: GarmentSpec, size: tuple[int, int]) -> Rende
     H, W = size
     rig = _rig(p, H, W)
     U = rig.U
-    cv = _Canvas(_background(p, H, W).astype(np.float32))
+    cv = _Canvas(background(p, H, W).astype(np.float32))
     skin = np.asarray(p.skin, np.float32)
     skin_dark = skin * 0.86
     cx = rig.cx

@@ -177,8 +177,12 @@ def compute(study: Any, args: argparse.Namespace) -> None:
     if edibert:
         pipe_e = tryon.load("edibert-inpaint", weights=edibert, device="cpu")
         methods["vq-floor"] = _vq_floor(pipe_e)
-        for name, kw in EDIBERT_VARIANTS.items():
-            methods[name] = lambda x, m, kw=kw: pipe_e(x, m, **kw)
+        chosen = args.edibert_variants.split(",") if args.edibert_variants else list(EDIBERT_VARIANTS)
+        unknown = sorted(set(chosen) - set(EDIBERT_VARIANTS))
+        if unknown:
+            raise SystemExit(f"--edibert-variants: unknown {unknown}; known: {list(EDIBERT_VARIANTS)}")
+        for name in chosen:
+            methods[name] = lambda x, m, kw=EDIBERT_VARIANTS[name]: pipe_e(x, m, **kw)
     if gan:
         pipe_g = tryon.load("gan-inpaint", weights=gan, device="cpu")
         methods["gan"] = lambda x, m: pipe_g(x, m)
@@ -241,6 +245,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--seeds", default=None, help="mask seeds, e.g. 0,1 (default: the budget's)")
     ap.add_argument("--masks", default=None, help="rect,free-form (default: the budget's)")
     ap.add_argument("--edibert", default=None, help="edibert-inpaint weights (a `tryon train edibert-inpaint` run)")
+    ap.add_argument("--edibert-variants", default=None, help=f"comma-separated, from {', '.join(EDIBERT_VARIANTS)} "
+                    "(default: all; `edibert`, the task's defaults, costs seconds per image)")
     ap.add_argument("--gan", default=None, help="gan-inpaint weights (a `tryon train gan-invert` run)")
     ap.add_argument("--train-minutes", type=float, default=None, help="train EdiBERT and a conv GAN here, M minutes per model")
 

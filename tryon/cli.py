@@ -377,7 +377,7 @@ def _samplers(args: argparse.Namespace) -> int:
 
     reg = samplers()
     specs = reg.for_family(args.family) if args.family else reg.specs()
-    return _print_specs(specs, ("name", "family", "plugin", "summary"), "tryon samplers", args.json)
+    return _print_specs(specs, ("name", "family", "plugin", "summary", "cost"), "tryon samplers", args.json)
 
 
 def _datasets(args: argparse.Namespace) -> int:

@@ -127,9 +127,12 @@ class SamplerSpec:
     summary: str
     factory: Callable[..., Any]
     plugin: str = ""
+    #: what a call costs, as measured (forwards and seconds, with the results file they come from); "" = not measured
+    cost: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "family": self.family, "summary": self.summary, "plugin": self.plugin}
+        return {"name": self.name, "family": self.family, "summary": self.summary, "plugin": self.plugin,
+                "cost": self.cost}
 
 
 def _plain(meta: dict[str, Any]) -> dict[str, Any]:

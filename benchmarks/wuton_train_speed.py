@@ -123,7 +123,8 @@ class FrozenTargets:
     def to(self, device: Any) -> "FrozenTargets":
         return self
 
-    def __call__(self, person: Any, garment_b: Any, parse: Any = None, index: Any = None, garment_index: Any = None):
+    def __call__(self, person: Any, garment_b: Any, parse: Any = None, index: Any = None, garment_index: Any = None,
+                 category: Any = None):
         import torch
 
         from tryon_wuton.agnostic import make_agnostic
@@ -133,7 +134,8 @@ class FrozenTargets:
         if todo:
             sel = torch.tensor(todo)
             with torch.no_grad():
-                img, th = self.generator(make_agnostic(person[sel], parse[sel]), garment_b[sel])
+                cats = None if category is None else [category[k] for k in todo] if not isinstance(category, str) else category
+                img, th = self.generator(make_agnostic(person[sel], parse[sel], category=cats), garment_b[sel])
             for j, k in enumerate(todo):
                 self.memo[keys[k]] = (img[j].clone(), th[j].clone())
         return torch.stack([self.memo[k][0] for k in keys]), torch.stack([self.memo[k][1] for k in keys])

@@ -183,7 +183,7 @@ def test_cli_verbs_and_cheap_import() -> None:
     app = App()
     register_cli(app)
     assert set(app.commands) == {"train wuton-parser", "train wuton-teacher", "train wuton-student", "data synth",
-                                 "data check", "demo wuton"}
+                                 "data check", "data wuton-clip", "demo wuton"}
     p = argparse.ArgumentParser()
     app.commands["train wuton-teacher"][0](p)
     a = p.parse_args(["--data", "d", "--out", "o", "--adv", "paired", "--no-end-to-end", "--size", "128x96"])

@@ -14,11 +14,26 @@ So the mask is the union of
   half-width is a quarter of the shoulder distance (``[neck_y - 1.5 hw, neck_y + 0.5 hw]`` vertically).
   The box never covers the ``protect`` labels (hat, hair, sunglasses, face), so the head is kept.
 
+**Categories**. What is masked follows the garment category, after DressCode's loader
+(aimagelab/dress-code ``data/dataset.py``: ``parse_mask`` per category folder, arms added for upper body and
+dresses, ``parser_mask_fixed`` kept):
+
+* ``upper`` — the rule above (upper garments + arms + neck box); the lower garments are kept;
+* ``lower`` — ``pants``, ``skirt`` and the legs (``left-leg`` / ``right-leg``); the upper garment, the arms
+  and the neck are kept (no neck box);
+* ``dress`` — every garment a dress may replace (upper garments, ``pants``, ``skirt``) + arms + legs + the
+  neck box (DressCode masks dress + legs + arms; a person in a top and trousers receiving a dress must lose both).
+
+Shoes, socks, head and hands-as-arms follow the labels above (shoes are kept). ``category`` is one name for the
+batch or one per item.
+
 Everything is batched tensor algebra (no Python loop over pixels or over the batch), on any device.
 Masks follow the SDK convention: float {0, 1}, 1 = replace.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -26,6 +41,38 @@ from .data import labels as L
 
 MASKED_LABELS: tuple[int, ...] = L.UPPER_GARMENT_LABELS + L.ARM_LABELS
 PROTECTED_LABELS: tuple[int, ...] = (L.HAT, L.HAIR, L.SUNGLASSES, L.FACE)
+
+#: The garment categories and, per category, the labels masked and whether the neck box is added.
+CATEGORIES: tuple[str, ...] = L.CATEGORIES
+CATEGORY_LABELS: dict[str, tuple[int, ...]] = {
+    "upper": MASKED_LABELS,
+    "lower": L.LOWER_GARMENT_LABELS + L.LEG_LABELS,
+    "dress": L.UPPER_GARMENT_LABELS + L.LOWER_GARMENT_LABELS + L.ARM_LABELS + L.LEG_LABELS,
+}
+CATEGORY_NECK_BOX: dict[str, bool] = {"upper": True, "lower": False, "dress": True}
+#: DressCode's folder names → our category names.
+DRESSCODE_CATEGORY: dict[str, str] = L.DRESSCODE_FOLDERS
+
+
+def normalise_category(name: str) -> str:
+    """``upper`` / ``lower`` / ``dress`` (DressCode's ``upper_body`` / ``lower_body`` / ``dresses`` accepted)."""
+    c = DRESSCODE_CATEGORY.get(str(name), str(name))
+    if c not in CATEGORIES:
+        from tryon.errors import InputError
+
+        raise InputError("category", f"one of {', '.join(CATEGORIES)}", repr(name))
+    return c
+
+
+def _categories(category: Any, B: int) -> list[str]:
+    if isinstance(category, str):
+        return [normalise_category(category)] * B
+    cats = [normalise_category(c) for c in category]
+    if len(cats) != B:
+        from tryon.errors import InputError
+
+        raise InputError("category", f"one name or one per item ({B})", f"{len(cats)} names")
+    return cats
 
 
 def _as_parse(parse: torch.Tensor) -> torch.Tensor:
@@ -103,18 +150,33 @@ def agnostic_mask(
     parse: torch.Tensor,
     keypoints: torch.Tensor | None = None,
     *,
-    labels: tuple[int, ...] = MASKED_LABELS,
+    labels: tuple[int, ...] | None = None,
     protect: tuple[int, ...] = PROTECTED_LABELS,
     box_margin: float = 0.15,
+    category: Any = "upper",
 ) -> torch.Tensor:
-    """Upper-body mask of the agnostic person → ``B×1×H×W`` float {0, 1} (1 = masked).
+    """Mask of the agnostic person → ``B×1×H×W`` float {0, 1} (1 = masked).
 
     ``parse``: canonical labels ``B×H×W`` (or ``H×W`` / ``B×1×H×W``); ``keypoints``: ``B×25×3``
     BODY_25 normalised to [-1, 1] as :class:`~tryon_wuton.data.TryOnDataset` returns them (rows with
-    zero confidence are ignored).
+    zero confidence are ignored). ``category``: ``upper`` (default), ``lower`` or ``dress`` for the batch, or
+    one per item (module docstring); ``labels`` overrides the category's labels for every item.
     """
     parse = _as_parse(parse)
-    m = _isin(parse, labels) | (neck_box(parse, keypoints, box_margin) & ~_isin(parse, protect))
+    cats = _categories(category, parse.shape[0])
+    if labels is not None or len(set(cats)) == 1:
+        lab = labels if labels is not None else CATEGORY_LABELS[cats[0]]
+        m = _isin(parse, lab)
+        if CATEGORY_NECK_BOX[cats[0]] or labels is not None:
+            m = m | (neck_box(parse, keypoints, box_margin) & ~_isin(parse, protect))
+        return m[:, None].float()
+    # mixed batch: a per-item look-up table of masked labels and a per-item neck-box switch
+    table = torch.zeros(len(cats), 256, dtype=torch.bool, device=parse.device)
+    for b, c in enumerate(cats):
+        table[b, list(CATEGORY_LABELS[c])] = True
+    m = torch.gather(table, 1, parse.clamp(0, 255).flatten(1)).view_as(parse)
+    use_box = torch.tensor([CATEGORY_NECK_BOX[c] for c in cats], device=parse.device)
+    m = m | (neck_box(parse, keypoints, box_margin) & ~_isin(parse, protect) & use_box[:, None, None])
     return m[:, None].float()
 
 
@@ -141,13 +203,24 @@ def agnostic_person(
     return (p_star[0] if single else p_star), mask
 
 
-def make_agnostic(person: torch.Tensor, parse: torch.Tensor) -> torch.Tensor:
+def garment_mask(parse: torch.Tensor, category: Any = "upper") -> torch.Tensor:
+    """``B×1×H×W`` float mask of the worn garment of each item's category (:data:`labels.CATEGORY_GARMENT_LABELS`):
+    what isolates ``c_a,p`` (000 §4.3.3.2) for a lower garment or a dress."""
+    parse = _as_parse(parse)
+    cats = _categories(category, parse.shape[0])
+    table = torch.zeros(len(cats), 256, dtype=torch.bool, device=parse.device)
+    for b, c in enumerate(cats):
+        table[b, list(L.CATEGORY_GARMENT_LABELS[c])] = True
+    return torch.gather(table, 1, parse.clamp(0, 255).flatten(1)).view_as(parse)[:, None].float()
+
+
+def make_agnostic(person: torch.Tensor, parse: torch.Tensor, category: Any = "upper") -> torch.Tensor:
     """Agnostic person ``p*`` (000 §4.3.3.2) for a ``B×3×H×W`` batch and ``B×H×W`` canonical labels.
 
     What the teacher pipeline, its training and the student's teacher targets all use: arms, upper-body
     cloth and a box around the neck greyed out (:func:`agnostic_person`). The neck box comes from the parse
     map only, never from keypoints: the inference pipeline has no pose estimator, and training must see the
-    same ``p*`` as inference.
+    same ``p*`` as inference. ``category``: one name or one per item (module docstring).
     """
-    return agnostic_person(person, parse)[0]
+    return agnostic_person(person, parse, category=category)[0]
 

@@ -65,6 +65,8 @@ def _configure_synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arms-crossed", default="0.2", metavar="F", help="share of people with a forearm across the torso (default 0.2)")
     p.add_argument("--accessories", default="0.3", metavar="F", help="share of people with a bag and/or bracelet (default 0.3)")
     p.add_argument("--workers", default="1", metavar="N", help="processes (default 1)")
+    p.add_argument("--categories", default="upper", metavar="LIST",
+                   help="garment categories drawn, a comma-separated subset of upper,lower,dress (default upper)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder (atomically)")
     p.add_argument("--sheet", metavar="PNG", help="also write a contact sheet of the first test samples")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -85,12 +87,15 @@ def _run_synth(args: argparse.Namespace) -> int:
         workers=_num(args, "workers", int),
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        categories=args.categories,
     )
     c = meta["counts"]
     print(
         f"wrote {meta['n']} samples ({c['train']} train, {c['test']} test) at {meta['size'][0]}x{meta['size'][1]} "
         f"to {args.out} in {meta['seconds']:.1f} s ({meta['samples_per_second']:.1f} samples/s, {meta['workers']} worker(s))"
     )
+    if len(meta["categories"]) > 1:
+        print("categories: " + ", ".join(f"{k} {v}" for k, v in meta["categories"].items()))
     if args.sheet:
         split = "test" if c["test"] else "train"
         print(f"contact sheet: {contact_sheet(args.out, args.sheet, split=split)}")

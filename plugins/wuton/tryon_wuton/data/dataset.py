@@ -8,7 +8,8 @@ Item (a dict):
   layouts without parse maps (PF-AFN test folders);
 * ``keypoints`` ``25×3`` float32: OpenPose BODY_25 (x, y) in [-1, 1] (``align_corners=False``
   convention) and confidence; zeros when absent;
-* ``name``, ``garment_name`` (file names);
+* ``name``, ``garment_name`` (file names); ``category``: ``upper``, ``lower`` or ``dress`` (synthetic data: its
+  records; DressCode: the category folder; other layouts: ``upper``);
 * when available: ``unpaired_gt`` ``3×H×W`` (synthetic data, ``pairs="unpaired"``: the person wearing
   the unpaired garment), ``accessory_mask`` ``1×H×W`` (synthetic ``accessory-mask/``, DressCode bag);
 * with ``other_garment=True``: ``other_garment``, ``other_garment_mask``, ``other_garment_name`` — a
@@ -68,7 +69,10 @@ class TryOnDataset(Dataset):
         pairs: ``"paired"`` (person with its own garment) or ``"unpaired"`` (the layout's unpaired list).
         size: ``(H, W)`` to resize to, or ``None`` for native size.
         layout: ``"auto"`` or one of ``viton-hd``, ``viton``, ``dresscode``, ``pfafn``.
-        category: DressCode category (``upper_body``, ``lower_body``, ``dresses``).
+        category: DressCode category folder (``upper_body``, ``lower_body``, ``dresses``, or our names ``upper``,
+            ``lower``, ``dress``), or ``"all"``: every category folder present, read together (other layouts
+            ignore it).
+        categories: keep only the items of these categories (names or a comma-separated string; ``None``: all).
         other_garment: also return a second garment (``other_garment*`` keys).
         seed: seed of the second-garment draw.
         strict_palette: reject palette PNG parse maps whose colours match no known palette.
@@ -88,6 +92,7 @@ class TryOnDataset(Dataset):
         layout: str = "auto",
         *,
         category: str = "upper_body",
+        categories: Any = None,
         other_garment: bool = False,
         seed: int = 0,
         strict_palette: bool = True,
@@ -100,6 +105,8 @@ class TryOnDataset(Dataset):
         self.root, self.split, self.pairs, self.size = root, split, pairs, size
         self.layout: Layout = open_layout(root, split, layout, category=category)
         self.records = self.layout.records(pairs)
+        if categories is not None:
+            self._keep_categories(categories)
         self.other_garment = bool(other_garment)
         self.seed = int(seed)
         self.epoch = 0
@@ -111,6 +118,27 @@ class TryOnDataset(Dataset):
         self._garment_pos = {name: i for i, name in enumerate(garments)}
         for i in range(min(int(check_first), len(self.records))):
             load_raw(self.layout, self.records[i], self.strict_palette)
+
+    def _keep_categories(self, categories: Any) -> None:
+        from .labels import CATEGORIES, DRESSCODE_FOLDERS
+
+        words = categories.split(",") if isinstance(categories, str) else list(categories)
+        keep = {DRESSCODE_FOLDERS.get(w.strip(), w.strip()) for w in words if w.strip()}
+        if not keep or keep - set(CATEGORIES):
+            raise InputError("categories", f"a subset of {', '.join(CATEGORIES)}", repr(categories))
+        self.records = [r for r in self.records if r.category in keep]
+        if not self.records:
+            raise InputError("categories", f"categories present in {self.root} ({', '.join(sorted(set(self.categories_present)))})",
+                             ", ".join(sorted(keep)))  # fmt: skip
+
+    @property
+    def categories(self) -> list[str]:
+        """The category of every item, in order."""
+        return [r.category for r in self.records]
+
+    @property
+    def categories_present(self) -> list[str]:
+        return sorted({r.category for r in self.layout.records(self.pairs)})
 
     # -- info ------------------------------------------------------------------------------------
     @property
@@ -159,6 +187,7 @@ class TryOnDataset(Dataset):
             "keypoints": torch.from_numpy(np.ascontiguousarray(raw["keypoints"], np.float32)),
             "name": rec.name,
             "garment_name": rec.garment_name,
+            "category": rec.category,
         }
         if "parse" in raw:
             item["parse"] = torch.from_numpy(_resize(raw["parse"].astype(np.uint8), hw, "nearest").astype(np.int64))
@@ -178,3 +207,30 @@ class TryOnDataset(Dataset):
     def __repr__(self) -> str:
         return (f"TryOnDataset(root={str(self.root)!r}, layout={self.layout.name!r}, split={self.split!r}, "
                 f"pairs={self.pairs!r}, size={self.size}, items={len(self)})")  # fmt: skip
+
+
+def category_partners(categories: list[str], pairs: int, seed: int) -> list[np.ndarray] | None:
+    """Unpaired garment partners that stay *within* each item's category: ``pairs`` arrays ``perm`` with
+    ``perm[i] ≠ i`` (when the category has ≥ 2 items) and ``categories[perm[i]] == categories[i]``. ``None`` when
+    there is one category (the caller keeps its own pairs, so single-category runs are unchanged).
+
+    A teacher's unpaired branch masks the person for *its own* category, so the garment it then fits must be of
+    that category too (trousers on a person whose top was masked is not a try-on)."""
+    cats = np.asarray(categories)
+    kinds = sorted(set(categories))
+    if len(kinds) < 2:
+        return None
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 27])
+    out = []
+    for _ in range(max(1, int(pairs))):
+        perm = np.arange(len(cats))
+        for c in kinds:
+            idx = np.flatnonzero(cats == c)
+            if len(idx) < 2:
+                continue
+            order = rng.permutation(len(idx))
+            nxt = np.empty(len(idx), np.int64)
+            nxt[order] = np.roll(order, -1)  # one cycle through a random order: no fixed point
+            perm[idx] = idx[nxt]
+        out.append(perm)
+    return out

@@ -50,6 +50,15 @@ NUM_CANONICAL = len(CANONICAL_NAMES)
 #: Garment labels masked by the agnostic person (000 §4.3.3.2): the upper-body cloth (and a dress or coat).
 UPPER_GARMENT_LABELS: tuple[int, ...] = (UPPER_CLOTHES, DRESS, COAT)
 ARM_LABELS: tuple[int, ...] = (LEFT_ARM, RIGHT_ARM)
+#: Lower-body garments (masked for a lower-body try-on) and the legs (after DressCode's rule).
+LOWER_GARMENT_LABELS: tuple[int, ...] = (PANTS, SKIRT)
+LEG_LABELS: tuple[int, ...] = (LEFT_LEG, RIGHT_LEG)
+#: The garment label of each category (what the synthetic data writes for the worn garment).
+#: The garment categories, the labels of the garment each one is about (the worn garment ``c_a,p``;
+#: upper keeps the 000 rule: upper-clothes, dress, coat) and DressCode's folder name of each.
+CATEGORIES: tuple[str, ...] = ("upper", "lower", "dress")
+CATEGORY_GARMENT_LABELS: dict[str, tuple[int, ...]] = {"upper": UPPER_GARMENT_LABELS, "lower": (PANTS, SKIRT), "dress": (DRESS,)}
+DRESSCODE_FOLDERS: dict[str, str] = {"upper_body": "upper", "lower_body": "lower", "dresses": "dress"}
 
 #: The CIHP_PGN colour map (RGB) that VITON-HD's ``image-parse-v3`` PNGs carry as their palette
 #: (Engineering-Course/CIHP_PGN#19).

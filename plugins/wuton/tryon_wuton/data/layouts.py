@@ -47,6 +47,7 @@ depth/palette/values, sizes, keypoint json) run per item.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,7 @@ class Record:
     keypoints: Path | None
     unpaired_gt: Path | None = None
     accessory_mask: Path | None = None
+    category: str = "upper"  # upper | lower | dress (labels.CATEGORIES): DressCode's folder, the synthetic record
 
 
 def _few(items: list[str], k: int = 5) -> str:
@@ -251,12 +253,29 @@ class VitonHDLayout(Layout):
         accs = _index(self.acc_dir, (".png",)) if self.acc_dir else {}
         if self.acc_dir:
             self.check_matched(people, accs, "accessory mask (.png) in accessory-mask/")
+        cats = synth_categories(self.root)
         out = []
         for a, b in lst:
             sa, sb = Path(a).stem, Path(b).stem
             out.append(Record(images[sa].name, cloths[sb].name, images[sa], cloths[sb], masks[sb], parses[sa],
-                              poses.get(sa + "_keypoints"), gts.get(sa), accs.get(sa)))  # fmt: skip
+                              poses.get(sa + "_keypoints"), gts.get(sa), accs.get(sa),
+                              cats.get(images[sa].name, "upper")))  # fmt: skip
         return out
+
+
+def synth_categories(root: Path) -> dict[str, str]:
+    """Image name → category from a synthetic set's ``synth_samples.jsonl`` (empty for other data: every item of
+    VITON-HD is an upper garment)."""
+    path = Path(root) / "synth_samples.jsonl"
+    if not path.is_file():
+        return {}
+    out = {}
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                rec = json.loads(line)
+                out[rec["name"]] = rec.get("category", "upper")
+    return out
 
 
 class VitonLayout(Layout):
@@ -360,9 +379,23 @@ class DressCodeLayout(Layout):
     def __init__(self, root: str | os.PathLike, split: str = "train", category: str = "upper_body", **kw: Any):
         super().__init__(root, split, **kw)
         self.require_dir(self.root)
-        if category not in DRESSCODE_CATEGORIES:
-            raise InputError("category", f"one of {DRESSCODE_CATEGORIES}", repr(category))
+        category = {v: k for k, v in L.DRESSCODE_FOLDERS.items()}.get(category, category)  # upper → upper_body …
+        if category not in DRESSCODE_CATEGORIES + ("all",):
+            raise InputError("category", f"one of {DRESSCODE_CATEGORIES} or 'all'", repr(category))
         self.category = category
+        self.parts: list[DressCodeLayout] = []
+        if category == "all":  # every category folder present, read together
+            if (self.root / "images").is_dir():
+                cats = [next((c for c in DRESSCODE_CATEGORIES if self.root.name == c), DRESSCODE_CATEGORIES[0])]
+            else:
+                cats = [c for c in DRESSCODE_CATEGORIES if (self.root / c).is_dir()]
+            if not cats:
+                raise self.error(f"a category folder ({', '.join(DRESSCODE_CATEGORIES)})", "none")
+            self.parts = [DressCodeLayout(root, split, c, **kw) for c in cats]
+            first = self.parts[0]
+            self.cat_dir, self.image_dir, self.parse_dir = first.cat_dir, first.image_dir, first.parse_dir
+            self.pose_dir, self.mask_dir = first.pose_dir, first.mask_dir
+            return
         if (self.root / "images").is_dir() and not (self.root / category).is_dir():
             self.cat_dir = self.root  # the category folder itself
         else:
@@ -372,9 +405,18 @@ class DressCodeLayout(Layout):
         self.pose_dir = self.first_dir(self.cat_dir / "keypoints")
         self.mask_dir = self.first_dir(self.cat_dir / "cloth_mask", self.cat_dir / "cloth-mask", self.cat_dir / "masks")
 
+    @property
+    def category_name(self) -> str:
+        """Our name of this folder's category (``upper`` / ``lower`` / ``dress``); a category folder opened on its
+        own is named by its folder name."""
+        folder = self.category if (self.root / self.category).is_dir() else self.cat_dir.name
+        return L.DRESSCODE_FOLDERS.get(folder, L.DRESSCODE_FOLDERS[self.category])
+
     def records(self, pairs: str = "paired") -> list[Record]:
         if pairs not in PAIRS:
             raise InputError("pairs", f"one of {PAIRS}", repr(pairs))
+        if self.parts:
+            return [r for part in self.parts for r in part.records(pairs)]
         if self.split == "train":
             names = ["train_pairs.txt"] if pairs == "paired" else ["train_pairs_unpaired.txt"]
         else:
@@ -409,7 +451,7 @@ class DressCodeLayout(Layout):
         for a, b in lst:
             sa, sb = Path(a).stem, Path(b).stem
             out.append(Record(images[sa].name, images[sb].name, images[sa], images[sb], masks.get(sb),
-                              parses[key4(a)], poses.get(_dc_stem(a, "2"))))  # fmt: skip
+                              parses[key4(a)], poses.get(_dc_stem(a, "2")), category=self.category_name))  # fmt: skip
         return out
 
     def read_keypoints(self, path: Path) -> np.ndarray:

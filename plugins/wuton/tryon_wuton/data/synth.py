@@ -1,4 +1,4 @@
-"""Procedural synthetic try-on data: people, upper-body garments, parse maps, keypoints, unpaired GT.
+"""Procedural synthetic try-on data: people, garments (upper, lower, dress), parse maps, keypoints, unpaired GT.
 
 Real try-on datasets are licensed and not downloadable, so tests, the demo and the benchmark use this
 generator. Everything is drawn with numpy + OpenCV from two parametric descriptions:
@@ -7,7 +7,10 @@ generator. Everything is drawn with numpy + OpenCV from two parametric descripti
   *crossing the torso*), lower garment, background, accessories (cross-body / shoulder / hand bag,
   bracelet);
 * :class:`GarmentSpec` — t-shirt, long-sleeve or tank; solid, stripes, checks, dots or printed logo;
-  neckline, length, fit.
+  neckline, length, fit. With ``category`` (DressCode's three categories): ``upper`` (those tops),
+  ``lower`` (trousers, shorts, skirt: worn with the person's own top, :func:`person_top`) or ``dress`` (a tank or
+  t-shirt bodice with a flared skirt sewn at its hem). Lower garments and a dress's skirt are trapezoid pieces
+  whose worn shape maps row by row onto the flat lay, so their patterns follow the body as the tops' do.
 
 Because any person can be rendered with any garment, the generator also writes the ground truth of
 *unpaired* pairs (``unpaired_gt/``), which no real dataset has (000 §4.3.3.2 trains the unpaired
@@ -33,7 +36,10 @@ person hides the ones on the arms and torso, which is what a parser-free student
 so ``--n 2000`` and ``--n 10`` write identical first 10 samples and workers can render in any order.
 Test membership depends only on *i* (evenly spaced, ``floor(n * test_fraction)`` of them). Unpaired
 partners swap consecutive test samples (a 3-cycle closes an odd count), so only the last three
-unpaired pairs can change when ``n`` grows.
+unpaired pairs can change when ``n`` grows; with several categories this holds within each category (partners
+are always of the same category). A sample's category is drawn from its own stream (:func:`sample_category`);
+with the default ``categories=("upper",)`` nothing is drawn and the data is byte-identical to the upper-only
+generator's.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -137,6 +143,34 @@ class GarmentSpec:
     sleeve_angle: float  # degrees below horizontal in the flat lay
     sleeve_length: float  # fraction of the upper arm (t-shirt) / of the arm (long sleeve)
     detail_seed: int
+    # -- category: upper (the fields above), lower (kind trousers | shorts | skirt) or dress (a bodice of
+    # kind tank | tshirt with a skirt sewn at its hem)
+    category: str = "upper"
+    drop: float = 0.0  # lower / dress: length of the legs or skirt, 0..1
+    flare: float = 0.0  # lower / dress: widening of the skirt or trouser legs towards the hem, 0..1
+
+    @property
+    def label(self) -> int:
+        """The parse label the worn garment carries."""
+        if self.category == "dress":
+            return L.DRESS
+        if self.category == "lower":
+            return L.SKIRT if self.kind == "skirt" else L.PANTS
+        return L.UPPER_CLOTHES
+
+    @property
+    def garment_type(self) -> str:
+        """``tshirt`` … ``tank``, ``trousers`` / ``shorts`` / ``skirt`` or ``dress``."""
+        return "dress" if self.category == "dress" else self.kind
+
+
+#: The garment categories (DressCode's ``upper_body`` / ``lower_body`` / ``dresses``).
+CATEGORIES: tuple[str, ...] = ("upper", "lower", "dress")
+GARMENT_TYPES: dict[str, tuple[str, ...]] = {
+    "upper": ("tshirt", "longsleeve", "tank"),
+    "lower": ("trousers", "shorts", "skirt"),
+    "dress": ("dress",),
+}
 
 
 SKIN_TONES: tuple[Color, ...] = (
@@ -262,9 +296,47 @@ def sample_person(seed: int, index: int, arms_crossed: float = 0.2, accessories:
     )
 
 
-def sample_garment(seed: int, index: int) -> GarmentSpec:
-    """The garment of sample ``index`` (depends only on ``seed`` and ``index``)."""
-    rng = _rng(seed, index, 2)
+def sample_category(seed: int, index: int, categories: tuple[str, ...] = ("upper",)) -> str:
+    """The category of sample ``index``: uniform over ``categories`` from its own stream (depends only on
+    ``seed``, ``index`` and ``categories``; one category draws nothing, so upper-only data is unchanged)."""
+    cats = tuple(categories)
+    if len(cats) == 1:
+        return cats[0]
+    return cats[int(_rng(seed, index, 4).integers(len(cats)))]
+
+
+def sample_garment(seed: int, index: int, category: str = "upper", stream: int = 2) -> GarmentSpec:
+    """The garment of sample ``index`` in ``category`` (depends only on ``seed``, ``index`` and ``category``).
+
+    An upper garment is drawn exactly as before categories existed; a lower garment or a dress takes the
+    colours and pattern of that draw and its shape from a second stream."""
+    g = _sample_upper(seed, index, stream)
+    if category == "upper":
+        return g
+    if category not in CATEGORIES:
+        from tryon.errors import InputError
+
+        raise InputError("category", f"one of {CATEGORIES}", repr(category))
+    rng = _rng(seed, index, 5)
+    pattern = "stripes" if g.pattern == "logo" else g.pattern  # logos are printed on tops only
+    if category == "lower":
+        kind = ("trousers", "shorts", "skirt")[rng.choice(3, p=(0.5, 0.2, 0.3))]
+    else:
+        kind = "tank" if rng.random() < 0.5 else "tshirt"
+    return replace(g, category=category, kind=str(kind), pattern=pattern, neckline=g.neckline if kind != "tank" else "scoop",
+                   sleeve_angle=float(rng.uniform(30, 50)) if kind == "tshirt" else g.sleeve_angle,
+                   sleeve_length=float(rng.uniform(0.4, 0.65)) if kind == "tshirt" else g.sleeve_length,
+                   drop=float(rng.uniform(0, 1)), flare=float(rng.uniform(0, 1)))
+
+
+def person_top(p: PersonSpec) -> GarmentSpec:
+    """The top a person wears under a lower-garment try-on: determined by the person alone, so the unpaired
+    ground truth (the same person in another lower garment) keeps it."""
+    return _sample_upper(p.detail_seed, 0, 3)
+
+
+def _sample_upper(seed: int, index: int, stream: int = 2) -> GarmentSpec:
+    rng = _rng(seed, index, stream)
     kind = ("tshirt", "longsleeve", "tank")[rng.choice(3, p=(0.45, 0.3, 0.25))]
     pattern = ("solid", "stripes", "checks", "dots", "logo")[rng.choice(5, p=(0.25, 0.27, 0.15, 0.15, 0.18))]
     color = _jitter(rng, GARMENT_COLORS[rng.integers(len(GARMENT_COLORS))], 8)
@@ -420,6 +492,7 @@ class _Flat:
     torso_poly: np.ndarray
     U: float  # the flat lay's unit length (pattern sizes are fractions of it)
     sleeves: dict[str, np.ndarray] = field(default_factory=dict)  # side -> [R_out, R_in, C_in, C_out]
+    skirt: np.ndarray | None = None  # a dress's skirt: trapezoid (y_top, y_bot, xl_top, xr_top, xl_bot, xr_bot)
 
     def hf(self, y: np.ndarray) -> np.ndarray:
         return np.interp(y, [self.y0, self.ya, self.y1], [self.sw, self.cw, self.hw]).astype(np.float32)
@@ -431,8 +504,8 @@ def _flat_geometry(g: GarmentSpec, H: int, W: int) -> _Flat:
     base = min(float(H), W / 0.75)
     for scale in (1.3, 1.22, 1.14, 1.06, 1.0, 0.94, 0.88, 0.82, 0.76, 0.7):
         fl = _flat_geometry_at(g, H, W, base * scale)
-        pts = np.concatenate([fl.torso_poly] + list(fl.sleeves.values()))
-        if np.abs(pts[:, 0] - fl.cx).max() <= 0.48 * W - 1.5 and pts[:, 1].max() <= H - 2:
+        pts = np.concatenate([fl.torso_poly] + list(fl.sleeves.values()) + ([_trap_poly(fl.skirt)] if fl.skirt is not None else []))
+        if np.abs(pts[:, 0] - fl.cx).max() <= 0.48 * W - 1.5 and pts[:, 1].max() <= H - 2 and pts[:, 1].min() >= 1:
             break
     return fl
 
@@ -441,6 +514,9 @@ def _flat_geometry_at(g: GarmentSpec, H: int, W: int, U: float) -> _Flat:
     cx = W / 2 - 0.5
     length = (0.42 + 0.1 * g.length) * U
     y0 = H / 2 - 0.28 * U
+    skirt_len = _dress_skirt_length(g) * U
+    if g.category == "dress":  # centre bodice + skirt
+        y0 = H / 2 - (length + skirt_len) / 2
     y1 = y0 + length
     f = g.fit
     if g.kind == "tank":
@@ -471,6 +547,9 @@ def _flat_geometry_at(g: GarmentSpec, H: int, W: int, U: float) -> _Flat:
     right = [(2 * cx - x, y) for x, y in reversed(left)]
     torso = np.asarray(left + right, np.float64)
     fl = _Flat(H, W, cx, y0, ya, y1, sw, cw, hw, drop, nw, nd, 0.02 * U, strap, torso, U)
+    if g.category == "dress":
+        hb = hw + _dress_flare(g) * U
+        fl.skirt = np.array([y1 - 0.5, y1 + skirt_len, cx - hw, cx + hw, cx - hb, cx + hb], np.float64)
     if g.kind != "tank":
         ang = math.radians(g.sleeve_angle)
         for side, s in (("right", -1.0), ("left", 1.0)):  # garment's right sleeve on image left
@@ -493,6 +572,141 @@ def _flat_geometry_at(g: GarmentSpec, H: int, W: int, U: float) -> _Flat:
             c_in = mid_cuff - n_out * cuff / 2
             fl.sleeves[side] = np.stack([r_out, r_in, c_in, c_out])
     return fl
+
+
+def _dress_skirt_length(g: GarmentSpec) -> float:
+    """A dress's skirt below the bodice hem, in units of the body height."""
+    return 0.18 + 0.2 * g.drop  # mini to knee length (the frame ends near the knees)
+
+
+def _dress_flare(g: GarmentSpec) -> float:
+    return 0.04 + 0.1 * g.flare
+
+
+# -- trapezoid pieces (lower garments, a dress's skirt): (y_top, y_bot, xl_top, xr_top, xl_bot, xr_bot); a worn piece
+# maps onto its flat piece row by row (t from top to bottom) and across (u from left to right edge)
+def _trap_poly(tr: np.ndarray, ext_top: float = 0.0, ext_bot: float = 0.0) -> np.ndarray:
+    yt, yb, xlt, xrt, xlb, xrb = (float(v) for v in tr)
+    return np.array([(xlt, yt - ext_top), (xrt, yt - ext_top), (xrb, yb + ext_bot), (xlb, yb + ext_bot)], np.float64)
+
+
+def _trap_coords(tr: np.ndarray, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    yt, yb, xlt, xrt, xlb, xrb = (float(v) for v in tr)
+    t = (Y - yt) / max(yb - yt, 1e-3)
+    xl = xlt + t * (xlb - xlt)
+    xr = xrt + t * (xrb - xrt)
+    return t, (X - xl) / np.maximum(xr - xl, 1e-3)
+
+
+def _trap_point(tr: np.ndarray, t: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    yt, yb, xlt, xrt, xlb, xrb = (float(v) for v in tr)
+    xl = xlt + t * (xlb - xlt)
+    xr = xrt + t * (xrb - xrt)
+    return xl + u * (xr - xl), yt + t * (yb - yt)
+
+
+def _pieces_layer(g: GarmentSpec, worn: list[np.ndarray], flat: list[np.ndarray], fcx: float, ftop: float, fU: float,
+                  H: int, W: int, cylinder: bool) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]:
+    """Coverage and colour of a garment made of trapezoid pieces (``worn[k]`` shows ``flat[k]``): ``(box, alpha,
+    colour)``. Pieces overlap by ¾ pixel at their seams so that anti-aliasing leaves no line between them; a
+    pixel takes its colour from the piece that contains it."""
+    c = cv2()
+    box = _box(np.concatenate([_trap_poly(w) for w in worn]), 2, H, W)
+    x0, y0, x1, y1 = box
+    h, w = max(y1 - y0, 0), max(x1 - x0, 0)
+    alpha = np.zeros((h, w), np.float32)
+    col = np.zeros((h, w, 3), np.float32)
+    if h == 0 or w == 0:
+        return box, alpha, col
+    xs, ys = _grid(H, W)
+    X, Y = xs[y0:y1, x0:x1], ys[y0:y1, x0:x1]
+    got_any = np.zeros((h, w), bool)
+    got_inside = np.zeros((h, w), bool)
+    off = np.array([x0, y0], np.float64)
+    buf = np.zeros((h, w), np.uint8)
+    for k, (pw, pf) in enumerate(zip(worn, flat)):
+        buf[:] = 0
+        c.fillPoly(buf, [_pts(_trap_poly(pw, 0.75 if k else 0.0, 0.75) - off)], 255, c.LINE_AA, _SHIFT)
+        a = buf.astype(np.float32) / 255
+        cov = a > 0
+        if not cov.any():
+            continue
+        np.maximum(alpha, a, out=alpha)
+        t, u = _trap_coords(pw, X, Y)
+        inside = cov & (t >= 0) & (t <= 1)
+        sel = cov & ~got_inside & (inside | ~got_any)
+        if not sel.any():
+            continue
+        Xf, Yf = _trap_point(pf, t[sel], u[sel])
+        soft = max(1.0, (float(pf[1]) - float(pf[0])) / max(float(pw[1]) - float(pw[0]), 1e-3))
+        fab = _pattern(g, (Xf - fcx).astype(np.float32), (Yf - ftop).astype(np.float32), fU, soft)
+        if cylinder:
+            fab = fab * _shade_cyl(np.clip(2 * u[sel] - 1, -1, 1), 0.72)[:, None]
+        col[sel] = fab
+        got_any |= cov
+        got_inside |= inside
+    return box, alpha, col
+
+
+def _lower_pieces(g: GarmentSpec, cx: float, top: float, yh: float, U: float, ww: float, hw: float) -> list[np.ndarray]:
+    """Trapezoid pieces of a lower garment from the waist row ``top`` (hips at ``yh``, half-widths ``ww`` at
+    the waist and ``hw`` at the hips): trousers and shorts = waist-to-hip and hip-to-crotch bands + two legs;
+    a skirt = waist-to-hip band + a flared panel."""
+    crotch = yh + 0.075 * U
+    if g.kind == "skirt":
+        hem = yh + (0.1 + 0.2 * g.drop) * U
+        hb = hw * 1.05 + (0.03 + 0.1 * g.flare) * U
+        return [np.array([top, yh, cx - ww * 1.02, cx + ww * 1.02, cx - hw * 1.05, cx + hw * 1.05]),
+                np.array([yh, hem, cx - hw * 1.05, cx + hw * 1.05, cx - hb, cx + hb])]  # fmt: skip
+    if g.kind == "shorts":
+        hem = crotch + (0.06 + 0.08 * g.drop) * U
+    else:
+        hem = yh + (0.42 + 0.06 * g.drop) * U
+    ref = yh + 0.45 * U
+    flare = 0.03 * g.flare * U
+
+    def outer(y: float) -> float:
+        return hw + (hw * 0.8 - hw) * (y - yh) / (ref - yh) + flare * max(0.0, (y - crotch) / (ref - crotch))
+
+    f_in = (hem - crotch) / (ref - crotch)
+    inner_hem = 0.004 * U + (0.03 * U - 0.004 * U) * f_in
+    pieces = [np.array([top, yh, cx - ww * 1.02, cx + ww * 1.02, cx - hw, cx + hw]),
+              np.array([yh, crotch, cx - hw, cx + hw, cx - outer(crotch), cx + outer(crotch)])]  # fmt: skip
+    pieces.append(np.array([crotch, hem, cx - outer(crotch), cx - 0.004 * U, cx - outer(hem), cx - inner_hem]))
+    pieces.append(np.array([crotch, hem, cx + 0.004 * U, cx + outer(crotch), cx + inner_hem, cx + outer(hem)]))
+    return pieces
+
+
+@lru_cache(maxsize=16)
+def _lower_flat(g: GarmentSpec, H: int, W: int) -> tuple[tuple[np.ndarray, ...], float, float, float]:
+    """The flat lay of a lower garment: its pieces on a body of mean proportions, scaled to fit the canvas →
+    ``(pieces, cx, top, U)``."""
+    unit = _lower_pieces(g, 0.0, 0.0, 0.09, 1.0, 0.105, 0.13)
+    pts = np.concatenate([_trap_poly(p) for p in unit])
+    height, half = float(pts[:, 1].max()), float(np.abs(pts[:, 0]).max())
+    U = min((H - 6) / height, (0.47 * W - 2) / half, 1.3 * H)
+    cx = W / 2 - 0.5
+    top = (H - height * U) / 2
+    return tuple(_lower_pieces(g, cx, top, top + 0.09 * U, U, 0.105 * U, 0.13 * U)), cx, top, U
+
+
+def _render_lower_flat(g: GarmentSpec, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    H, W = size
+    pieces, cx, top, U = _lower_flat(g, H, W)
+    box, alpha, col = _pieces_layer(g, list(pieces), list(pieces), cx, top, U, H, W, cylinder=False)
+    x0, y0, x1, y1 = box
+    c = cv2()
+    hard = (alpha > 0.5).astype(np.uint8)
+    edge = (hard - c.erode(hard, np.ones((3, 3), np.uint8))).astype(np.float32)
+    ys = _grid(H, W)[1][y0:y1, x0:x1]
+    shade = (1 - 0.18 * edge) * (1.03 - 0.06 * (ys / H))
+    a = alpha[..., None]
+    img = col * shade[..., None] * a + 255 * (1 - a)
+    out = np.full((H, W, 3), 255, np.uint8)
+    out[y0:y1, x0:x1] = np.clip(img, 0, 255).round().astype(np.uint8)
+    mask = np.zeros((H, W), np.uint8)
+    mask[y0:y1, x0:x1] = hard * 255
+    return out, mask
 
 
 def _aa_edge(d: np.ndarray, soft: float) -> np.ndarray:
@@ -564,7 +778,7 @@ def _logo_alpha(g: GarmentSpec, x: np.ndarray, y: np.ndarray, U: float, soft: fl
 def _garment_color(g: GarmentSpec, fl: _Flat, part: str, X: np.ndarray, Y: np.ndarray, soft: float) -> np.ndarray:
     """Colour of the garment at flat-image coordinates ``(X, Y)`` of ``part`` ("torso" or a sleeve side)."""
     U = fl.U
-    if part == "torso":
+    if part in ("torso", "skirt"):
         fu, fv = X - fl.cx, Y - fl.y0
     else:
         r_out, r_in, c_in, c_out = fl.sleeves[part]
@@ -595,7 +809,7 @@ def _garment_color(g: GarmentSpec, fl: _Flat, part: str, X: np.ndarray, Y: np.nd
 
 
 def _flat_box(fl: _Flat) -> tuple[int, int, int, int]:
-    pts = [fl.torso_poly] + list(fl.sleeves.values())
+    pts = [fl.torso_poly] + list(fl.sleeves.values()) + ([_trap_poly(fl.skirt)] if fl.skirt is not None else [])
     return _box(np.concatenate(pts), 2, fl.H, fl.W)
 
 
@@ -626,6 +840,10 @@ def _flat(g: GarmentSpec, H: int, W: int) -> tuple[_Flat, dict[str, np.ndarray]]
         buf[:] = 0
         c.fillPoly(buf, [_pts(quad - off)], 255, c.LINE_AA, _SHIFT)
         parts[side] = buf.astype(np.float32) / 255 * (1 - parts["torso"])
+    if fl.skirt is not None:
+        buf[:] = 0
+        c.fillPoly(buf, [_pts(_trap_poly(fl.skirt) - off)], 255, c.LINE_AA, _SHIFT)
+        parts["skirt"] = buf.astype(np.float32) / 255 * (1 - parts["torso"]) * (1 - parts["inside"])
     out = {}
     for k, v in parts.items():
         full = np.zeros((H, W), np.float32)
@@ -637,6 +855,8 @@ def _flat(g: GarmentSpec, H: int, W: int) -> tuple[_Flat, dict[str, np.ndarray]]
 
 def render_garment(g: GarmentSpec, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The in-shop image (garment laid flat on white, ``H×W×3`` uint8) and its mask (``H×W`` uint8 0/255)."""
+    if g.category == "lower":
+        return _render_lower_flat(g, size)
     H, W = size
     fl, masks = _flat(g, H, W)
     x0, y0, x1, y1 = _flat_box(fl)
@@ -644,14 +864,14 @@ def render_garment(g: GarmentSpec, size: tuple[int, int]) -> tuple[np.ndarray, n
     X, Y = xs[y0:y1, x0:x1], ys[y0:y1, x0:x1]
     img = np.full((y1 - y0, x1 - x0, 3), 255.0, np.float32)
     alpha_all = np.zeros((y1 - y0, x1 - x0), np.float32)
-    for part in ["torso"] + list(fl.sleeves):
-        poly = fl.torso_poly if part == "torso" else fl.sleeves[part]
+    for part in ["torso"] + list(fl.sleeves) + (["skirt"] if fl.skirt is not None else []):
+        poly = fl.torso_poly if part == "torso" else _trap_poly(fl.skirt) if part == "skirt" else fl.sleeves[part]
         bx0, by0, bx1, by1 = _box(poly, 2, H, W)
         sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
         m = masks[part][by0:by1, bx0:bx1]
         Xp, Yp = X[sl], Y[sl]
         col = _garment_color(g, fl, part, Xp, Yp, 1.0)
-        if part != "torso":
+        if part not in ("torso", "skirt"):
             r_out, r_in, c_in, c_out = fl.sleeves[part]
             mid_r, mid_c = (r_out + r_in) / 2, (c_in + c_out) / 2
             d = mid_c - mid_r
@@ -878,8 +1098,14 @@ class Render:
 
 
 def render_person(p: PersonSpec, g: GarmentSpec, size: tuple[int, int]) -> Render:
-    """Render person ``p`` wearing garment ``g`` at ``size = (H, W)``."""
+    """Render person ``p`` wearing garment ``g`` at ``size = (H, W)``.
+
+    An upper garment is worn with the person's own bottom (``p.bottom``); a lower garment with the person's
+    own top (:func:`person_top`); a dress alone (bare legs below it)."""
     H, W = size
+    cat = g.category
+    top = person_top(p) if cat == "lower" else g  # what the torso and the arms wear
+    top_label = L.DRESS if cat == "dress" else L.UPPER_CLOTHES
     rig = _rig(p, H, W)
     U = rig.U
     cv = _Canvas(background(p, H, W).astype(np.float32))
@@ -907,7 +1133,7 @@ def render_person(p: PersonSpec, g: GarmentSpec, size: tuple[int, int]) -> Rende
     waist_y = rig.yw + 0.05 * U
     crotch = yh + 0.075 * U
     bottom_y = H + 2.0
-    legs_skin = p.bottom != "pants"
+    legs_skin = p.bottom != "pants" if cat == "upper" else True
     for side, lab_leg in ((-1.0, L.RIGHT_LEG), (1.0, L.LEFT_LEG)):
         outer_top = cx + side * rig.ww * 1.02
         outer_hip = cx + side * hw
@@ -917,6 +1143,8 @@ def render_person(p: PersonSpec, g: GarmentSpec, size: tuple[int, int]) -> Rende
                (cx + side * 0.004 * U, crotch), (cx, crotch)]  # fmt: skip
         if legs_skin:
             cv.poly([leg], skin_dark if side < 0 else skin * 0.92, lab_leg)
+        if cat != "upper":
+            continue
         if p.bottom == "pants":
             cv.poly([leg], bc * (0.92 if side < 0 else 1.0), L.PANTS)
         elif p.bottom == "shorts":
@@ -925,7 +1153,12 @@ def render_person(p: PersonSpec, g: GarmentSpec, size: tuple[int, int]) -> Rende
             sh_leg = [(cx, waist_y), (outer_top, waist_y), (outer_hip, yh),
                       (outer_hip + (outer_bot - outer_hip) * f, cut), (cx + side * 0.01 * U, cut), (cx, crotch)]  # fmt: skip
             cv.poly([sh_leg], bc * (0.92 if side < 0 else 1.0), L.PANTS)
-    if p.bottom == "skirt":
+    if cat == "lower":
+        pieces, fcx, ftop, fU = _lower_flat(g, H, W)
+        worn = _lower_pieces(g, cx, waist_y, yh, U, rig.ww, hw)
+        box, alpha, col = _pieces_layer(g, worn, list(pieces), fcx, ftop, fU, H, W, cylinder=True)
+        cv.paint(alpha, col, g.label, box)
+    if cat == "upper" and p.bottom == "skirt":
         hem = yh + 0.2 * U
         skirt = [(cx - rig.ww * 1.02, waist_y), (cx + rig.ww * 1.02, waist_y), (cx + hw * 1.35, hem), (cx - hw * 1.35, hem)]
         cv.poly([skirt], bc, L.SKIRT)
@@ -945,8 +1178,15 @@ def render_person(p: PersonSpec, g: GarmentSpec, size: tuple[int, int]) -> Rende
     cv.poly([neck], skin * 0.9, L.NECK)
 
     # -- torso garment
-    fl, masks = _flat(g, H, W)
-    _draw_torso_garment(cv, p, g, rig, fl, masks)
+    fl, masks = _flat(top, H, W)
+    if cat == "dress":  # the skirt first: the bodice's hem band then reads as the waist seam
+        yp1, hw1 = _bodice_hem(g, rig)
+        sk = fl.skirt
+        grow = (float(sk[5]) - float(sk[3])) / fl.U * U
+        worn = [np.array([yp1 - 1.0, yp1 + _dress_skirt_length(g) * U, cx - hw1, cx + hw1, cx - hw1 - grow, cx + hw1 + grow])]
+        box, alpha, col = _pieces_layer(g, worn, [sk], fl.cx, fl.y0, fl.U, H, W, cylinder=True)
+        cv.paint(alpha, col, L.DRESS, box)
+    _draw_torso_garment(cv, p, top, rig, fl, masks, top_label)
 
     # -- accessories behind the arms: strap and bag
     if p.bag in ("crossbody", "shoulder"):
@@ -960,7 +1200,7 @@ def render_person(p: PersonSpec, g: GarmentSpec, size: tuple[int, int]) -> Rende
     elif len(crossed) == 1:
         order = [n for n in order if n != crossed[0]] + crossed
     for name in order:
-        _draw_arm(cv, p, g, rig, fl, arms[name], skin)
+        _draw_arm(cv, p, top, rig, fl, arms[name], skin, top_label)
     if p.bag == "hand":
         _draw_bag(cv, p, rig)
 
@@ -972,15 +1212,22 @@ def render_person(p: PersonSpec, g: GarmentSpec, size: tuple[int, int]) -> Rende
     return Render(img, cv.lab, _keypoints(p, rig, H, W), acc)
 
 
-def _draw_torso_garment(cv: _Canvas, p: PersonSpec, g: GarmentSpec, rig: _Rig, fl: _Flat, masks: dict[str, np.ndarray]) -> None:
+def _bodice_hem(g: GarmentSpec, rig: _Rig) -> tuple[float, float]:
+    """Row of a top's hem on the body and its half-width there."""
+    U = rig.U
+    # the hem lands between waist and hip according to the flat garment length
+    yp1 = max(rig.ys + (0.35 + 0.08 * g.length) * U, rig.ya + 0.1 * U)
+    return yp1, float(rig.half_width(np.array([yp1]))[0]) + g.ease * U * 1.8
+
+
+def _draw_torso_garment(cv: _Canvas, p: PersonSpec, g: GarmentSpec, rig: _Rig, fl: _Flat, masks: dict[str, np.ndarray],
+                        label: int = L.UPPER_CLOTHES) -> None:  # fmt: skip
     U = rig.U
     H, W = cv.H, cv.W
     c = cv2()
     yp0 = rig.ys - 0.012 * U
     ypa = rig.ya
-    # the hem lands between waist and hip according to the flat garment length
-    yp1 = rig.ys + (0.35 + 0.08 * g.length) * U
-    yp1 = max(yp1, ypa + 0.1 * U)
+    yp1 = _bodice_hem(g, rig)[0]
     hp_top = rig.sh - 0.25 * rig.arms["left"].r[0]
     ease = g.ease * U
     knots_y = [yp0, yp0 + 0.04 * U, ypa, rig.yw, max(yp1, rig.yw + 1), max(yp1, rig.yw + 1) + 0.1 * U]
@@ -1023,10 +1270,11 @@ def _draw_torso_garment(cv: _Canvas, p: PersonSpec, g: GarmentSpec, rig: _Rig, f
     col = _garment_color(g, fl, "torso", Xf, Yf, max(1.0, scale))
     shade = _shade_cyl(np.clip(u, -1, 1), 0.7) * (1 - 0.05 * np.sin(2 * math.pi * f1 * t + ph1) * np.clip(t, 0, 1))
     col = col * shade[..., None]
-    cv.paint(alpha, col, L.UPPER_CLOTHES, box)
+    cv.paint(alpha, col, label, box)
 
 
-def _draw_arm(cv: _Canvas, p: PersonSpec, g: GarmentSpec, rig: _Rig, fl: _Flat, arm: _Arm, skin: np.ndarray) -> None:
+def _draw_arm(cv: _Canvas, p: PersonSpec, g: GarmentSpec, rig: _Rig, fl: _Flat, arm: _Arm, skin: np.ndarray,
+              label: int = L.UPPER_CLOTHES) -> None:  # fmt: skip
     U = rig.U
     H, W = cv.H, cv.W
     lab = L.RIGHT_ARM if arm.side < 0 else L.LEFT_ARM
@@ -1089,7 +1337,7 @@ def _draw_arm(cv: _Canvas, p: PersonSpec, g: GarmentSpec, rig: _Rig, fl: _Flat, 
             if g.kind == "longsleeve":
                 sh = sh * (1 - 0.12 * np.exp(-(((l - arm.L1) / (0.02 * U)) ** 2)))
             sh = sh * (1 - 0.1 * np.exp(-((l / (0.012 * U)) ** 2)))  # armhole seam
-            cv.paint(a_sl, col * sh[..., None], L.UPPER_CLOTHES, box)
+            cv.paint(a_sl, col * sh[..., None], label, box)
     if p.bracelet == ("right" if arm.side < 0 else "left"):
         c = arm.Wr - arm.d2 * 0.012 * U
         ang = math.degrees(math.atan2(arm.d2[1], arm.d2[0]))
@@ -1205,6 +1453,7 @@ class SynthConfig:
     arms_crossed: float = 0.2
     accessories: float = 0.3
     jpeg_quality: int = 95
+    categories: tuple[str, ...] = ("upper",)
 
 
 def is_test(index: int, test_fraction: float) -> bool:
@@ -1253,7 +1502,8 @@ def render_sample(cfg: SynthConfig, index: int, partner: int | None = None) -> d
     """Render sample ``index`` (and, for a test sample, its unpaired ground truth with ``partner``'s
     garment). Returns arrays: image, cloth, cloth_mask, parse, keypoints, accessory, unpaired_gt."""
     person = sample_person(cfg.seed, index, cfg.arms_crossed, cfg.accessories)
-    garment = sample_garment(cfg.seed, index)
+    category = sample_category(cfg.seed, index, cfg.categories)
+    garment = sample_garment(cfg.seed, index, category)
     r = render_person(person, garment, cfg.size)
     cloth, cmask = render_garment(garment, cfg.size)
     out: dict[str, Any] = {
@@ -1267,7 +1517,7 @@ def render_sample(cfg: SynthConfig, index: int, partner: int | None = None) -> d
         "accessory": r.accessory,
     }
     if partner is not None:
-        out["unpaired_gt"] = render_person(person, sample_garment(cfg.seed, partner), cfg.size).image
+        out["unpaired_gt"] = render_person(person, sample_garment(cfg.seed, partner, category), cfg.size).image
     return out
 
 
@@ -1293,7 +1543,8 @@ def _write_sample(root: Path, cfg: SynthConfig, index: int, split: str, partner:
         "unpaired_garment": sample_name(partner) if partner is not None else None,
         "arms_crossed": p.arms_crossed,
         "accessories": list(p.accessories),
-        "garment": g.kind,
+        "category": g.category,
+        "garment": g.garment_type,
         "pattern": g.pattern,
         "person_spec": asdict(p),
         "garment_spec": asdict(g),
@@ -1319,6 +1570,7 @@ def generate(
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    categories: tuple[str, ...] | list[str] | str = ("upper",),
 ) -> dict[str, Any]:
     """Write a synthetic dataset in the VITON-HD layout to ``out`` (atomically) and return its meta.
 
@@ -1326,11 +1578,18 @@ def generate(
     ``test/unpaired_gt/`` (person of the line wearing the unpaired garment), ``train_pairs.txt``,
     ``test_pairs.txt`` (paired), ``test_pairs_unpaired.txt``, ``synth_meta.json``,
     ``synth_samples.jsonl`` (both specs of every sample, to re-render any pair).
+
+    ``categories`` (a subset of :data:`CATEGORIES`, or ``"upper,lower,dress"``): each sample's category is drawn
+    uniformly among them (:func:`sample_category`); every record carries its ``category`` and the meta counts
+    them. Unpaired partners are paired *within* a category (a skirt's unpaired ground truth is the person in
+    another lower garment).
     """
     from tryon.fs import atomic_directory
     from tryon.errors import InputError
 
-    cfg = SynthConfig(int(n), (int(size[0]), int(size[1])), int(seed), float(test_fraction), float(arms_crossed), float(accessories))
+    cats = parse_categories(categories)
+    cfg = SynthConfig(int(n), (int(size[0]), int(size[1])), int(seed), float(test_fraction), float(arms_crossed), float(accessories),
+                      categories=cats)  # fmt: skip
     _validate(cfg, workers)
     out = Path(out)
     if out.exists() and not overwrite:
@@ -1339,7 +1598,11 @@ def generate(
     with atomic_directory(out) as tmp:
         splits = {i: ("test" if is_test(i, cfg.test_fraction) else "train") for i in range(cfg.n)}
         test_idx = [i for i in range(cfg.n) if splits[i] == "test"]
-        partners = unpaired_partners(test_idx) if test_idx else {}
+        sample_cats = {i: sample_category(cfg.seed, i, cfg.categories) for i in range(cfg.n)}
+        partners: dict[int, int] = {}
+        for cat in cfg.categories:
+            idx = [i for i in test_idx if sample_cats[i] == cat]
+            partners.update(unpaired_partners(idx) if idx else {})
         for split in ("train", "test"):
             for sub in SUBFOLDERS:
                 (tmp / split / sub).mkdir(parents=True, exist_ok=True)
@@ -1383,10 +1646,11 @@ def generate(
             "test_fraction": cfg.test_fraction,
             "arms_crossed": cfg.arms_crossed,
             "accessories": cfg.accessories,
+            "categories": {k: sum(r["category"] == k for r in records) for k in cfg.categories},
             "stats": {
                 "arms_crossed": sum(r["arms_crossed"] for r in records),
                 "with_accessory": sum(bool(r["accessories"]) for r in records),
-                "garments": {k: sum(r["garment"] == k for r in records) for k in ("tshirt", "longsleeve", "tank")},
+                "garments": {k: sum(r["garment"] == k for r in records) for c in cfg.categories for k in GARMENT_TYPES[c]},
                 "patterns": {k: sum(r["pattern"] == k for r in records) for k in ("solid", "stripes", "checks", "dots", "logo")},
             },
             "label_set": "viton-hd image-parse-v3 (CIHP palette)",
@@ -1398,6 +1662,19 @@ def generate(
         }
         (tmp / "synth_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def parse_categories(value: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:
+    """``"upper,lower"`` or a sequence → the categories in :data:`CATEGORIES` order (raises
+    :class:`tryon.errors.InputError` for an unknown or empty list)."""
+    from tryon.errors import InputError
+
+    words = [w.strip() for w in (value.split(",") if isinstance(value, str) else value) if w.strip()]
+    bad = [w for w in words if w not in CATEGORIES]
+    if bad or not words:
+        given = value if isinstance(value, str) else ",".join(value)
+        raise InputError("--categories", f"a comma-separated subset of {','.join(CATEGORIES)}", repr(given))
+    return tuple(c for c in CATEGORIES if c in words)
 
 
 def _validate(cfg: SynthConfig, workers: int) -> None:

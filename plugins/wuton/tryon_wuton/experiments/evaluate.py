@@ -149,10 +149,22 @@ def evaluate_tryon(
 
     has_parser = teacher is not None and bool(pipes["T-WUTON"].config.get("parser_trained"))
     conds = [c for c in conditions if c != "own-parser" or has_parser]
-    rows: dict[tuple[str, str], dict[str, list]] = {}
+    rows: dict[tuple[str, str, str], dict[str, list]] = {}
     grids: dict[str, list[list[torch.Tensor]]] = {c: [] for c in conds}
+    # several garment categories: every row is also computed per category ("all" = every pair)
+    categories = sorted({test.records[i].category for i in range(n)}, key=_category_order)
+    per_category = len(categories) > 1
 
-    def acc(key: tuple[str, str], outp: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+    def acc(key: tuple[str, str], outp: torch.Tensor, batch: dict[str, Any]) -> None:
+        cats = batch["category"]
+        _acc_one((*key, "all"), outp, batch)
+        if per_category:
+            for c in sorted(set(cats), key=_category_order):
+                sel = torch.tensor([i for i, x in enumerate(cats) if x == c])
+                sub = {k2: v.index_select(0, sel) for k2, v in batch.items() if torch.is_tensor(v)}
+                _acc_one((*key, c), outp.index_select(0, sel), sub)
+
+    def _acc_one(key: tuple[str, str, str], outp: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
         gt = batch["unpaired_gt"]
         r = rows.setdefault(key, {"ssim": [], "plpips": [], "feat": [], "gtfeat": [], "arms": [0.0, 0.0], "acc": [0.0, 0.0]})
         r["ssim"].append(ssim(outp, gt, reduction="none").cpu())
@@ -178,6 +190,7 @@ def evaluate_tryon(
         # the unpaired ground truth shows person a in garment b: its own parse (arms) is not on disk,
         # so the arms region is taken from person a's parse (the synthetic people keep their pose).
         batch["parse_gt"] = batch["parse"]
+        batch["category"] = [it.get("category", "upper") for it in items]
         person, garment = batch["person"].to(dev), batch["garment"].to(dev)
         for name, pipe in pipes.items():
             if name == "T-WUTON":
@@ -186,7 +199,7 @@ def evaluate_tryon(
                         outp = pipe(person=person, garment=garment).cpu()
                     else:
                         parse = corrupt_parse(batch["parse"], cond, k, batch.get("accessory_mask"))
-                        p_star = make_agnostic(batch["person"], parse)
+                        p_star = make_agnostic(batch["person"], parse, batch["category"])
                         outp = pipe(person=person, garment=garment, agnostic=p_star.to(dev)).cpu()
                     acc((name, cond), outp, batch)
                     if start == 0:
@@ -198,7 +211,7 @@ def evaluate_tryon(
                     student_cache[name] = [outp[:grid_rows]]
         if start == 0:
             head = {key: batch[key][:grid_rows] for key in ("person", "garment", "unpaired_gt")}
-            head["agnostic_gt"] = make_agnostic(batch["person"], batch["parse"])[:grid_rows]
+            head["agnostic_gt"] = make_agnostic(batch["person"], batch["parse"], batch["category"])[:grid_rows]
     log.info("evaluated %d unpaired test pairs", n)
 
     def summarise(r: dict[str, list]) -> dict[str, float]:
@@ -214,14 +227,15 @@ def evaluate_tryon(
         return res
 
     table: list[dict[str, Any]] = []
-    for (name, cond), r in rows.items():
+    for (name, cond, cat), r in rows.items():
         s = summarise(r)
+        tag = {"category": cat} if per_category else {}
         if cond == "any":
             for c in conds:
-                table.append({"model": name, "condition": c, **s, "uses_parser": False})
+                table.append({"model": name, "condition": c, **tag, **s, "uses_parser": False})
         else:
-            table.append({"model": name, "condition": cond, **s, "uses_parser": True})
-    table.sort(key=lambda row: (conds.index(row["condition"]), row["model"]))
+            table.append({"model": name, "condition": cond, **tag, **s, "uses_parser": True})
+    table.sort(key=lambda row: (conds.index(row["condition"]), row["model"], _category_order(row.get("category", "all"))))
 
     grid_files = []
     for cond in conds:
@@ -258,6 +272,7 @@ def evaluate_tryon(
             "features": extractor.describe() if hasattr(extractor, "describe") else "proxy",
             "corruption_px": k,
             "conditions": list(conds),
+            "categories": list(categories),
             "note": "proxy-* metrics use a small network trained on the training persons; not comparable to Inception FID or LPIPS",
         },
         "runs": {"teacher": str(teacher) if teacher else None, **{k2: str(v) for k2, v in students.items()}},
@@ -268,6 +283,19 @@ def evaluate_tryon(
 
 
 EVAL_COLUMNS = ("condition", "model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1", "accessory-l1")
+
+
+def _category_order(name: str) -> int:
+    """``all`` first, then upper, lower, dress."""
+    return ("all", "upper", "lower", "dress").index(name) if name in ("all", "upper", "lower", "dress") else 9
+
+
+def table_columns(table: list[dict[str, Any]]) -> list[str]:
+    """:data:`EVAL_COLUMNS`, with ``category`` after ``model`` when the table is per category."""
+    cols = list(EVAL_COLUMNS)
+    if any("category" in row for row in table):
+        cols.insert(2, "category")
+    return cols
 
 # ------------------------------------------------------------------------------------------------ the study
 NAME = "eval-wuton"
@@ -321,7 +349,7 @@ def render(out: Path, results: dict[str, Any]) -> str:
     rep.add_text(f"{p['n_pairs']} unpaired test pairs of `{p['data']}` at {p['resolution'][0]}×{p['resolution'][1]}, "
                  f"parser errors of {p['corruption_px']} px; {p['note']}. Budget **{results['budget']['name']}**; "
                  f"{machine_summary(results)}.")
-    cols = list(EVAL_COLUMNS)
+    cols = table_columns(results["table"])
     rep.add_table("Unpaired try-on quality (↑ ssim, ↓ others)", cols, [[row[c] for c in cols] for row in results["table"]])
     for g in results["grids"]:
         add_figure(rep, out, g["path"], f"Grid, parse condition {g['condition']}", " | ".join(g["columns"]))

@@ -69,6 +69,11 @@ def _size(default: Any, help: str = "model resolution HxW") -> Any:
     return option(default, help=help, parse=parse_size, show=show_size, metavar="HxW")
 
 
+def _categories() -> Any:
+    return option(None, help="train on these garment categories only, a comma-separated subset of upper,lower,dress "
+                  "(default: every category in the data, one model; DressCode's folders are read together)")
+
+
 def _vgg() -> Any:
     return option(None, help="local torchvision VGG19 weights for the perceptual loss (never downloaded)")
 
@@ -129,6 +134,7 @@ class TeacherTaskConfig(TeacherConfig):
                                     "inference, and for the perceptual-loss fallback features without --vgg-weights)")
     vgg_weights: str | None = _vgg()
     pairs_per_person: int = option(4, help="unpaired garments drawn per person")
+    categories: str | None = _categories()
 
 
 # ------------------------------------------------------------------------------------------------ student
@@ -164,6 +170,7 @@ class StudentTaskConfig(StudentConfig):
     init_from_teacher: bool = option(True, help="start the student from the teacher's generator (--no-init-from-teacher: "
                                      "from random weights)")
     pairs_per_person: int = option(4, help="garments drawn per person")
+    categories: str | None = _categories()
 
 
 __all__ = [

@@ -49,10 +49,10 @@ from tryon.fs import atomic_write_json, sha256_file
 from tryon.train import frozen
 
 from ..agnostic import make_agnostic
-from .batches import UnpairedDataset, open_split
+from .batches import UnpairedDataset
 from .config import STUDENT_LOOP, STUDENT_LR, StudentConfig, StudentTaskConfig  # noqa: F401 - re-exported
 from .objectives import build_perceptual, discriminator_update, generator_total
-from .teacher import ADAM_BETAS
+from .teacher import ADAM_BETAS, open_category_split, unpaired_within_categories
 
 log = logging.getLogger("tryon_wuton.training.student")
 
@@ -111,11 +111,11 @@ class TeacherTargets:
 
     @torch.no_grad()
     def compute(self, person: torch.Tensor, garment_b: torch.Tensor,
-                parse: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher outputs ``(p̃_b, θ)`` for a batch (no cache)."""
+                parse: torch.Tensor | None = None, category: Any = "upper") -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher outputs ``(p̃_b, θ)`` for a batch (no cache); ``category``: one name or one per item (p*)."""
         if self.use_parser or parse is None:
             parse = self.parser(person).argmax(1)
-        p_star = make_agnostic(person, parse)
+        p_star = make_agnostic(person, parse, category if category is not None else "upper")
         image, theta = self.generator(p_star, garment_b)
         return image.float(), theta.float()
 
@@ -127,10 +127,11 @@ class TeacherTargets:
         parse: torch.Tensor | None = None,
         index: Sequence[int] | None = None,
         garment_index: Sequence[int] | None = None,
+        category: Sequence[str] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cache_dir is None or index is None or garment_index is None:
             self.misses += person.shape[0]
-            return self.compute(person, garment_b, parse)
+            return self.compute(person, garment_b, parse, category)
         from safetensors.torch import load_file, save_file
 
         b = person.shape[0]
@@ -151,7 +152,8 @@ class TeacherTargets:
         self.misses += len(missing)
         if missing:
             sel = torch.tensor(missing, device=person.device)
-            img, th = self.compute(person[sel], garment_b[sel], parse[sel] if parse is not None else None)
+            img, th = self.compute(person[sel], garment_b[sel], parse[sel] if parse is not None else None,
+                                   [category[k] for k in missing] if category is not None else None)
             for j, k in enumerate(missing):
                 # images are stored (and therefore always returned) in float16: half the disk, and the
                 # first epoch sees exactly what later epochs read back
@@ -227,6 +229,7 @@ class StudentStep:
             person, garment_b, parse,
             idx.tolist() if torch.is_tensor(idx) else idx,
             gidx.tolist() if torch.is_tensor(gidx) else gidx,
+            batch.get("category"),
         )
         S.train()
         with trainer.autocast():
@@ -281,6 +284,8 @@ def distill_student(loop: Any, task: StudentTaskConfig) -> dict[str, Any]:
     lr = float(loop.lr) if loop.lr is not None else STUDENT_LR
     gen_file = Path(teacher_run) / "generator.safetensors"
     teacher_id = f"{Path(teacher_run).resolve()}#{sha256_file(gen_file)[:16]}" if gen_file.is_file() else str(teacher_run)
+    if task.categories:  # the cache is keyed by item index: a filtered set numbers its items differently
+        teacher_id += f"#categories={task.categories}"
     targets = TeacherTargets(teacher, cache_dir=task.cache_teacher, teacher_id=teacher_id)
     parser_for_features = teacher.parser if teacher.config.get("parser_trained") else None
     perceptual, perceptual_desc = build_perceptual(task.vgg_weights, parser_for_features)
@@ -295,8 +300,9 @@ def distill_student(loop: Any, task: StudentTaskConfig) -> dict[str, Any]:
         D = build_discriminator()
         modules["discriminator"] = D
         optimizers["discriminator"] = torch.optim.Adam(D.parameters(), lr=lr, betas=ADAM_BETAS)
-    dataset = UnpairedDataset(open_split(task.data, "train", tsize), pairs_per_person=task.pairs_per_person,
-                              seed=loop.seed)
+    base = open_category_split(task.data, "train", tsize, task.categories)
+    dataset = unpaired_within_categories(UnpairedDataset(base, pairs_per_person=task.pairs_per_person, seed=loop.seed),
+                                         base, loop.seed)
     # filled when training ends: the dict itself (not a copy) reaches the provenance tryon.train.run gives
     # the pipeline, so the cache figures of this call are saved in config.json ("training.teacher_cache")
     cache_use: dict[str, int] = {}

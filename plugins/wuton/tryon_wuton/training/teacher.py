@@ -51,7 +51,8 @@ from torch import nn
 
 from tryon.train import frozen
 
-from .batches import UnpairedDataset, batch_tensors, open_split, require_parse
+from ..agnostic import garment_mask, make_agnostic
+from .batches import GARMENT_FILL, UnpairedDataset, batch_tensors, require_parse
 from .config import (  # noqa: F401 - re-exported: the teacher's settings, stated in the torch-free .config
     CACHE_DATA,
     CHANNELS_LAST,
@@ -146,7 +147,7 @@ class TeacherStep:
         G = trainer.modules["generator"]
         D = trainer.modules.get("discriminator") if self.cfg.adv != "none" else None
         G.train()
-        t = batch_tensors(batch, device)
+        t = category_tensors(batch_tensors(batch, device), batch)
         with trainer.autocast():
             out = teacher_forward(G, t, self.cfg)
         logs: dict[str, float] = {}
@@ -195,6 +196,40 @@ def load_parser_run(parser_run: str | os.PathLike, size: Sequence[int]) -> Any:
     return pipe
 
 
+def category_tensors(t: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Redo ``agnostic`` (p*) and ``worn_garment`` (c_a,p) for the items' categories when the batch
+    holds a lower garment or a dress; an upper-only batch keeps the 000 rule untouched."""
+    cats = batch.get("category")
+    if cats is None or "agnostic" in batch or all(c == "upper" for c in cats):
+        return t
+    person, parse = t["person"], t["parse"]
+    t = dict(t)
+    t["agnostic"] = make_agnostic(person, parse, list(cats))
+    m = garment_mask(parse, list(cats)).to(person.dtype)
+    t["worn_garment"] = person * m + GARMENT_FILL * (1 - m)
+    return t
+
+
+def open_category_split(data: Any, split: str, size: Sequence[int], categories: Any = None) -> Any:
+    """A training split with every DressCode category folder read together (``category="all"``) and only the
+    items of ``categories`` kept (``None``: all; a comma-separated string or names)."""
+    from ..data import TryOnDataset
+
+    return TryOnDataset(data, split=split, size=tuple(int(s) for s in size), category="all", categories=categories or None)
+
+
+def unpaired_within_categories(dataset: UnpairedDataset, base: Any, seed: int) -> UnpairedDataset:
+    """Re-draw ``dataset``'s unpaired garments within each person's category when ``base`` holds several (one
+    model trained on all categories: the category only steers the teacher's p*, the garment c_b must match it)."""
+    from ..data.dataset import category_partners
+
+    cats = getattr(base, "categories", None)
+    parts = category_partners(list(cats), dataset.pairs, seed) if cats is not None else None
+    if parts is not None:
+        dataset.partners = parts
+    return dataset
+
+
 def train_teacher(loop: Any, task: TeacherTaskConfig) -> dict[str, Any]:
     """Train T-WUTON and save the ``wuton-teacher`` pipeline into ``loop.out_dir``.
 
@@ -219,9 +254,10 @@ def train_teacher(loop: Any, task: TeacherTaskConfig) -> dict[str, Any]:
     parser_pipe = load_parser_run(task.parser_run, size) if task.parser_run else None
     perceptual, perceptual_desc = build_perceptual(task.vgg_weights, parser_pipe.parser if parser_pipe else None)
     torch.manual_seed(loop.seed)
-    base = open_split(task.data, "train", size)
+    base = open_category_split(task.data, "train", size, task.categories)
     require_parse(base, "the teacher builds p* and c_a,p from them")
     dataset = UnpairedDataset(base, pairs_per_person=task.pairs_per_person, seed=loop.seed)
+    dataset = unpaired_within_categories(dataset, base, loop.seed)
     modules, optimizers = build_teacher_modules(size, task.adv, lr)
     info = {
         **asdict(task), "objective": "T-WUTON (000 eq. 4.3.4-4.3.6)",

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 NAME = "avae-table31"
 #: the sizes of a run (``default`` is what docs/results/avae-table31 holds)
@@ -115,9 +115,7 @@ def render(out: Path, results: dict[str, Any]) -> str:
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench-avae-table31")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-avae-table31", table=None)
 
 
 if __name__ == "__main__":

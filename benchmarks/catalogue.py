@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 
 def export_student(out: Path, size: tuple[int, int]) -> dict[str, Any]:
@@ -413,7 +413,6 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
 
 def render(out: Path, results: dict[str, Any]) -> str:
-    from tryon.fs import atomic_write_text
     from tryon.report import markdown_table
 
     c = results["catalogue"]
@@ -441,13 +440,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
                   f"overhead {run['overhead_pct']:+.1f} %, byte-identical {run['byte_identical']}" for run in r["runs"]]
         lines.append(f"- overhead ≈ {r['overhead_fixed_s']} s fixed + {r['overhead_per_pair_ms']} ms per pair")
     text = "\n".join(lines) + "\n"
-    atomic_write_text(out / "table.md", text)
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench-catalogue")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-catalogue")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 NAME = "edibert-quality"
 BUDGETS = {
@@ -52,7 +52,6 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
 
 def render(out: Path, results: dict[str, Any]) -> str:
-    from tryon.fs import atomic_write_text
     from tryon.report import markdown_table
 
     def table(rows: list[dict[str, Any]]) -> str:
@@ -66,13 +65,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
             f"{table(results['ablation'])}\n\n### One token per forward vs batched samplers\n\n{table(results['timing'])}\n\n"
             f"Target ({v['target']}): {'met' if v['met'] else 'missed'}; best {v['sampler']}: {v['speed_up']}x faster, "
             f"masked L1 {v['l1_vs_one_token']}x. Stages (s): {json.dumps(results['stages_s'])}\n")
-    atomic_write_text(out / "table.md", text)
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench-edibert")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-edibert")
 
 
 if __name__ == "__main__":

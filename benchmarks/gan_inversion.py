@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 NAME = "gan-inversion"
 BUDGETS = {
@@ -149,7 +149,6 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
 
 def render(out: Path, results: dict[str, Any]) -> str:
-    from tryon.fs import atomic_write_text
 
     rows = results["batch_scaling"]["rows"]
     e = results["encoder_vs_optimisation"]
@@ -170,13 +169,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
     md += [f"| {r['transform']} | {r['cos_to_true_direction']:.2f} | {r['mean_abs_error']:.4f} | {r['spearman']:.3f} | "
            f"{r['produced_vs_requested']} |" for r in results["directions"]]
     text = "\n".join(md) + "\n"
-    atomic_write_text(out / "table.md", text)
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench-gan-inversion")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-gan-inversion")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 NAME = "gan-toys"
 EXPERIMENTS = "nine,grid,rw25,swissroll,simplicial,digits"
@@ -77,7 +77,6 @@ TITLES = {"nine": "9 Gaussians: base vs JBT", "grid": "precision vs M (rows) and
 
 
 def render(out: Path, results: dict[str, Any]) -> str:
-    from tryon.fs import atomic_write_text
     from tryon.report import markdown_table
 
     lines = [f"# GAN toys ({results['budget']['name']} budget)", "", f"Machine: {machine_summary(results)}; "
@@ -95,13 +94,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
         if key in ("rw25", "swissroll"):
             lines += ["Cost model (ms/sample): " + json.dumps({k: round(v, 5) for k, v in results[key]["cost"].items()}), ""]
     text = "\n".join(lines)
-    atomic_write_text(out / "table.md", text)
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench-gan")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-gan")
 
 
 if __name__ == "__main__":

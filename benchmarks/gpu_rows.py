@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 NAME = "gpu-rows"
 BUDGETS = {
@@ -115,7 +115,6 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
 
 def render(out: Path, results: dict[str, Any]) -> str:
-    from tryon.fs import atomic_write_text
     from tryon.report import markdown_table
 
     c = results["config"]
@@ -127,13 +126,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
                               f"{r['p95_ms']:.2f}", f"{r['fps']:.1f}"] for r in results["results"]])]
     lines += ["", "Skipped:", ""] + [f"- {s['backend']} {s['size'][0]}x{s['size'][1]}: {s['reason']}" for s in results["skipped"]]
     text = "\n".join(lines) + "\n"
-    atomic_write_text(out / "table.md", text)
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench-gpu")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-gpu")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 NAME = "inpaint-compare"
 
@@ -367,9 +367,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "training folder unless --data)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench-inpaint-compare")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments,
+              default_out="runs/bench-inpaint-compare", table=None)
 
 
 if __name__ == "__main__":

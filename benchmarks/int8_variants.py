@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 NAME = "int8-variants"
 VARIANTS = {
@@ -120,7 +120,6 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
 
 def render(out: Path, results: dict[str, Any]) -> str:
-    from tryon.fs import atomic_write_text
     from tryon.report import markdown_table
 
     h, w = results["resolution"]
@@ -130,13 +129,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
                            [[r["variant"], f"{r['p50_ms']:.1f}", f"{r['speedup']:.2f}", f"{r.get('ssim_vs_fp32', 1.0):.4f}",
                              f"{r.get('mean_abs_vs_fp32', 0.0):.4f}"] for r in results["rows"]])
     text = head + "\n\n" + table + "\n"
-    atomic_write_text(out / "table.md", text)
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench-int8")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-int8")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 NAME = "parity-isa"
 #: ``levels`` None: native, AVX2 when this CPU has AVX-512, and SSE4.1
@@ -93,7 +93,6 @@ def _cell(row: dict[str, Any], col: str) -> Any:
 
 
 def render(out: Path, results: dict[str, Any]) -> str:
-    from tryon.fs import atomic_write_text
     from tryon.report import markdown_table
 
     batches = " and ".join(str(b) for b in results.get("batches", [1, 3]))
@@ -103,13 +102,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
     failed = [r for r in results["rows"] if "error" in r]
     if failed:
         text += "\n\nFailed levels: " + "; ".join(f"{r['level']}: {r['error']}" for r in failed)
-    atomic_write_text(out / "table.md", text + "\n")
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/parity-isa")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/parity-isa")
 
 
 if __name__ == "__main__":

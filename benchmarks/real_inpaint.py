@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tryon.study import script
 
 HOLE = 12  # a 12×12 hole on 32×32 images, the size a user reported OpenCV beating EdiBERT on
 
@@ -224,7 +225,6 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def render(out: Path, result: dict[str, Any]) -> str:
     """``table.md`` from the results alone."""
-    from tryon.fs import atomic_write_text
 
     m = result["machine"]
     lines = [f"{result['n_eval']} held-out crops (32×32), seeds {result['seeds']}; {m['cpu']} ({', '.join(m['isa'])}), "
@@ -235,7 +235,6 @@ def render(out: Path, result: dict[str, Any]) -> str:
         lines.append(f"| {r['masks']} | {r['method']} | {r['l1_hole']:.4f} ± {r['l1_hole_halfrange']:.4f} | {r['l1_outside']:.4f} | "
                      f"{r['ssim']:.4f} | {r['proxy_fid']:.3f} ± {r['proxy_fid_halfrange']:.3f} | {r['s_per_image']:.4f} |")
     text = "\n".join(lines)
-    atomic_write_text(out / "table.md", text + "\n")
     return text
 
 
@@ -251,11 +250,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--train-minutes", type=float, default=None, help="train EdiBERT and a conv GAN here, M minutes per model")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from tryon.study import main as study_main
-
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments)
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

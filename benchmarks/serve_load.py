@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 NAME = "serve-load"
 HOST = "127.0.0.1"
@@ -505,7 +505,6 @@ TABLE_KEYS = ("req_per_s", "p50_ms", "p95_ms", "p99_ms", "status", "server_p50_m
 
 
 def render(out: Path, results: dict[str, Any]) -> str:
-    from tryon.fs import atomic_write_text
     from tryon.report import markdown_table
 
     H, W = results["resolution"]
@@ -539,13 +538,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
                      + "; ".join(f"{k}: {v['request']} / {v['response']}" for k, v in results["wire_bytes"].items()))
     lines.append(f"- total {results['total_s']} s")
     text = "\n".join(lines) + "\n"
-    atomic_write_text(out / "table.md", text)
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/serve-load")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/serve-load")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tryon.study import script
 
 NAME = "video-fps"
 BUDGETS = {
@@ -196,7 +197,6 @@ def _label(run: dict[str, Any]) -> str:
 
 def render(out: Path, result: dict[str, Any]) -> str:
     """``table.md`` from the results alone."""
-    from tryon.fs import atomic_write_text
     from tryon.study import machine_summary
 
     s = result["settings"]
@@ -231,15 +231,10 @@ def render(out: Path, result: dict[str, Any]) -> str:
     for r in sim["rows"]:
         lines.append(f"| {r['remedy']} | {r['flicker']:.4f} | {r['abs_vs_gt']:.4f} |")
     text = "\n".join(lines)
-    atomic_write_text(out / "table.md", text + "\n")
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    from tryon.study import main as study_main
-
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments)
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from tryon.study import script
 
 #: the user's recipe: 32×32 crops, factor 4 (8×8 tokens), 128 codes, base width 32, lr 2e-3, batch 8
 USER = ["--size", "32x32", "--factor", "4", "--codes", "128", "--ch", "32", "--lr", "2e-3"]
@@ -301,11 +302,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--rates", default=None, help="skip the timing run: 'PRE,POST' steps/s of the base recipe")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from tryon.study import main as study_main
-
-    return study_main(NAME, compute, render_files, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments)
+main = script(NAME, compute, render_files, BUDGETS, doc=__doc__, add_arguments=add_arguments, table=None)
 
 
 if __name__ == "__main__":

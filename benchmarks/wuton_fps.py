@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 ALL_BACKENDS = "torch,ort-cpu,ort-int8,ov-fp32,ov-bf16,ov-int8"
 
@@ -197,7 +197,6 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
 def render(out: Path, results: dict[str, Any]) -> str:
     from tryon.bench import render_markdown
-    from tryon.fs import atomic_write_text
 
     facts = {"date": results["date"], "machine": {"gpu": None, **results["machine"]}, "versions": results["versions"]}
     md = [f"S-WUTON FPS ({results['budget']['name']} budget), weights: {results['weights']}; {machine_summary(results)}"]
@@ -213,13 +212,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
                   + ", ".join(f"{k} {v:.1f}" for k, v in bd["p50_ms"].items())
                   + f" — parser share {bd['parser_share']:.1%}, parser+agnostic {bd['parser_plus_agnostic_share']:.1%}")
     text = "\n\n".join(md) + "\n"
-    atomic_write_text(out / "table.md", text)
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from typing import Any, Callable
 
 import torch
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 TEACHERS = {  # display name -> (run folder, TeacherTaskConfig options); 000 Table E.1 columns
     "T-WUTON": ("teacher", {"adv": "unpaired", "end_to_end": True}),
@@ -522,9 +522,7 @@ def render(out: Path, results: dict[str, Any]) -> str:
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/wuton_quality")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/wuton_quality", table=None)
 
 
 if __name__ == "__main__":

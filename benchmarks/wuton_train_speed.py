@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from tryon.study import Study, machine_summary, main as study_main
+from tryon.study import Study, machine_summary, script
 
 
 def variants(precision: str) -> dict[str, dict[str, Any]]:
@@ -413,7 +413,6 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
 
 def render(out: Path, results: dict[str, Any]) -> str:
-    from tryon.fs import atomic_write_text
 
     lines = [f"# WUTON training speed ({results['size'][0]}x{results['size'][1]}, batch {results['batch']}) — "
              f"{machine_summary(results)}; torch threads {results['torch_threads']}"]
@@ -451,13 +450,10 @@ def render(out: Path, results: dict[str, Any]) -> str:
                 bad = [k for k, ok in v.items() if not ok]
                 lines.append(f"\n{n}: {'within the two-seed band of the old path' if not bad else 'OUTSIDE the band: ' + ', '.join(bad)}")
     text = "\n".join(lines) + "\n"
-    atomic_write_text(out / "table.md", text)
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    return study_main(NAME, compute, render, BUDGETS, argv=argv, description=__doc__.splitlines()[0],
-                      add_arguments=add_arguments, default_out="runs/bench-train-speed")
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-train-speed")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from .facts import facts, now, versions
 from .figures import add_figure
-from .runner import add_study_arguments, main, run
+from .runner import add_study_arguments, main, run, script
 from .study import RESERVED, RESULTS, SCHEMA_VERSION, Study, load_results
 from .summary import machine_summary
 
 __all__ = ["RESERVED", "RESULTS", "SCHEMA_VERSION", "Study", "add_figure", "add_study_arguments", "facts", "load_results",
-           "machine_summary", "main", "now", "run", "versions"]
+           "machine_summary", "main", "now", "run", "script", "versions"]

@@ -43,8 +43,10 @@ def _knobs(knobs: Mapping[str, Any]) -> str:
 
 
 def run(name: str, args: argparse.Namespace, compute: Compute, render: Render,
-        budgets: Mapping[str, Mapping[str, Any]], *, argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Compute (unless ``args.render_only``), save ``results.json``, render from the saved record; returns the record."""
+        budgets: Mapping[str, Mapping[str, Any]], *, argv: Sequence[str] | None = None,
+        table: str | None = None) -> dict[str, Any]:
+    """Compute (unless ``args.render_only``), save ``results.json``, render from the saved record; returns the record.
+    ``table``: a file name under ``--out`` that the text ``render`` returns is written to (atomically), e.g. ``table.md``."""
     out = Path(args.out)
     if args.render_only:
         results = load_results(out)
@@ -59,6 +61,10 @@ def run(name: str, args: argparse.Namespace, compute: Compute, render: Render,
         study.save()
         results = load_results(out)  # render what was saved, exactly as --render-only will
     text = render(out, results)
+    if text and table:
+        from ..fs import atomic_write_text
+
+        atomic_write_text(out / table, text if text.endswith("\n") else text + "\n")
     if text:
         print(text)
     return results
@@ -67,20 +73,38 @@ def run(name: str, args: argparse.Namespace, compute: Compute, render: Render,
 def main(name: str, compute: Compute, render: Render, budgets: Mapping[str, Mapping[str, Any]], *,
          argv: Sequence[str] | None = None, description: str | None = None,
          add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
-         default_budget: str | None = None, default_out: str | None = None) -> int:
+         default_budget: str | None = None, default_out: str | None = None, table: str | None = None) -> int:
     """The ``main`` of a study script: parse ``argv``, :func:`run`, exit status 0 (an :class:`InputError` prints one
-    line and returns 1)."""
+    line and returns 1). ``table``: see :func:`run`."""
     parser = argparse.ArgumentParser(description=description)
     add_study_arguments(parser, name, budgets, default_budget=default_budget, default_out=default_out)
     if add_arguments is not None:
         add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        run(name, args, compute, render, budgets, argv=argv)
+        run(name, args, compute, render, budgets, argv=argv, table=table)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-__all__ = ["Compute", "Render", "add_study_arguments", "main", "run"]
+def script(name: str, compute: Compute, render: Render, budgets: Mapping[str, Mapping[str, Any]], *,
+           doc: str | None = None, add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+           default_budget: str | None = None, default_out: str | None = None,
+           table: str | None = "table.md") -> Callable[[Sequence[str] | None], int]:
+    """The ``main(argv=None) -> int`` of a benchmark script in one line: :func:`main` with the script's study, the first
+    line of its docstring as the description, and the text ``render`` returns written to ``OUT/table.md``::
+
+        main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments)
+    """
+    description = doc.strip().splitlines()[0] if doc else None
+
+    def study_main(argv: Sequence[str] | None = None) -> int:
+        return main(name, compute, render, budgets, argv=argv, description=description, add_arguments=add_arguments,
+                    default_budget=default_budget, default_out=default_out, table=table)
+
+    return study_main
+
+
+__all__ = ["Compute", "Render", "add_study_arguments", "main", "run", "script"]

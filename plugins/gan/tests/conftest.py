@@ -6,6 +6,16 @@ import pytest
 import torch
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and the 2 cores are shared: use with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def toy_data():
     from tryon_gan.data import gaussian_grid

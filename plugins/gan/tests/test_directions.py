@@ -10,12 +10,7 @@ from tryon_gan.directions import (Directions, MonotoneMap, brightness, build_tra
 from tryon_gan.sprites import FACTORS, SpriteGenerator, SpritesData
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_sprites_factors_are_exact():

@@ -21,12 +21,7 @@ from tryon.geometry.masks import dilate  # noqa: E402
 from tryon_gan.editing import collage, composite, crossover, inpaint, paste  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,7 @@ def app():
     """The CLI app of the installed plugins, plus the template plugin's verbs (registered in-process)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(ROOT / "examples" / "plugin-template"))
-        from tryon_plugin_template import plugin as template
+        from tryon_plugin_template.plugin import hooks as template
 
         app = tryon.cli.build_app()
         if "train template-tone" not in app.commands:

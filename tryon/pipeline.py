@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from types import ModuleType
 from pathlib import Path
 from typing import Any
 
@@ -362,10 +363,15 @@ def _import_class(spec: str, directory: Any) -> type:
 
 
 def _plugin_modules(manager: Any) -> list[str]:
+    """The top-level packages of the registered plugins: a module plugin's own, a :class:`tryon.wiring.PluginHooks`'s
+    ``package``, another object's class's module."""
     names = []
     for _, plugin in manager.pm.list_name_plugin():
-        mod = getattr(plugin, "__name__", None)
-        if mod:
+        if isinstance(plugin, ModuleType):
+            mod = plugin.__name__
+        else:
+            mod = getattr(plugin, "package", None) or type(plugin).__module__
+        if isinstance(mod, str) and mod:
             names.append(mod.split(".")[0])
     return names
 

@@ -1,30 +1,12 @@
-"""Hook implementations: the only module tryon imports when it discovers the plugin.
+"""The hooks of the template plugin (entry point ``tryon.plugins: template = "tryon_plugin_template.plugin:hooks"``).
 
-Thin on purpose: each hook hands the registry to :mod:`.specs` (what the plugin declares) or the app to
-:mod:`.cli` (its verbs). Keep it import-light: no torch here.
+The core's standard wiring (:class:`tryon.wiring.PluginHooks`): the registries are filled from :mod:`.specs`
+(``task_specs()``, ``dataset_specs()``, ``sampler_specs()``), the command line from :mod:`.cli` (``register_cli``), each
+imported when its hook first runs. This module is the only one imported at discovery, so it stays import-light.
 """
 
 from __future__ import annotations
 
-import tryon
+from tryon.wiring import PluginHooks
 
-
-@tryon.hookimpl
-def tryon_register_tasks(registry):
-    from .specs import register_tasks
-
-    register_tasks(registry)
-
-
-@tryon.hookimpl
-def tryon_register_samplers(registry):
-    from .specs import register_samplers
-
-    register_samplers(registry)
-
-
-@tryon.hookimpl
-def tryon_register_cli(app):
-    from .cli import register_cli
-
-    register_cli(app)
+hooks = PluginHooks("tryon_plugin_template")

@@ -5,7 +5,6 @@ Factories are :func:`tryon.lazy` strings ``"module:attribute"``, imported on fir
 
 from __future__ import annotations
 
-from typing import Any
 
 import tryon
 
@@ -31,14 +30,4 @@ def sampler_specs() -> list[tryon.SamplerSpec]:
     )]
 
 
-def register_tasks(registry: Any) -> None:
-    for spec in task_specs():
-        registry.register(spec)
-
-
-def register_samplers(registry: Any) -> None:
-    for spec in sampler_specs():
-        registry.register(spec)
-
-
-__all__ = ["TASK", "register_samplers", "register_tasks", "sampler_specs", "task_specs"]
+__all__ = ["TASK", "sampler_specs", "task_specs"]

@@ -1,27 +1,12 @@
-"""Hook implementations of the control plugin (entry point ``tryon.plugins: control``): thin and import-light (no
-torch). What the plugin declares is in :mod:`.specs`, its verbs in :mod:`.cli`."""
+"""The hooks of the control plugin (entry point ``tryon.plugins: control = "tryon_control.plugin:hooks"``).
+
+The core's standard wiring (:class:`tryon.wiring.PluginHooks`): the registries are filled from :mod:`.specs`
+(``task_specs()``, ``dataset_specs()``, ``sampler_specs()``), the command line from :mod:`.cli` (``register_cli``), each
+imported when its hook first runs. This module is the only one imported at discovery, so it stays import-light.
+"""
 
 from __future__ import annotations
 
-import tryon
+from tryon.wiring import PluginHooks
 
-
-@tryon.hookimpl
-def tryon_register_tasks(registry):
-    from .specs import register_tasks
-
-    register_tasks(registry)
-
-
-@tryon.hookimpl
-def tryon_register_datasets(registry):
-    from .specs import register_datasets
-
-    register_datasets(registry)
-
-
-@tryon.hookimpl
-def tryon_register_cli(app):
-    from .cli import register_cli
-
-    register_cli(app)
+hooks = PluginHooks("tryon_control")

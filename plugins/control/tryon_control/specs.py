@@ -69,15 +69,4 @@ def dataset_specs() -> list[DatasetSpec]:
     ]
 
 
-def register_tasks(registry: Any) -> None:
-    for spec in task_specs():
-        registry.register(spec)
-
-
-def register_datasets(registry: Any) -> None:
-    for spec in dataset_specs():
-        registry.register(spec)
-
-
-__all__ = ["LATENT_LOSSES", "OBJECTIVES", "TRAIN_TASK", "WEIGHTS_FAMILY", "dataset_specs", "register_datasets", "register_tasks",
-           "task_specs"]
+__all__ = ["LATENT_LOSSES", "OBJECTIVES", "TRAIN_TASK", "WEIGHTS_FAMILY", "dataset_specs", "task_specs"]

@@ -82,20 +82,4 @@ def dataset_specs() -> list[DatasetSpec]:
                         "`tryon data edibert-scenes`", _image_folder, meta={"layout": "ROOT/**/*.png|jpg"})]
 
 
-def register_tasks(registry: Any) -> None:
-    for spec in task_specs():
-        registry.register(spec)
-
-
-def register_samplers(registry: Any) -> None:
-    for spec in sampler_specs():
-        registry.register(spec)
-
-
-def register_datasets(registry: Any) -> None:
-    for spec in dataset_specs():
-        registry.register(spec)
-
-
-__all__ = ["PARALLEL_SAMPLERS", "dataset_specs", "register_datasets", "register_samplers", "register_tasks",
-           "sampler_specs", "task_specs"]
+__all__ = ["PARALLEL_SAMPLERS", "dataset_specs", "sampler_specs", "task_specs"]

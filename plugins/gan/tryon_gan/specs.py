@@ -103,20 +103,4 @@ def sampler_specs() -> list[SamplerSpec]:
             for name, (summary, cls) in SAMPLERS.items()]
 
 
-def register_tasks(registry: Any) -> None:
-    for spec in task_specs():
-        registry.register(spec)
-
-
-def register_datasets(registry: Any) -> None:
-    for spec in dataset_specs():
-        registry.register(spec)
-
-
-def register_samplers(registry: Any) -> None:
-    for spec in sampler_specs():
-        registry.register(spec)
-
-
-__all__ = ["SAMPLERS", "dataset_specs", "register_datasets", "register_samplers", "register_tasks", "sampler_specs",
-           "task_specs"]
+__all__ = ["SAMPLERS", "dataset_specs", "sampler_specs", "task_specs"]

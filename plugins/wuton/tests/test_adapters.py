@@ -15,7 +15,7 @@ from tryon.errors import DatasetError
 from tryon_wuton.data import TryOnDataset, check_dataset, detect_layout
 from tryon_wuton.data import labels as L
 from tryon_wuton.data import synth
-from tryon_wuton.specs import register_datasets
+from tryon_wuton.plugin import hooks
 
 H, W = 64, 48
 
@@ -281,7 +281,7 @@ def test_check_dataset_summary_and_registry(tmp_path, synth_root):
     from tryon.registry import DatasetRegistry
 
     reg = DatasetRegistry()
-    register_datasets(reg)
+    hooks.tryon_register_datasets(registry=reg)
     assert {"synthetic", "viton-hd", "viton", "dresscode", "pfafn"} <= set(reg.names())
     assert len(reg.get("synthetic").factory(synth_root, "test")) == 3
     with pytest.raises(DatasetError, match="synth_meta"):

@@ -15,9 +15,11 @@ from PIL import Image
 import tryon
 from tryon.errors import InputError
 from tryon.registry import TaskRegistry
+from tryon.wiring import PluginHooks
 from tryon_wuton.cli import parse_size, register_cli
 from tryon_wuton.pipelines import TryOnResult, WutonStudentPipeline, WutonTeacherPipeline
-from tryon_wuton.specs import register_tasks, task_specs
+from tryon_wuton.plugin import hooks
+from tryon_wuton.specs import task_specs
 
 SIZE = (64, 48)
 
@@ -133,7 +135,7 @@ def test_config_round_trips_through_json_and_provenance_stays_out_of_it(tmp_path
 
 def test_task_specs_registry_and_export_hooks(student: WutonStudentPipeline) -> None:
     reg = TaskRegistry()
-    register_tasks(reg)
+    hooks.tryon_register_tasks(registry=reg)
     assert reg.names() == ["wuton-parser", "wuton-student", "wuton-teacher"]
     spec = reg.get("wuton-student")
     assert spec.inputs == ("person", "garment") and [e.name for e in spec.exportable] == ["student"]
@@ -157,13 +159,8 @@ def test_task_specs_registry_and_export_hooks(student: WutonStudentPipeline) -> 
 def test_tryon_load_through_the_plugin_registry(student: WutonStudentPipeline, tmp_path) -> None:
     from tryon.plugins import get_manager
 
-    if "wuton-student" not in {s.name for s in tryon.list_tasks()}:  # until plugin.py wires register_tasks
-        class _InProcess:
-            @tryon.hookimpl
-            def tryon_register_tasks(self, registry):
-                register_tasks(registry)
-
-        assert get_manager().register(_InProcess(), name="wuton-model-test")
+    if "wuton-student" not in {s.name for s in tryon.list_tasks()}:  # the plugin not installed: register it in-process
+        assert get_manager().register(PluginHooks("tryon_wuton"), name="wuton-model-test")
     student.save_pretrained(tmp_path / "s")
     pipe = tryon.load("wuton-student", weights=tmp_path / "s", device="cpu")
     p, g = torch.rand(1, 3, *SIZE) * 2 - 1, torch.rand(1, 3, *SIZE) * 2 - 1
@@ -201,8 +198,9 @@ def test_cli_verbs_and_cheap_import() -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         parse_size("256")
     # registering tasks and verbs imports no torch (keeps `tryon tasks` fast)
-    code = ("import sys, tryon_wuton.specs as t, tryon_wuton.cli as c; from tryon.registry import TaskRegistry; "
-            "t.register_tasks(TaskRegistry()); c.register_cli(type('A', (), {'add_command': lambda *a, **k: None})()); "
+    code = ("import sys; from tryon_wuton.plugin import hooks; from tryon.registry import TaskRegistry; "
+            "hooks.tryon_register_tasks(registry=TaskRegistry()); "
+            "hooks.tryon_register_cli(app=type('A', (), {'add_command': lambda *a, **k: None})()); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert len(task_specs()) == 3

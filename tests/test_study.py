@@ -82,3 +82,43 @@ def test_facts_do_not_import_torch() -> None:
     code = ("import sys; sys.modules['torch'] = None\n"
             "from tryon.study import facts; f = facts(); assert f['machine']['cpu'] and f['versions']['tryon']")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+STUDY_MODULE = '''
+NAME = "verb-study"
+BUDGETS = {"tiny": {"n": 2}, "default": {"n": 5}}
+CALLS = []
+
+def add_arguments(parser):
+    parser.add_argument("--scale", type=float, default=1.0)
+
+def compute(study, args):
+    CALLS.append("compute")
+    study.results["total"] = study.knobs["n"] * args.scale
+
+def render(out, results):
+    return f"total {results['total']}"
+'''
+
+
+def test_study_verb_configures_runs_and_re_renders_a_study_module(tmp_path: Path, monkeypatch, capsys) -> None:
+    import argparse
+
+    from tryon.study import study_verb
+
+    (tmp_path / "verb_study_module.py").write_text(STUDY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    verb = study_verb("verb_study_module", default_out=str(tmp_path / "runs" / "verb"))
+    assert set(verb) == {"configure", "run"}
+    parser = argparse.ArgumentParser()
+    verb["configure"](parser)
+    args = parser.parse_args(["--budget", "tiny", "--scale", "3"])
+    assert args.out == str(tmp_path / "runs" / "verb") and args.render_only is False
+    assert verb["run"](args) == 0
+    assert load_results(Path(args.out))["total"] == 6.0 and capsys.readouterr().out.strip() == "total 6.0"
+    import verb_study_module
+
+    assert verb_study_module.CALLS == ["compute"]
+    assert verb["run"](parser.parse_args(["--render-only"])) == 0  # re-rendered from results.json, not recomputed
+    assert verb_study_module.CALLS == ["compute"] and capsys.readouterr().out.strip() == "total 6.0"
+    sys.modules.pop("verb_study_module", None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -107,4 +108,27 @@ def script(name: str, compute: Compute, render: Render, budgets: Mapping[str, Ma
     return study_main
 
 
-__all__ = ["Compute", "Render", "add_study_arguments", "main", "run", "script"]
+def study_verb(module: str, *, default_out: str | None = None) -> dict[str, Callable[..., Any]]:
+    """``configure=`` and ``run=`` of a CLI verb that runs the study defined in ``module`` (its ``NAME``, ``BUDGETS``,
+    ``compute``, ``render`` and, optionally, ``add_arguments``), imported when the verb is configured; keep the module's
+    top free of torch so that ``tryon --help`` stays fast::
+
+        app.add_command("demo gan", help="...", **study_verb("tryon_gan.experiments.demo", default_out="runs/demo-gan"))
+    """
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        study = import_module(module)
+        add_study_arguments(parser, study.NAME, study.BUDGETS, default_out=default_out)
+        add_arguments = getattr(study, "add_arguments", None)
+        if add_arguments is not None:
+            add_arguments(parser)
+
+    def run_verb(args: argparse.Namespace) -> int:
+        study = import_module(module)
+        run(study.NAME, args, study.compute, study.render, study.BUDGETS)
+        return 0
+
+    return {"configure": configure, "run": run_verb}
+
+
+__all__ = ["Compute", "Render", "add_study_arguments", "main", "run", "script", "study_verb"]

@@ -21,6 +21,7 @@ import json
 import sys
 from typing import Any
 
+from tryon.study import study_verb
 from tryon.sizes import parse_size
 from tryon.trainconfig import add_config_arguments, add_train_arguments, config_from_args, train_config_from_args
 
@@ -77,44 +78,6 @@ def _run_scenes(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------------------ eval
-def _configure_eval(p: argparse.ArgumentParser) -> None:
-    from tryon.study import add_study_arguments
-
-    from .experiments.evaluate import BUDGETS, NAME, add_arguments  # torch-free
-
-    add_study_arguments(p, NAME, BUDGETS, default_out="runs/eval-edibert")
-    add_arguments(p)
-
-
-def _run_eval(args: argparse.Namespace) -> int:
-    from tryon.study import run
-
-    from .experiments.evaluate import BUDGETS, NAME, compute, render
-
-    run(NAME, args, compute, render, BUDGETS)
-    return 0
-
-
-# ------------------------------------------------------------------------------------------------ demo
-def _configure_demo(p: argparse.ArgumentParser) -> None:
-    from tryon.study import add_study_arguments
-
-    from .experiments.demo import BUDGETS, NAME, add_arguments  # torch-free
-
-    add_study_arguments(p, NAME, BUDGETS, default_out="runs/demo-edibert")
-    add_arguments(p)
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from tryon.study import run
-
-    from .experiments.demo import BUDGETS, NAME, compute, render
-
-    run(NAME, args, compute, render, BUDGETS)
-    return 0
-
-
 def register_cli(app: Any) -> None:
     app.add_command("train edibert-vqgan", help="train the VQGAN tokenizer (000 §4.2.2.1) on an image folder",
                     configure=_configure_vqgan, run=_run_vqgan, aliases=("train vqgan",))
@@ -124,9 +87,9 @@ def register_cli(app: Any) -> None:
     app.add_command("data edibert-scenes", help="write procedural scenes (EdiBERT tests and demo data)",
                     configure=_configure_scenes, run=_run_scenes)
     app.add_command("eval edibert", help="inpainting ablation (000 Table 4.2) and batched-sampler timing of an EdiBERT run",
-                    configure=_configure_eval, run=_run_eval)
+                    **study_verb(f"{__package__}.experiments.evaluate", default_out="runs/eval-edibert"))
     app.add_command("demo edibert", help="train a tiny VQGAN + EdiBERT on built-in scenes, edit, write a report",
-                    configure=_configure_demo, run=_run_demo)
+                    **study_verb(f"{__package__}.experiments.demo", default_out="runs/demo-edibert"))
 
 
 __all__ = ["register_cli"]

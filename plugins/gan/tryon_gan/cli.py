@@ -15,9 +15,9 @@ release (deprecated aliases).
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
+from tryon.study import study_verb
 from tryon.trainconfig import train_verb
 
 from .training.config import (
@@ -42,24 +42,6 @@ TRAIN_VERBS: dict[str, tuple[str, Any, dict[str, Any], str, tuple[str, ...]]] = 
 }
 
 
-def _configure_demo(p: argparse.ArgumentParser) -> None:
-    from tryon.study import add_study_arguments
-
-    from .experiments.demo import BUDGETS, NAME, add_arguments  # torch-free
-
-    add_study_arguments(p, NAME, BUDGETS, default_out="runs/demo-gan")
-    add_arguments(p)
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from tryon.study import run
-
-    from .experiments.demo import BUDGETS, NAME, compute, render
-
-    run(NAME, args, compute, render, BUDGETS)
-    return 0
-
-
 def register_cli(app: Any) -> None:
     for name, (text, task_cls, loop_defaults, target, former) in TRAIN_VERBS.items():
         module, fn = target.split(":")
@@ -67,7 +49,7 @@ def register_cli(app: Any) -> None:
         configure, run = train_verb(task_cls, loop_defaults, f"{__package__}.training.{module}:{fn}", summary=lambda r: r[1])
         app.add_command(name, help=text, configure=configure, run=run, aliases=former)
     app.add_command("demo gan", help="toy GAN reproductions (JBT, latentRS, simplicial, losses) -> runs/demo-gan/report.html",
-                    configure=_configure_demo, run=_run_demo)
+                    **study_verb(f"{__package__}.experiments.demo", default_out="runs/demo-gan"))
 
 
 __all__ = ["TRAIN_VERBS", "register_cli"]

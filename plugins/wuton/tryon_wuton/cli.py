@@ -17,6 +17,7 @@ import json
 import math
 from typing import Any
 
+from tryon.study import study_verb
 from tryon.trainconfig import train_verb
 
 from .training.config import (
@@ -176,25 +177,6 @@ def _run_clip(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------------------ demo
-def _configure_demo(p: argparse.ArgumentParser) -> None:
-    from tryon.study import add_study_arguments
-
-    from .experiments.demo import BUDGETS, NAME, add_arguments  # torch-free
-
-    add_study_arguments(p, NAME, BUDGETS, default_out="runs/demo")
-    add_arguments(p)
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from tryon.study import run
-
-    from .experiments.demo import BUDGETS, NAME, compute, render
-
-    run(NAME, args, compute, render, BUDGETS)
-    return 0
-
-
 def register_cli(app: Any) -> None:
     for name, (text, task_cls, loop_defaults, target) in TRAIN_VERBS.items():
         module, fn = target.split(":")
@@ -207,7 +189,7 @@ def register_cli(app: Any) -> None:
     app.add_command("data wuton-clip", help="write a synthetic try-on clip: a moving person, the garment, ground truth",
                     configure=_configure_clip, run=_run_clip)
     app.add_command("demo wuton", help="run the try-on job end to end on synthetic data and write a report",
-                    configure=_configure_demo, run=_run_demo)
+                    **study_verb(f"{__package__}.experiments.demo", default_out="runs/demo"))
 
 
 __all__ = ["TRAIN_VERBS", "parse_size", "register_cli"]

@@ -439,8 +439,7 @@ def render(out: Path, results: dict[str, Any]) -> str:
         lines += [f"- {run['grid'][0]}x{run['grid'][1]}: local {run['local_s']:.2f} s, ray {run['ray_s']:.2f} s, "
                   f"overhead {run['overhead_pct']:+.1f} %, byte-identical {run['byte_identical']}" for run in r["runs"]]
         lines.append(f"- overhead ≈ {r['overhead_fixed_s']} s fixed + {r['overhead_per_pair_ms']} ms per pair")
-    text = "\n".join(lines) + "\n"
-    return text
+    return "\n".join(lines) + "\n"
 
 
 main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-catalogue")

@@ -537,8 +537,7 @@ def render(out: Path, results: dict[str, Any]) -> str:
         lines.append("- bytes on the wire for one pair (request body / response body): "
                      + "; ".join(f"{k}: {v['request']} / {v['response']}" for k, v in results["wire_bytes"].items()))
     lines.append(f"- total {results['total_s']} s")
-    text = "\n".join(lines) + "\n"
-    return text
+    return "\n".join(lines) + "\n"
 
 
 main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/serve-load")

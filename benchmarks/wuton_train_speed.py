@@ -449,8 +449,7 @@ def render(out: Path, results: dict[str, Any]) -> str:
             for n, v in ls["within_noise"].items():
                 bad = [k for k, ok in v.items() if not ok]
                 lines.append(f"\n{n}: {'within the two-seed band of the old path' if not bad else 'OUTSIDE the band: ' + ', '.join(bad)}")
-    text = "\n".join(lines) + "\n"
-    return text
+    return "\n".join(lines) + "\n"
 
 
 main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments, default_out="runs/bench-train-speed")

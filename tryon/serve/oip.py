@@ -288,23 +288,31 @@ def encode_request(inputs: Sequence[Tensor], *, binary: bool = True, request_id:
         doc["id"] = request_id
     if parameters:
         doc["parameters"] = dict(parameters)
-    blobs, ins = [], []
-    for t in inputs:
-        d: dict[str, Any] = {"name": t.name, "shape": list(t.shape), "datatype": t.datatype}
-        if binary:
-            blob = join_bytes(t.data) if t.datatype == "BYTES" else np.ascontiguousarray(
-                t.data, dtype=DATATYPES[t.datatype]).tobytes()
-            d["parameters"] = {**t.parameters, "binary_data_size": len(blob)}
-            blobs.append(blob)
-        else:
-            if t.parameters:
-                d["parameters"] = dict(t.parameters)
-            d["data"] = ([base64.b64encode(e).decode("ascii") for e in t.data] if t.datatype == "BYTES"
-                         else np.asarray(t.data).ravel().tolist())
-        ins.append(d)
-    doc["inputs"] = ins
+    blobs: list[bytes] = []
+    doc["inputs"] = [_tensor_entry(t, binary, blobs) for t in inputs]
     if outputs is not None:
         doc["outputs"] = [{"name": o.name, **({"parameters": o.parameters} if o.parameters else {})} for o in outputs]
+    return _body(doc, blobs)
+
+
+def _tensor_entry(t: Tensor, binary: bool, blobs: list[bytes]) -> dict[str, Any]:
+    """A tensor's JSON entry; ``binary``: its data appended to ``blobs`` (its size in ``binary_data_size``)."""
+    entry: dict[str, Any] = {"name": t.name, "datatype": t.datatype, "shape": list(t.shape)}
+    if binary:
+        blob = join_bytes(t.data) if t.datatype == "BYTES" else np.ascontiguousarray(
+            t.data, dtype=DATATYPES[t.datatype]).tobytes()
+        entry["parameters"] = {**t.parameters, "binary_data_size": len(blob)}
+        blobs.append(blob)
+    else:
+        if t.parameters:
+            entry["parameters"] = dict(t.parameters)
+        entry["data"] = ([base64.b64encode(e).decode("ascii") for e in t.data] if t.datatype == "BYTES"
+                         else np.asarray(t.data).ravel().tolist())
+    return entry
+
+
+def _body(doc: dict[str, Any], blobs: list[bytes]) -> tuple[bytes, dict[str, str]]:
+    """The JSON head alone, or head + binary tensors with ``Inference-Header-Content-Length``."""
     head = json.dumps(doc, separators=(",", ":")).encode()
     if not blobs:
         return head, {"Content-Type": "application/json"}
@@ -354,25 +362,8 @@ def encode_response(model_name: str, outputs: Sequence[tuple[Tensor, bool]], *, 
     if parameters:
         doc["parameters"] = parameters
     blobs: list[bytes] = []
-    outs = []
-    for t, binary in outputs:
-        o: dict[str, Any] = {"name": t.name, "datatype": t.datatype, "shape": list(t.shape)}
-        if binary:
-            blob = join_bytes(t.data) if t.datatype == "BYTES" else np.ascontiguousarray(
-                t.data, dtype=DATATYPES[t.datatype]).tobytes()
-            o["parameters"] = {**t.parameters, "binary_data_size": len(blob)}
-            blobs.append(blob)
-        else:
-            if t.parameters:
-                o["parameters"] = dict(t.parameters)
-            o["data"] = ([base64.b64encode(e).decode("ascii") for e in t.data] if t.datatype == "BYTES"
-                         else np.asarray(t.data).ravel().tolist())
-        outs.append(o)
-    doc["outputs"] = outs
-    head = json.dumps(doc, separators=(",", ":")).encode()
-    if not blobs:
-        return head, {"Content-Type": "application/json"}
-    return head + b"".join(blobs), {"Content-Type": "application/octet-stream", HEADER_LENGTH: str(len(head))}
+    doc["outputs"] = [_tensor_entry(t, binary, blobs) for t, binary in outputs]
+    return _body(doc, blobs)
 
 
 __all__ = ["DATATYPES", "HEADER_LENGTH", "BINARY_EXTENSION", "OIPError", "Tensor", "RequestedOutput", "InferRequest",

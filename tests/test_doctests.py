@@ -21,13 +21,14 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
 def documented_modules() -> list[ModuleType]:
-    """Every module of ``tryon.geometry`` and ``tryon.nn`` (packages included), and ``tryon.losses``."""
+    """Every module of ``tryon.geometry`` and ``tryon.nn`` (packages included), ``tryon.losses`` and the data-spec parser."""
     modules: list[ModuleType] = []
     for package in (tryon.geometry, tryon.nn):
         modules.append(package)
         for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + "."):
             modules.append(importlib.import_module(info.name))
     modules.append(tryon.losses)
+    modules.append(importlib.import_module("tryon.data.spec_strings"))
     return modules
 
 

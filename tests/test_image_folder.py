@@ -49,3 +49,27 @@ def test_empty_and_missing_folder(tmp_path):
         ImageFolderDataset(tmp_path)
     with pytest.raises(DatasetError, match="no such folder"):
         ImageFolderDataset(tmp_path / "nope")
+
+
+def test_grey_items_are_the_mean_of_rgb_and_other_channel_counts_are_refused(tmp_path):
+    from tryon.errors import InputError
+
+    tmp_path.mkdir(exist_ok=True)
+    Image.fromarray(np.dstack([np.full((8, 8), v, np.uint8) for v in (0, 255, 255)])).save(tmp_path / "c.png")
+    grey = ImageFolderDataset(tmp_path, size=(4, 4), channels=1)[0]
+    rgb = ImageFolderDataset(tmp_path, size=(4, 4))[0]
+    assert tuple(grey.shape) == (1, 4, 4) and float(grey.mean()) == pytest.approx(1 / 3, abs=1e-6)  # (−1 + 1 + 1) / 3
+    assert float((grey[0] - rgb.mean(0)).abs().max()) == 0.0
+    with pytest.raises(InputError, match="channels"):
+        ImageFolderDataset(tmp_path, channels=4)
+
+
+def test_data_shape_names_points_images_and_refuses_other_items():
+    import torch
+
+    from tryon.data import data_shape
+
+    assert data_shape([torch.zeros(5)]) == ("points", (5,))
+    assert data_shape([(torch.zeros(1, 8, 6), 3)]) == ("images", (1, 8, 6))  # (item, label) pairs: the item
+    with pytest.raises(DatasetError, match="D or C×H×W"):
+        data_shape([torch.zeros(2, 3)])

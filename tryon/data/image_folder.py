@@ -45,12 +45,16 @@ class ImageFolderDataset:
         exts: file suffixes counted as images.
         limit: keep only the first ``limit`` files (sorted order).
         validate: decode every file's header once now, so a broken file is reported before training starts.
+        channels: 3 (RGB) or 1 (grey: the mean of R, G and B, as the digits-style sets of 003 §3.4 and 004 use).
 
-    Items are ``3×H×W`` float32 tensors in [-1, 1] (the model convention).
+    Items are ``channels×H×W`` float32 tensors in [-1, 1] (the model convention).
     """
 
     def __init__(self, root: str | os.PathLike, size: Sequence[int] | None = None, *, exts: Sequence[str] = IMAGE_EXTENSIONS,
-                 limit: int | None = None, validate: bool = False) -> None:
+                 limit: int | None = None, validate: bool = False, channels: int = 3) -> None:
+        if channels not in (1, 3):
+            raise InputError("channels", "1 or 3", repr(channels))
+        self.channels = int(channels)
         self.root = Path(root)
         self.files = find_images(self.root, exts)
         if limit is not None:
@@ -81,7 +85,7 @@ class ImageFolderDataset:
         t = to_tensor(rgb)
         if self.size is not None:
             t = fit_crop(t, self.size)
-        return t[0]
+        return t[0].mean(0, keepdim=True) if self.channels == 1 else t[0]
 
 
 def fit_crop(t: Any, size: tuple[int, int]) -> Any:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tryon.data import ImageFolderDataset, data_shape, parse_data_spec
 from tryon.errors import DatasetError, InputError
 
 #: the fixed split of the digits (fraction kept for training)
@@ -99,45 +100,21 @@ class DigitsImages(torch.utils.data.Dataset):
         return self.images[i]
 
 
-class FolderImages(torch.utils.data.Dataset):
-    """An image folder through the core's :class:`tryon.data.ImageFolderDataset` at ``size``; ``channels=1``
-    averages RGB to grey."""
+class FolderImages(ImageFolderDataset):
+    """An image folder through the core's :class:`tryon.data.ImageFolderDataset` at ``size`` (``channels=1``: grey)."""
 
     kind = "images"
 
     def __init__(self, root: str | Path, size: tuple[int, int] = (32, 32), channels: int = 3):
-        from tryon.data import ImageFolderDataset
-
-        if channels not in (1, 3):
-            raise InputError("channels", "1 or 3", str(channels))
-        self.inner = ImageFolderDataset(root, size=(int(size[0]), int(size[1])))
-        self.channels = int(channels)
+        super().__init__(root, size=(int(size[0]), int(size[1])), channels=channels)
         self.name = str(root)
-
-    def __len__(self) -> int:
-        return len(self.inner)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        t = self.inner[i]
-        return t.mean(0, keepdim=True) if self.channels == 1 else t
-
-
-def _parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    name, _, rest = str(spec).partition(":")
-    opts: dict[str, str] = {}
-    for part in filter(None, rest.split(",")):
-        k, eq, v = part.partition("=")
-        if not eq:
-            raise InputError(f"data spec {spec!r}", "name:key=value,key=value", repr(part))
-        opts[k.strip()] = v.strip()
-    return name.strip().lower(), opts
 
 
 def load_data(spec: Any, *, size: tuple[int, int] | None = None, channels: int | None = None, seed: int = 0) -> Any:
     """The dataset named by ``spec`` (module doc): ``toy``, ``digits`` or an image folder; a dataset passes through."""
     if not isinstance(spec, (str, Path)):
         return spec
-    name, opts = _parse_spec(str(spec))
+    name, opts = parse_data_spec(str(spec))
     if name == "toy" and not Path(str(spec)).is_dir():
         return ToyData(int(opts.get("n", 50_000)), seed)
     if name == "digits" and not Path(str(spec)).is_dir():
@@ -146,18 +123,6 @@ def load_data(spec: Any, *, size: tuple[int, int] | None = None, channels: int |
     if p.is_dir():
         return FolderImages(p, size or (32, 32), channels or 3)
     raise DatasetError("data", "toy, digits[:split=train|test] or an image folder", repr(str(spec)))
-
-
-def data_shape(ds: Any) -> tuple[str, tuple[int, ...]]:
-    """``("points", (D,))`` or ``("images", (C, H, W))`` of a dataset's first item."""
-    item = ds[0]
-    if isinstance(item, (tuple, list)):
-        item = item[0]
-    if item.dim() == 1:
-        return "points", (int(item.shape[0]),)
-    if item.dim() != 3:
-        raise DatasetError("data", "items of shape D or C×H×W", f"shape {list(item.shape)}")
-    return "images", tuple(int(s) for s in item.shape)
 
 
 __all__ = ["DIGITS_TRAIN_FRACTION", "DigitsImages", "FolderImages", "ToyData", "data_shape", "load_data", "resize_images",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tryon.data import ImageFolderDataset, data_shape, parse_data_spec
 from tryon.errors import DatasetError, InputError
 
 
@@ -205,27 +206,15 @@ class DigitsData(torch.utils.data.Dataset):
         return self.images[torch.randint(len(self), (n,), generator=g)]
 
 
-class ImageFolderData(torch.utils.data.Dataset):
+class ImageFolderData(ImageFolderDataset):
     """An image folder (MNIST/CIFAR/FFHQ exported as files) through the core's
     :class:`tryon.data.ImageFolderDataset`, at ``size``×``size``; ``channels=1`` averages RGB to grey."""
 
     kind = "images"
 
     def __init__(self, root: str | Path, size: int = 32, channels: int = 3):
-        from tryon.data import ImageFolderDataset
-
-        if channels not in (1, 3):
-            raise InputError("channels", "1 or 3", str(channels))
-        self.inner = ImageFolderDataset(root, size=(int(size), int(size)), validate=False)
-        self.channels = channels
+        super().__init__(root, size=(int(size), int(size)), channels=channels)
         self.name = str(root)
-
-    def __len__(self) -> int:
-        return len(self.inner)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        t = self.inner[i]
-        return t.mean(0, keepdim=True) if self.channels == 1 else t
 
     def has_oracle(self) -> bool:
         return False
@@ -252,17 +241,6 @@ def load_points_file(path: str | Path) -> PointData:
     return PointData(arr, name=p.stem, source=str(p))
 
 
-def _parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    name, _, rest = str(spec).partition(":")
-    opts: dict[str, str] = {}
-    for part in filter(None, rest.split(",")):
-        k, eq, v = part.partition("=")
-        if not eq:
-            raise InputError(f"data spec {spec!r}", "name:key=value,key=value", f"{part!r}")
-        opts[k.strip()] = v.strip()
-    return name.strip().lower(), opts
-
-
 SYNTHETIC = ("grid", "gaussians9", "gaussians25", "swissroll", "onehot", "digits")
 
 
@@ -270,7 +248,7 @@ def load_data(spec: str | Path, *, n: int = 50_000, seed: int = 0, image_size: i
               channels: int | None = None) -> Any:
     """The dataset named by ``spec`` (see the module doc)."""
     text = str(spec)
-    name, opts = _parse_spec(text)
+    name, opts = parse_data_spec(text)
     num = int(opts.get("n", n))
     try:
         if name == "grid":
@@ -295,16 +273,6 @@ def load_data(spec: str | Path, *, n: int = 50_000, seed: int = 0, image_size: i
         return load_points_file(p)
     raise DatasetError("data", f"one of {', '.join(SYNTHETIC)}, a .npy/.csv/.txt points file or an image folder",
                        repr(text))
-
-
-def data_shape(ds: Any) -> tuple[str, tuple[int, ...]]:
-    """``("points", (D,))`` or ``("images", (C, H, W))`` for a dataset from :func:`load_data`."""
-    item = ds[0]
-    if isinstance(item, (tuple, list)):
-        item = item[0]
-    if item.dim() == 1:
-        return "points", (int(item.shape[0]),)
-    return "images", tuple(int(s) for s in item.shape)
 
 
 __all__ = ["PointData", "DigitsData", "ImageFolderData", "grid_modes", "gaussian_grid", "gaussians25", "swiss_roll", "onehot_modes",

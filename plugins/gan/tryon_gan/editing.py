@@ -46,20 +46,20 @@ def paste(source: Tensor, decoded: Tensor, mask: Tensor, feather: float = SEAM_S
 def inpaint(generator: nn.Module, images: Tensor, mask: Tensor, *, method: str = "optimisation", feather: float = SEAM_SIGMA,
             paste_back: bool = True, **options: Any) -> EditResult:
     """Fill the masked pixels (1 = unknown) from an inversion of the known ones."""
-    _, shape = probe_generator(generator, options.get("latent_dim"))
-    inv = invert(generator, images, mask, method=method, **options)
-    m = check_mask(mask, len(inv), shape[1:]).to(inv.reconstructions.device)
-    src = images.to(inv.reconstructions.device).float()
-    src = src[None] if src.ndim == 3 else src
-    out = paste(src, inv.reconstructions, m, feather) if paste_back else inv.reconstructions
-    return EditResult(out.clamp(-1, 1), inv.reconstructions, inv)
+    return _invert_and_paste(generator, images, mask, mask, method, feather, paste_back, options)
 
 
 def composite(generator: nn.Module, images: Tensor, mask: Tensor, *, method: str = "optimisation", feather: float = SEAM_SIGMA,
               paste_back: bool = True, **options: Any) -> EditResult:
     """Harmonise a collage: invert every pixel, decode, paste the source back outside ``mask``."""
+    return _invert_and_paste(generator, images, None, mask, method, feather, paste_back, options)
+
+
+def _invert_and_paste(generator: nn.Module, images: Tensor, known: Tensor | None, mask: Tensor, method: str,
+                      feather: float, paste_back: bool, options: dict[str, Any]) -> EditResult:
+    """Invert ``images`` on the pixels ``known`` leaves (None: all), decode, paste the source back outside ``mask``."""
     _, shape = probe_generator(generator, options.get("latent_dim"))
-    inv = invert(generator, images, None, method=method, **options)
+    inv = invert(generator, images, known, method=method, **options)
     m = check_mask(mask, len(inv), shape[1:]).to(inv.reconstructions.device)
     src = images.to(inv.reconstructions.device).float()
     src = src[None] if src.ndim == 3 else src

@@ -3,7 +3,6 @@ networks, the train verb and ``tryon run`` work end to end, and the 2-D toy of 0
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -13,31 +12,11 @@ from PIL import Image
 import tryon
 import tryon.cli
 from tryon.errors import InputError, UnsupportedOptionError
+from tryon.testing import StepTrainer
 from tryon.train import TrainConfig
 from tryon_control.pipelines import AvaeReconstructPipeline
 from tryon_control.training import AVAE_LOOP, AvaeTaskConfig, train_avae
 from tryon_control.training.avae import generator_update
-
-
-class _Shim:
-    """The few Trainer methods the update functions use, without a run folder."""
-
-    device = torch.device("cpu")
-
-    def __init__(self, modules, optimizers):
-        self.modules, self.optimizers = modules, optimizers
-
-    def unwrap(self, name):
-        return self.modules[name]
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def backward(self, loss):
-        loss.backward()
-
-    def optimizer_step(self, name):
-        self.optimizers[name].step()
 
 
 def _tiny_pipe(seed: int = 0) -> AvaeReconstructPipeline:
@@ -58,7 +37,7 @@ def test_the_generator_step_moves_the_generator_and_never_the_encoder_nor_the_cr
     E, G, C = pipe.encoder.train(), pipe.generator.train(), pipe.critic.train()
     # an optimiser that holds every network: only gradients decide what moves
     everything = torch.optim.SGD([*G.parameters(), *E.parameters(), *C.parameters()], lr=0.1)
-    trainer = _Shim({"encoder": E, "generator": G, "critic": C}, {"generator": everything})
+    trainer = StepTrainer({"encoder": E, "generator": G, "critic": C}, {"generator": everything})
     before_e, before_g = _state(E), _state(G)
     before_c = {k: p.detach().clone() for k, p in C.named_parameters()}
     z, xi = torch.randn(8, 4), torch.randn(8, 4)
@@ -80,7 +59,7 @@ def test_the_latent_loss_reaches_the_generator_through_the_encoder() -> None:
     for kind in ("b", None):
         pipe = _tiny_pipe()
         E, G, C = pipe.encoder, pipe.generator, pipe.critic
-        trainer = _Shim({"encoder": E, "generator": G, "critic": C}, {"generator": torch.optim.SGD(G.parameters(), lr=0.1)})
+        trainer = StepTrainer({"encoder": E, "generator": G, "critic": C}, {"generator": torch.optim.SGD(G.parameters(), lr=0.1)})
         g = torch.Generator().manual_seed(3)
         z, xi = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
         generator_update(trainer, z, G(z, xi), kind)

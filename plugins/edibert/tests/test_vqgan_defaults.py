@@ -25,6 +25,7 @@ def test_large_images_keep_the_seeds_settings():
 def test_negative_disc_start_never_starts_the_discriminator():
     import torch
 
+    from tryon.testing import StepTrainer
     from tryon_edibert.pipelines import VQGANPipeline
     from tryon_edibert.training.vqgan import vqgan_step
 
@@ -37,24 +38,7 @@ def test_negative_disc_start_never_starts_the_discriminator():
             disc_called.append(1)
             return x.mean((1, 2, 3))
 
-    class T:  # the few Trainer members the step uses
-        step, device = 10_000, torch.device("cpu")
-        modules = {"vqgan": pipe.vqgan, "disc": Disc()}
-        optimizers = {"vqgan": torch.optim.SGD(pipe.vqgan.parameters(), lr=0.0), "disc": None}
-
-        def unwrap(self, name):
-            return self.modules[name]
-
-        def autocast(self):
-            import contextlib
-
-            return contextlib.nullcontext()
-
-        def backward(self, loss):
-            loss.backward()
-
-        def optimizer_step(self, name):
-            self.optimizers[name].step()
-
-    logs = vqgan_step(pipe, None, perceptual_weight=0.0, disc_start=-1, disc_weight=0.8)(T(), torch.rand(2, 3, 16, 16) * 2 - 1)
+    trainer = StepTrainer({"vqgan": pipe.vqgan, "disc": Disc()},
+                          {"vqgan": torch.optim.SGD(pipe.vqgan.parameters(), lr=0.0), "disc": None}, step=10_000)
+    logs = vqgan_step(pipe, None, perceptual_weight=0.0, disc_start=-1, disc_weight=0.8)(trainer, torch.rand(2, 3, 16, 16) * 2 - 1)
     assert not disc_called and "l1" in logs

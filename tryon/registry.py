@@ -31,6 +31,9 @@ class ExportSpec:
     #: optional ``split(pipeline) -> [GraphSpec, ...]``: graphs whose chain computes the same ``outputs``
     #: (``tryon export --split``, the catalogue runtime ``tryon.runtime.CatalogueSession``)
     split: Callable[[Any], Any] | None = None
+    #: optional ``conditions(pipeline) -> {name: [value, ...]}``: the values of a named request option the weights
+    #: were trained for (a try-on's garment ``category``), recorded in the manifest; runtimes refuse other values
+    conditions: Callable[[Any], dict[str, list[str]]] | None = None
 
 
 @dataclass(frozen=True)

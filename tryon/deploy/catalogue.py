@@ -39,7 +39,7 @@ from ..errors import InputError, ProviderError, TryonError
 from .arrays import bind_inputs, prepare_input, restore_output
 from .cache import ByteLRUCache
 from .features import STORE_FORMAT, Features, FeatureStore, content_key, file_sha256
-from .manifest import read_manifest
+from .manifest import check_conditions, read_manifest
 from .providers import OPT_LEVELS, default_threads, fallback_message, request_providers
 from .sessions import open_ort_session
 
@@ -328,11 +328,13 @@ class CatalogueSession:
     def _wanted(self, return_all: bool) -> list[str]:
         return list(self.output_names) if return_all else [self.output_names[0]]
 
-    def pair(self, *images: Any, return_all: bool = False, **named: Any) -> Any:
+    def pair(self, *images: Any, return_all: bool = False, category: str | None = None, **named: Any) -> Any:
         """One result per aligned item: ``pair(person=[p1, p2], garment=[g1, g2])`` (or positionally in manifest
         order). Items are images or :class:`Features`; a single item next to lists is used for every item. Returns
         the main output (or a dict of every output with ``return_all``), restored to the first input's size and
-        kind; a list when any input was a list."""
+        kind; a list when any input was a list. ``category``: checked against the export's conditions
+        (:func:`tryon.deploy.manifest.check_conditions`) before anything runs."""
+        check_conditions(self.manifest, self.export_dir, category=category)
         values, count, is_list = bind_inputs(self.input_names, images, named)
         feats = {}
         for name in self.input_names:
@@ -342,9 +344,10 @@ class CatalogueSession:
         out = self._run_restored(feats, return_all)
         return out if is_list else out[0]
 
-    def grid(self, rows: Any, cols: Any, *, return_all: bool = False) -> list[list[Any]]:
+    def grid(self, rows: Any, cols: Any, *, return_all: bool = False, category: str | None = None) -> list[list[Any]]:
         """Every combination of the first input's items (``rows``, e.g. persons) with the second's (``cols``,
-        e.g. garments): ``result[r][c]``. Each item is encoded once."""
+        e.g. garments): ``result[r][c]``. Each item is encoded once. ``category``: as in :meth:`pair`."""
+        check_conditions(self.manifest, self.export_dir, category=category)
         if len(self.input_names) != 2:
             raise TryonError(f"grid needs a two-input model, this one takes {self.input_names}")
         a, b = self.input_names

@@ -33,6 +33,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     which.add_argument("--pairs", default=None, help="file of 'person garment' lines (file names or stems)")
     which.add_argument("--grid", action="store_true", help="every person with every garment (the default)")
     p.add_argument("--out", required=True, help="output folder: images/, results.jsonl, summary.json")
+    p.add_argument("--category", default=None, metavar="NAME",
+                   help="the garments' category (upper, lower, dress): refused before the job starts when the export "
+                        "was not trained on it (manifest conditions)")
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes (default) or Ray Data")
     p.add_argument("--workers", type=int, default=1, help="worker processes / Ray actors (default 1)")
     p.add_argument("--threads", type=int, default=None,
@@ -55,7 +58,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.chunk < 1 or (args.threads is not None and args.threads < 1):
         raise InputError("tryon batch", "--workers, --chunk and --threads >= 1", f"{args.workers}, {args.chunk}, {args.threads}")
-    job = plan_job(args.model, args.persons, args.garments, args.out, args.pairs)
+    job = plan_job(args.model, args.persons, args.garments, args.out, args.pairs, category=args.category)
     opts = JobOptions(engine=args.engine, workers=args.workers, threads=args.threads, session=args.session, store=args.store,
                       store_dtype="float16" if args.store_fp16 else "float32", cache_mb=args.cache_mb, chunk=args.chunk,
                       max_pixels=args.max_pixels, fsync=args.fsync, progress=args.progress, contact_sheet=args.contact_sheet,

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import TryonError
+from ..errors import InputError, TryonError
 from ..fs import atomic_write_json, read_format_json
 
 MANIFEST_NAME = "manifest.json"
@@ -64,5 +64,21 @@ def model_tag(model: str | os.PathLike) -> str:
     return str(manifest.get("sha256") or manifest["models"]["fp32"]["sha256"])[:12]
 
 
-__all__ = ["MANIFEST_NAME", "EXPORT_FORMAT", "EXPORT_FORMAT_VERSION", "REQUIRED_FIELDS", "MODEL_VARIANTS",
+def check_conditions(manifest: dict[str, Any], where: str | os.PathLike, **given: str | None) -> dict[str, str]:
+    """Check request options against the values the exported weights were trained for (``manifest["conditions"]``,
+    e.g. ``{"category": ["upper"]}``); returns the options given (``None`` dropped).
+
+    A value outside the values recorded for its option raises :class:`tryon.errors.InputError` naming the export and
+    what it accepts. An option the export records no values for is not checked: random weights, exports written
+    before conditions existed, models that have no such option (the core knows no task's vocabulary)."""
+    asked = {k: str(v) for k, v in given.items() if v is not None}
+    recorded = manifest.get("conditions") or {}
+    for name, value in asked.items():
+        allowed = recorded.get(name)
+        if allowed and value not in allowed:
+            raise InputError(name, f"one of {', '.join(allowed)} (what the export {where} was trained on)", repr(value))
+    return asked
+
+
+__all__ = ["check_conditions", "MANIFEST_NAME", "EXPORT_FORMAT", "EXPORT_FORMAT_VERSION", "REQUIRED_FIELDS", "MODEL_VARIANTS",
            "read_manifest", "write_manifest", "list_models", "iter_export_dirs", "model_tag"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, TryonError
-from .manifest import model_tag, read_manifest
+from .manifest import check_conditions, model_tag, read_manifest
 
 IMAGES_DIR = "images"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -132,12 +132,14 @@ def read_pairs(path: str | os.PathLike, persons: list[Item], garments: list[Item
 
 
 def plan_job(model: str | os.PathLike, persons: str | os.PathLike, garments: str | os.PathLike, out: str | os.PathLike,
-             pairs: str | os.PathLike | None = None) -> Job:
-    """The job: items, pairs (every combination without ``pairs``) sorted by person, output names."""
+             pairs: str | os.PathLike | None = None, category: str | None = None) -> Job:
+    """The job: items, pairs (every combination without ``pairs``) sorted by person, output names. ``category``: the
+    garments' category, refused here — before anything is written — when the export was not trained on it."""
     export_dir, manifest = read_manifest(model)
     names = [i["name"] for i in manifest["inputs"]]
     if not {"person", "garment"} <= set(names) or len(names) != 2:
         raise TryonError(f"export {export_dir}: tryon batch runs try-on models (inputs person and garment), this one takes {names}")
+    check_conditions(manifest, export_dir, category=category)
     ps, gs = read_items(persons, "persons"), read_items(garments, "garments")
     plist = read_pairs(pairs, ps, gs) if pairs else [(p, g) for p in range(len(ps)) for g in range(len(gs))]
     plist.sort()  # grouped by person: a worker reuses the person's features across its garments

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError, ProviderError, TryonError
 from .arrays import bind_inputs, input_norm, is_torch_tensor, prepare_input, restore_output, value_range
-from .manifest import read_manifest
+from .manifest import check_conditions, read_manifest
 from .profiling import node_providers_from_trace
 from .providers import (
     OPT_LEVELS,
@@ -295,7 +295,10 @@ class ImageModelSession:
 class TryOnSession(ImageModelSession):
     """:class:`ImageModelSession` for try-on exports (inputs ``person`` and ``garment``).
 
-    ``sess(person, garment)`` → the try-on image, the size and kind of ``person``.
+    ``sess(person, garment, category=None)`` → the try-on image, the size and kind of ``person``. ``category`` names
+    the garment's category (``upper``, ``lower``, ``dress``): the model reads the garment from its image, so the
+    category is not an input of the graph, but a category the weights were not trained on (``conditions`` in the
+    manifest) is refused with one line before anything runs. Person and garment categories need not match.
     """
 
     def __init__(self, path: str | os.PathLike, providers: Any = None, **kwargs: Any):
@@ -303,7 +306,9 @@ class TryOnSession(ImageModelSession):
         if not {"person", "garment"} <= set(self.input_names):
             raise TryonError(f"export {self.export_dir}: a try-on model takes inputs person and garment, this one takes {self.input_names}")
 
-    def __call__(self, person: Any = None, garment: Any = None, *, return_all: bool = False, **named: Any) -> Any:  # type: ignore[override]
+    def __call__(self, person: Any = None, garment: Any = None, *, return_all: bool = False,  # type: ignore[override]
+                 category: str | None = None, **named: Any) -> Any:
+        check_conditions(self.manifest, self.export_dir, category=category)
         return super().__call__(person=person, garment=garment, return_all=return_all, **named)
 
 

@@ -20,9 +20,10 @@ from typing import Any
 from ..sizes import parse_size
 from ..errors import InputError, TryonError
 from ..jobs.files import StagedOutputs, accept_named_options, named_inputs, named_path, output_targets, plan_items
+from ..deploy.manifest import check_conditions
 
-_OWN_OPTIONS = {"model", "out", "pairs", "input", "providers", "precision", "backend", "threads", "batch_size", "all_outputs", "debug",
-                "help"}
+_OWN_OPTIONS = {"model", "out", "pairs", "input", "providers", "precision", "backend", "threads", "batch_size", "all_outputs",
+                "category", "debug", "help"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -177,6 +178,8 @@ def _configure_infer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="onnxruntime/OpenVINO threads (default: physical cores)")
     p.add_argument("--batch-size", type=int, default=4, help="images per run (default 4)")
     p.add_argument("--all-outputs", action="store_true", help="write every image output as <name>_<output>.png")
+    p.add_argument("--category", default=None, metavar="NAME",
+                   help="a try-on garment's category (upper, lower, dress): refused when the export was not trained on it")
     p.epilog = "Model inputs are options named after the manifest's inputs, e.g. --person P --garment G."
     # The model's inputs are only known once --model is read: keep unknown options for run().
     accept_named_options(p)
@@ -189,6 +192,7 @@ def _run_infer(args: argparse.Namespace) -> int:
     providers = None if args.backend == "openvino" and args.providers == "cpu" else args.providers
     sess = ImageModelSession(args.model, providers=providers, intra_op_threads=args.threads, backend=args.backend,
                              precision=args.precision)
+    check_conditions(sess.manifest, sess.export_dir, category=args.category)
     names = sess.input_names
     clash = [n for n in names if n.replace("-", "_") in _OWN_OPTIONS]
     extra = list(getattr(args, "_model_inputs", []) or [])

@@ -118,6 +118,7 @@ def export_onnx(
         first4d = next((v for v in example.values() if v.ndim == 4), None)
         resolution = [int(first4d.shape[-2]), int(first4d.shape[-1])] if first4d is not None else []
         norm = json_safe(dict(spec.normalisation))
+        conditions = export_conditions(pipeline, spec, where)
 
         # 1-2. export, then check the opset, the graph inputs and onnx.checker
         path = tmp / MODEL_NAME
@@ -183,6 +184,7 @@ def export_onnx(
             "inputs": [{"name": n, "shape": shapes[n], "dtype": str(example[n].dtype).replace("torch.", "")} for n in in_names],
             "outputs": [{"name": n, "shape": out_shapes[n], "dtype": "float32"} for n in out_names],
             "normalisation": norm,
+            "conditions": conditions,
             "resolution": resolution,
             "dynamic_batch": bool(dynamic_batch),
             "opset": real_opset,
@@ -208,6 +210,18 @@ def export_onnx(
         (tmp / CARD_NAME).write_text(model_card(manifest))
     return manifest
 
+
+
+
+def export_conditions(pipeline: Any, spec: Any, where: str) -> dict[str, list[str]]:
+    """``spec.conditions(pipeline)`` checked to be ``{name: [str, ...]}`` (``{}`` when the spec declares none)."""
+    if spec.conditions is None:
+        return {}
+    got = spec.conditions(pipeline) or {}
+    if not isinstance(got, dict) or not all(isinstance(k, str) and isinstance(v, (list, tuple)) and v
+                                            and all(isinstance(x, str) for x in v) for k, v in got.items()):
+        raise TryonError(f"{where}: ExportSpec.conditions must return {{name: [value, ...]}} with strings, got {got!r}")
+    return {k: sorted(v) for k, v in got.items()}
 
 
 __all__ = [

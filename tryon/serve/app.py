@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import TryonError
 from .auth import ApiKeys, AuthMiddleware, RateLimiter
-from .handling import (HTTPError, ServeState, error_key, inference_frame, json_error, observe_success, read_form,
+from .handling import (HTTPError, ServeState, check_form_conditions, error_key, inference_frame, json_error, observe_success, read_form,
                        run_in_slot, timing_headers)
 from .limits import ByteBudget, ConcurrencyGate, ServeLimits
 from .metrics import MetricsMiddleware, ServeMetrics
@@ -257,13 +257,16 @@ def create_app(
         "description": "one file field per input of the model (see GET /v1/models: inputs)",
         "properties": {**{n: {"type": "string", "format": "binary"} for n in all_inputs},
                        "format": {"type": "string", "enum": ["png", "jpeg"], "default": "png"},
-                       "size": {"type": "string", "enum": list(OUTPUT_SIZES), "default": "input"}},
+                       "size": {"type": "string", "enum": list(OUTPUT_SIZES), "default": "input"},
+                       "category": {"type": "string", "description": "the garment's category (upper, lower, dress); "
+                                    "422 when the model was not trained on it (GET /v1/models/NAME: conditions)"}},
     }}}}, "responses": {"200": {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the output image"}}}
 
     async def do_infer(model: ServedModel, request: Request, guards: list):
         t0 = time.perf_counter()
-        form = await read_form(request, state, model.input_names, {"format": ("png", "jpeg"), "size": OUTPUT_SIZES},
-                               guards)
+        form = await read_form(request, state, model.input_names,
+                               {"format": ("png", "jpeg"), "size": OUTPUT_SIZES, "category": None}, guards)
+        check_form_conditions(model.session.manifest, model.name, form.fields)
         fmt, size = form.fields.get("format", "png"), form.fields.get("size", "input")
         blobs: dict[str, Any] = form.files
         del form

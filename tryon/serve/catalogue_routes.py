@@ -30,7 +30,7 @@ from typing import Any
 
 from ..deploy.cache import ByteLRUCache
 from ..errors import TryonError
-from .handling import HTTPError, ServeState, read_form, run_in_slot
+from .handling import HTTPError, ServeState, check_form_conditions, read_form, run_in_slot
 from .models import OUTPUT_FORMATS, OUTPUT_SIZES, ServedModel, encode_image
 
 MiB = 2**20
@@ -235,8 +235,10 @@ def register(app: Any, state: ServeState, options: CatalogueOptions | dict | boo
             if state.draining:
                 raise HTTPError(503, "shutting down: not taking new requests", {"Connection": "close"},
                                 reason="draining")
-            fields = {"person_id": None, "garment_id": None, "format": ("png", "jpeg"), "size": OUTPUT_SIZES}
+            fields = {"person_id": None, "garment_id": None, "format": ("png", "jpeg"), "size": OUTPUT_SIZES,
+                      "category": None}
             form = await read_form(request, state, [], fields, guards, optional_files=("garment",))
+            check_form_conditions(cat.session.manifest, name, form.fields)
             fmt, size = form.fields.get("format", "png"), form.fields.get("size", "input")
             if "person_id" not in form.fields:
                 raise HTTPError(422, "missing field person_id: POST /v1/persons a photo first", missing=["person_id"])

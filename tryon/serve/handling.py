@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
-from ..errors import InputError
+from ..errors import InputError, TryonError
 from .limits import (BodyTimeout, BodyTooLarge, BudgetExhausted, ByteBudget, ConcurrencyGate, Draining, GuardedReceive,
                      ServeLimits)
 from .metrics import UNKNOWN_MODEL_LABEL, ServeMetrics
@@ -311,6 +311,17 @@ async def inference_frame(state: ServeState, models: Mapping[str, Any], name: st
         m.infer_requests.labels(model=name, status=str(status)).inc()
 
 
+def check_form_conditions(manifest: Mapping[str, Any], model: str, fields: Mapping[str, str]) -> None:
+    """A form's ``category`` (the only condition so far) against the values the model was trained for: 422 naming
+    them (:func:`tryon.deploy.manifest.check_conditions`)."""
+    from ..deploy.manifest import check_conditions
+
+    try:
+        check_conditions(dict(manifest), f"of model {model!r}", category=fields.get("category"))
+    except TryonError as exc:
+        raise HTTPError(422, str(exc)) from None
+
+
 def timing_headers(queue_s: float, timing: Mapping[str, float], total_s: float) -> dict[str, str]:
     """``X-Latency-Ms`` / ``X-Inference-Ms`` / ``X-Queue-Ms`` / ``Server-Timing`` of a successful inference
     (``timing``: seconds per phase, ``infer`` among them)."""
@@ -331,5 +342,5 @@ def observe_success(state: ServeState, model: str, infer_s: float, total_s: floa
 
 
 __all__ = ["HTTPError", "ServeState", "Form", "read_form", "read_body", "open_body", "body_error", "BODY_ERRORS",
-           "run_in_slot", "inference_frame", "observe_success", "timing_headers", "json_error", "error_key", "one_line", "ABANDONED",
-           "OIP_PREFIX"]
+           "run_in_slot", "inference_frame", "observe_success", "timing_headers", "json_error", "check_form_conditions",
+           "error_key", "one_line", "ABANDONED", "OIP_PREFIX"]

@@ -150,6 +150,7 @@ class ServedModel:
             "returns": s.output_names[0],
             "resolution": list(s.resolution),
             "normalisation": {k: v for k, v in m["normalisation"].items() if k != "per_tensor"},
+            "conditions": m.get("conditions"),
             "opset": m.get("opset"),
             "sha256": m.get("sha256"),
             "variants": variants,

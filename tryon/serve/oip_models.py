@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, TryonError
 from .oip import InferRequest, OIPError, Tensor, flag
 
 INPUT_DATATYPES = ("BYTES", "UINT8", "FP32")
@@ -293,9 +293,10 @@ class OIPModel:
 
 
 class ExportModel(OIPModel):
-    """A ``tryon export`` folder served by the app's :class:`~.models.ServedModel` (same session, limits)."""
+    """A ``tryon export`` folder served by the app's :class:`~.models.ServedModel` (same session, limits).
+    ``parameters.category`` (a try-on garment's category) is checked against the export's conditions."""
 
-    parameters = ("size",)
+    parameters = ("size", "category")
 
     def __init__(self, served: Any, max_batch: int = 8):
         self.served = served
@@ -319,6 +320,14 @@ class ExportModel(OIPModel):
 
     def probe(self, name: str, blob: bytes, label: str) -> tuple[tuple[int, int], tuple[int, int] | None, int]:
         return self.served.probe(name, blob, label)
+
+    def bind_options(self, req: InferRequest, job: Job) -> None:
+        from ..deploy.manifest import check_conditions
+
+        try:
+            check_conditions(self.served.session.manifest, f"of model {self.name!r}", category=req.parameters.get("category"))
+        except TryonError as exc:
+            raise OIPError(f"parameters.{exc}", status=422) from None
 
     def output_size(self, hw: tuple[int, int], fmt: str, params: dict[str, Any]) -> tuple[int, int]:
         from .models import OUTPUT_SIZES

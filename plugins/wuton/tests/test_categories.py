@@ -285,3 +285,34 @@ def test_one_teacher_per_category_and_one_student_on_all(mixed, tmp_path, monkey
     assert s["steps"] == 1 and len(list(cache.glob("*.safetensors"))) == 2
     recs = {json.loads(line)["name"]: json.loads(line)["category"] for line in (mixed / "synth_samples.jsonl").read_text().splitlines()}
     assert len(seen) == 1 and len(seen[0]) == 2 and set(seen[0]) <= set(recs.values())  # one name per item
+    # what each run was trained on is recorded, and its pipeline refuses the other categories in one line
+    from tryon_wuton.pipelines import WutonStudentPipeline, WutonTeacherPipeline, export_conditions
+
+    trained = json.loads((teacher / "config.json").read_text())["training"]["trained_categories"]
+    assert trained == ["lower"]
+    student_cats = json.loads((tmp_path / "student" / "config.json").read_text())["training"]["trained_categories"]
+    assert student_cats == sorted(set(recs.values()))
+    t = WutonTeacherPipeline.from_pretrained(teacher)
+    p = torch.rand(1, 3, *SIZE) * 2 - 1
+    with pytest.raises(InputError, match=r"category: expected one of lower \(what this model was trained on\)"):
+        t(p, p, category="upper")
+    assert t(p, p, category="lower_body").shape == p.shape  # DressCode's folder name accepted
+    st = WutonStudentPipeline.from_pretrained(tmp_path / "student")
+    assert st.categories == tuple(student_cats) and export_conditions(st) == {"category": student_cats}
+    assert torch.equal(st(p, p, category=student_cats[0]), st(p, p))  # the student only checks it
+    assert WutonStudentPipeline(size=SIZE).categories is None and export_conditions(WutonStudentPipeline(size=SIZE)) == {}
+
+
+def test_the_teachers_category_decides_what_its_agnostic_person_masks(monkeypatch):
+    from tryon_wuton import pipelines as P
+
+    seen: list = []
+    real = P.make_agnostic
+    monkeypatch.setattr(P, "make_agnostic", lambda person, parse, category="upper": seen.append(category) or real(person, parse, category))
+    t = P.WutonTeacherPipeline(size=SIZE)
+    p = torch.rand(1, 3, *SIZE) * 2 - 1
+    t(p, p)
+    t(p, p, category="dress")
+    with pytest.raises(InputError, match="category"):
+        t(p, p, category="hat")
+    assert seen == ["upper", "dress"]

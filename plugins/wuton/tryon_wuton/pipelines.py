@@ -31,7 +31,7 @@ from tryon import Pipeline
 from tryon.errors import InputError
 from tryon.io import Batch, as_batch, restore
 
-from .agnostic import make_agnostic
+from .agnostic import make_agnostic, normalise_category
 from .data.labels import NUM_CANONICAL
 from .models import DEFAULT_DEPTHS, DEFAULT_SIZE, WUTON, WUTONExport
 from .parsing import DEFAULT_ENCODER, HumanParser
@@ -87,6 +87,24 @@ class _TryOnBase(Pipeline):
     @staticmethod
     def _restore(t: torch.Tensor, pb: Batch) -> Any:
         return restore(t.detach().float().cpu(), pb)
+
+    @property
+    def categories(self) -> tuple[str, ...] | None:
+        """The garment categories the weights were trained on (``training.trained_categories`` of the run), or
+        ``None`` when unknown (random weights, runs saved before categories were recorded): then nothing is refused."""
+        recorded = (getattr(self, "provenance", None) or {}).get("trained_categories")
+        return tuple(recorded) if recorded else None
+
+    def _category(self, category: str | None) -> str | None:
+        """``category`` normalised (DressCode's folder names accepted) and refused, in one line, when the weights were
+        not trained on it; ``None`` stays ``None``."""
+        if category is None:
+            return None
+        c = normalise_category(category)
+        if self.categories is not None and c not in self.categories:
+            raise InputError("category", f"one of {', '.join(self.categories)} (what this model was trained on)",
+                             repr(category))
+        return c
 
 
 # ------------------------------------------------------------------------------------------------
@@ -181,17 +199,20 @@ class WutonTeacherPipeline(_TryOnBase):
         self.generator = WUTON(size=self.size, depths=depths, grid_size=grid_size, plain_ends=plain_ends).eval()
         self._warned = False
 
-    def agnostic_from(self, person: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(p*, parse)`` for a ``B×3×H×W`` person batch at the model size."""
+    def agnostic_from(self, person: torch.Tensor, category: str = "upper") -> tuple[torch.Tensor, torch.Tensor]:
+        """``(p*, parse)`` for a ``B×3×H×W`` person batch at the model size; ``category`` decides what p* masks."""
         if not self.parser_trained and not self._warned:
             log.warning("wuton-teacher: the parser of this pipeline was not trained (random weights); "
                         "results are meaningless unless you pass agnostic=... or train with --parser")
             self._warned = True
         parse = self.parser(person).argmax(1)
-        return make_agnostic(person, parse), parse
+        return make_agnostic(person, parse, category), parse
 
     def __call__(self, person: Any = None, garment: Any = None, *, return_details: bool = False,
-                 agnostic: Any = None) -> Any:
+                 agnostic: Any = None, category: str | None = None) -> Any:
+        """``category`` (``upper`` by default, ``lower``, ``dress``): the garment's category, which decides what the
+        agnostic person masks (after DressCode's rule); refused when the weights were not trained on it."""
+        category = self._category(category) or "upper"
         pb, p, g = self._pair(person, garment)
         with torch.inference_mode():
             if agnostic is not None:
@@ -200,7 +221,7 @@ class WutonTeacherPipeline(_TryOnBase):
                     raise InputError("agnostic", f"one per person ({len(pb)})", f"{len(ab)} images")
                 p_star, parse = ab.tensor.to(p.device), None
             else:
-                p_star, parse = self.agnostic_from(p)
+                p_star, parse = self.agnostic_from(p, category)
             image, theta = self.generator(p_star, g)
             if not return_details:
                 return self._restore(image, pb)
@@ -235,7 +256,11 @@ class WutonStudentPipeline(_TryOnBase):
         self.size = _size(size)
         self.generator = WUTON(size=self.size, depths=depths, grid_size=grid_size, plain_ends=plain_ends).eval()
 
-    def __call__(self, person: Any = None, garment: Any = None, *, return_details: bool = False) -> Any:
+    def __call__(self, person: Any = None, garment: Any = None, *, return_details: bool = False,
+                 category: str | None = None) -> Any:
+        """``category``: the garment's category; the parser-free student reads it from the garment image, so it is only
+        checked — a category the weights were not trained on is refused with one line."""
+        self._category(category)
         pb, p, g = self._pair(person, garment)
         with torch.inference_mode():
             image, theta = self.generator(p, g)
@@ -249,6 +274,12 @@ class WutonStudentPipeline(_TryOnBase):
 # ------------------------------------------------------------------------------------------------
 # export / bench hooks (referenced lazily from the task specs)
 # ------------------------------------------------------------------------------------------------
+def export_conditions(pipe: Any) -> dict[str, list[str]]:
+    """The manifest's ``conditions``: the garment categories the weights were trained on (none when unknown)."""
+    cats = getattr(pipe, "categories", None)
+    return {"category": list(cats)} if cats else {}
+
+
 def _example_pair(pipe: Any, batch: int) -> dict[str, torch.Tensor]:
     h, w = pipe.size
     gen = torch.Generator().manual_seed(0)

@@ -20,15 +20,17 @@ _IMAGE_NORM = {"color": "RGB", "layout": "NCHW", "dtype": "float32", "range": [-
 
 
 def _export(name: str, build: str, example_inputs: str, outputs: tuple[str, ...], min_opset: int,
-            split: Any = None) -> ExportSpec:
+            split: Any = None, conditions: Any = None) -> ExportSpec:
     return ExportSpec(name, build=lazy(f"{_P}:{build}"), example_inputs=lazy(f"{_P}:{example_inputs}"),
-                      outputs=outputs, min_opset=min_opset, normalisation=_IMAGE_NORM, split=split)
+                      outputs=outputs, min_opset=min_opset, normalisation=_IMAGE_NORM, split=split, conditions=conditions)
 
 
 def _generator_export(name: str, split: Any = None) -> ExportSpec:
     """The whole generator (matcher, TPS grids, every ``grid_sample``, U-Net) in one graph; opset 16 for
-    ``GridSample``. ``split``: the graphs of the catalogue-mode split export (``tryon export --split``)."""
-    return _export(name, "build_generator_export", "example_inputs", ("image", "warped_garment"), 16, split)
+    ``GridSample``. ``split``: the graphs of the catalogue-mode split export (``tryon export --split``). The manifest
+    records the garment categories the weights were trained on (``conditions``), which runtimes check."""
+    return _export(name, "build_generator_export", "example_inputs", ("image", "warped_garment"), 16, split,
+                   conditions=lazy(f"{_P}:export_conditions"))
 
 
 def task_specs() -> list[TaskSpec]:

@@ -313,6 +313,7 @@ def distill_student(loop: Any, task: StudentTaskConfig) -> dict[str, Any]:
         "teacher_parse_source": targets.parse_source,
         "cache_teacher": str(task.cache_teacher) if task.cache_teacher else None,
         "perceptual_features": perceptual_desc, "teacher_cache": cache_use,
+        "trained_categories": sorted(set(base.categories)),
     }
     info.pop("teacher_run", None)
 

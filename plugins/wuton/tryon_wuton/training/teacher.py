@@ -264,6 +264,7 @@ def train_teacher(loop: Any, task: TeacherTaskConfig) -> dict[str, Any]:
         "data": str(task.data), "steps": int(loop.max_steps), "batch_size": int(loop.batch_size), "lr": lr,
         "adam_betas": list(ADAM_BETAS), "seed": int(loop.seed), "parse_source": "dataset ground truth",
         "parser_run": str(task.parser_run) if task.parser_run else None, "perceptual_features": perceptual_desc,
+        "trained_categories": sorted(set(base.categories)),
     }
 
     def build_pipeline(trainer: Any, result: Any) -> WutonTeacherPipeline:

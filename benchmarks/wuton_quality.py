@@ -78,7 +78,7 @@ ORDERINGS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("4.3-fid", "000 Table 4.3", "unpaired", "proxy-fid", "S-WUTON", "T-WUTON", "FID 7.927 < 9.877"),
     ("4.3-ssim-unpaired", "000 Table 4.3 (text)", "unpaired", "ssim", "S-WUTON", "T-WUTON",
      "the student 'largely improves image quality' (no unpaired SSIM in the seed: ground truth exists only here)"),
-    ("4.14-arms", "000 Fig. 4.14 (text)", "unpaired", "arms-l1", "S-WUTON", "T-WUTON", "the student preserves hands / arms"),
+    ("4.13-arms", "000 Fig. 4.13 (text, §4.3.4.2)", "unpaired", "arms-l1", "S-WUTON", "T-WUTON", "the student preserves hands / arms"),
     ("4.5-fid", "000 Table 4.5", "unpaired", "proxy-fid", "S-WUTON", "S-WUTON λadv=0", "FID 7.927 < 12.620"),
     ("4.5-ssim-unpaired", "000 Table 4.5 (text)", "unpaired", "ssim", "S-WUTON", "S-WUTON λadv=0",
      "the adversarial loss keeps the student close to real data (no SSIM in the seed)"),

@@ -10,7 +10,7 @@ can be scored with paired metrics here:
   persons: no ImageNet backbone exists offline; never comparable with published LPIPS);
 * ``proxy-fid`` — Fréchet distance on the same proxy features between outputs and ground truths;
 * ``arms-l1`` — mean |output − gt| on the arms/hands region of the ground truth (labels 14, 15): the
-  region the teacher never sees (000 Fig. 4.14);
+  region the teacher never sees (000 §4.3.4.2 on Fig. 4.13; Fig. 4.14: the student loses it without L_adv);
 * ``accessory-l1`` — the same on the accessory mask (handbag, bracelet) for samples that have one
   (000 Fig. 4.10, third row).
 

@@ -211,6 +211,28 @@ def test_avae_table31(tmp_path, monkeypatch):
     assert data["study"] == "avae-table31"
 
 
+@_needs("tryon_wuton")
+def test_wuton_categories(tmp_path, monkeypatch):
+    data = check_study("wuton_categories", tmp_path, monkeypatch)
+    assert set(data["summary"]) == {"upper", "lower", "dress"} and data["artifacts"] == ["grid.png"]
+    import json
+
+    runs = tmp_path / "runs" / "seed0"
+    recorded = {c: json.loads((runs / f"student_{c}" / "config.json").read_text())["training"]["trained_categories"]
+                for c in ("all", "upper", "lower", "dress")}
+    assert recorded == {"all": ["dress", "lower", "upper"], "upper": ["upper"], "lower": ["lower"], "dress": ["dress"]}
+    mod = load_script("wuton_categories")
+    one = {"ssim": 0.5, "proxy-lpips": 0.5, "proxy-fid": float("nan"), "arms-l1": 0.2}
+    per_seed = {k: {"upper": {"one model": one, "per category": {**one, "ssim": 0.5 + d, "arms-l1": 0.2 + d}}}
+                for k, d in (("0", 0.1), ("1", -0.1))}
+    cell = mod.summarise(per_seed)["upper"]
+    assert cell["ssim"]["verdict"] == cell["arms-l1"]["verdict"] == "mixed" and cell["proxy-fid"]["verdict"].startswith("n/a")
+    per_seed["1"]["upper"]["per category"] = {**one, "ssim": 0.6, "arms-l1": 0.3}
+    cell = mod.summarise(per_seed)["upper"]
+    assert cell["ssim"]["verdict"] == "per category better" and cell["proxy-lpips"]["verdict"] == "mixed"  # equal: no gap
+    assert cell["arms-l1"]["verdict"] == "one model better" and cell["ssim"]["gaps"] == pytest.approx([0.1, 0.1])
+
+
 def test_each_script_is_a_study_with_a_tiny_budget():
     """The scripts run above all have the study shape: NAME, BUDGETS (tiny and default), compute, render, main."""
     import ast

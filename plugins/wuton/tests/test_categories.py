@@ -255,6 +255,10 @@ def test_evaluation_table_per_category(mixed, tmp_path):
     # a single-category table keeps its columns
     assert "category" not in table_columns([{"model": "S", "condition": "gt-parse"}])
     Image.open(tmp_path / "eval" / f"grid_{conds[0]}.png").verify()
+    cat_grid = next(g for g in res["grids"] if g["condition"] == "per category")
+    assert cat_grid["categories"] == present and cat_grid["columns"] == ["category", "person", "garment", "S", "ground truth"]
+    with Image.open(tmp_path / "eval" / cat_grid["path"]) as im:  # two rows per category, 64×48 cells
+        assert im.height > 2 * len(present) * SIZE[0] and im.width > 4 * SIZE[1]
 
 
 def test_one_teacher_per_category_and_one_student_on_all(mixed, tmp_path, monkeypatch):

@@ -23,9 +23,12 @@ def _done_demo(out):
 
     row = {"condition": "gt-parse", "model": "S-WUTON", "ssim": 0.5, "proxy-lpips": 0.25, "proxy-fid": 2.0,
            "arms-l1": 0.125, "accessory-l1": 0.25, "uses_parser": False}
+    per_category = [{**row, "category": c, "ssim": v} for c, v in (("all", 0.5), ("upper", 0.625), ("dress", 0.375))]
     results = {
-        "5/7 evaluation": {"table": [row], "protocol": {"n_pairs": 12}, "grids": [
-            {"condition": "gt-parse", "path": "grid_gt-parse.png", "columns": ["person", "S-WUTON", "ground truth"]}]},
+        "5/7 evaluation": {"table": per_category, "protocol": {"n_pairs": 12}, "grids": [
+            {"condition": "gt-parse", "path": "grid_gt-parse.png", "columns": ["person", "S-WUTON", "ground truth"]},
+            {"condition": "per category", "path": "grid_categories.png", "categories": ["upper", "dress"],
+             "columns": ["category", "person", "S-WUTON", "ground truth"]}]},
         "6/7 ONNX export": {"parity": {"max_abs": 0.0001}, "int8_parity": None, "int8_quality": {"ssim_fp32": 0.5},
                             "path": "export/wuton-student"},
         "7/7 benchmark": {"results": [{"task": "wuton-student", "backend": "torch", "batch": 1, "size": [128, 96],
@@ -39,6 +42,7 @@ def _done_demo(out):
     (out / "demo_state.json").write_text(json.dumps(state))
     (out / "eval").mkdir()
     Image.fromarray(np.full((8, 12, 3), 128, np.uint8)).save(out / "eval" / "grid_gt-parse.png")
+    Image.fromarray(np.full((8, 12, 3), 96, np.uint8)).save(out / "eval" / "grid_categories.png")
     (out / "teacher").mkdir()
     (out / "teacher" / "metrics.csv").write_text("step,wall_time,l1,total\n5,1.0,0.5,2.0\n10,2.0,0.25,1.5\n")
     return out
@@ -59,7 +63,8 @@ def test_resumed_run_records_the_study(demo):
     assert res["machine"]["cpu"] and isinstance(res["machine"]["isa"], list) and res["versions"]["tryon"]
     assert res["resumed"] == sorted(STAGES) and res["timings"] == {}  # nothing ran again
     assert list(res["stage_seconds"]) == list(STAGES)
-    assert res["evaluation"]["table"][0]["model"] == "S-WUTON" and res["artifacts"] == ["eval/grid_gt-parse.png"]
+    assert res["evaluation"]["table"][0]["model"] == "S-WUTON"
+    assert res["artifacts"] == ["eval/grid_gt-parse.png", "eval/grid_categories.png"]
     assert res["curves"] == {"teacher": {"l1": [[5, 0.5], [10, 0.25]], "total": [[5, 2.0], [10, 1.5]]}}
     assert res["settings"] == {"size": [128, 96], "seed": 0, "vgg_weights": None, "bench": True}
 
@@ -75,6 +80,9 @@ def test_render_only_needs_only_results_and_grids(demo, monkeypatch):
     assert after == before
     md = (demo / "report.md").read_text()
     assert "training losses — teacher" in md and "eval/grid_gt-parse.png" in md and "student ×2.50 faster" in md
+    # every category: the "all" rows in the main table, each category in its own table, and the category grid
+    assert "| gt-parse | S-WUTON | 0.5 |" in md and "| upper | S-WUTON | 0.625 |" in md and "| dress | S-WUTON | 0.375 |" in md
+    assert "Grid per garment category" in md and "eval/grid_categories.png" in md
     assert "| 1/7 synthetic data | 1.5 | no (done earlier) |" in md
 
 

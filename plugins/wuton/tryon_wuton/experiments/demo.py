@@ -33,13 +33,14 @@ SPEED_SIZE = (256, 192)
 BUDGETS: dict[str, dict[str, int]] = {
     # samples, parser steps, teacher steps, student steps (each of the two), eval pairs, bench iters,
     # batch size, int8 calibration pairs, proxy feature net steps (the evaluation's; 200 took 390 of the tiny
-    # run's 420 s evaluation stage on 2 shared cores, 20 leave the tiny run's table as meaningless as before)
+    # run's 420 s evaluation stage on 2 shared cores, 20 leave the tiny run's table as meaningless as before),
+    # garment categories drawn (one teacher and one student on all three: the report shows each category)
     "tiny": {"n": 120, "parser": 20, "teacher": 20, "student": 10, "eval": 16, "bench": 10, "batch": 4, "calibration": 8,
-             "proxy": 20},
+             "proxy": 20, "categories": "upper,lower,dress"},
     "default": {"n": 1000, "parser": 100, "teacher": 420, "student": 240, "eval": 96, "bench": 20, "batch": 8,
-                "calibration": 16, "proxy": 200, "wall_minutes": 14, "reserve_minutes": 4},
+                "calibration": 16, "proxy": 200, "wall_minutes": 14, "reserve_minutes": 4, "categories": "upper,lower,dress"},
     "long": {"n": 2400, "parser": 600, "teacher": 1500, "student": 800, "eval": 240, "bench": 60, "batch": 8,
-             "calibration": 32, "proxy": 200},
+             "calibration": 32, "proxy": 200, "categories": "upper,lower,dress"},
 }
 #: Share of the training time each model gets when a budget has a wall-clock goal (``wall_minutes``): the teacher
 #: step costs about 2.5x a student step and needs the most steps (000 App. E.3).
@@ -145,7 +146,7 @@ def compute(study: Any, args: argparse.Namespace) -> None:
 
         if data.exists():
             return json.loads((data / "synth_meta.json").read_text())
-        return generate(data, b["n"], size=size, seed=seed, test_fraction=0.1)
+        return generate(data, b["n"], size=size, seed=seed, test_fraction=0.1, categories=b.get("categories", "upper"))
 
     def parser() -> dict:
         from ..training.parser import PARSER_LOOP, ParserTaskConfig, train_parser
@@ -281,10 +282,18 @@ def render(out: Path, results: dict[str, Any]) -> str:
     ev = results.get("evaluation") or {}
     if ev.get("table"):
         cols = ["condition", "model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1", "accessory-l1"]
-        rep.add_table("Unpaired try-on quality (synthetic ground truth; ↑ ssim, ↓ others)", cols,
-                      [[row[c] for c in cols] for row in ev["table"]])
+        every = [row for row in ev["table"] if row.get("category", "all") == "all"]
+        rep.add_table("Unpaired try-on quality, every category (synthetic ground truth; ↑ ssim, ↓ others)", cols,
+                      [[row[c] for c in cols] for row in every])
+        first = every[0]["condition"] if every else None
+        per = [row for row in ev["table"] if row.get("category", "all") != "all" and row["condition"] == first]
+        if per:
+            cols = ["category", "model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1", "accessory-l1"]
+            rep.add_table(f"Per garment category (teacher with parse condition {first}; one teacher and one student "
+                          "trained on all categories)", cols, [[row[c] for c in cols] for row in per])
     for g in ev.get("grids", []):
-        add_figure(rep, out, f"eval/{g['path']}", f"Grid, parse condition {g['condition']}", " | ".join(g["columns"]))
+        what = "Grid per garment category" if g["condition"] == "per category" else f"Grid, parse condition {g['condition']}"
+        add_figure(rep, out, f"eval/{g['path']}", what, " | ".join(g["columns"]))
     for name, curves in (results.get("curves") or {}).items():
         rep.add_curves(f"training losses — {name}", {k: [tuple(p) for p in pts] for k, pts in curves.items()})
     bench = results.get("benchmark") or {}

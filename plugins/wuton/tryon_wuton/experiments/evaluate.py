@@ -91,6 +91,7 @@ def evaluate_tryon(
     corruption_px: int | None = None,
     conditions: Sequence[str] = CONDITIONS,
     grid_rows: int = 6,
+    grid_rows_per_category: int = 2,
     device: Any = None,
     seed: int = 0,
     save: Callable[[str, Any], Any] | None = None,
@@ -99,7 +100,9 @@ def evaluate_tryon(
 
     Returns ``{"protocol", "runs", "table", "grids"}`` (JSON values: what a study records) and saves one image grid
     per condition, ``grid_<condition>.png``, through ``save(name, image)`` (default: atomically into ``out``; a study
-    passes its :meth:`~tryon.study.Study.save_image`). ``out`` also holds the proxy feature net trained here.
+    passes its :meth:`~tryon.study.Study.save_image`); with several garment categories in the test split, every row
+    of the table is also computed per category and ``grid_categories.png`` shows ``grid_rows_per_category`` items of
+    each. ``out`` also holds the proxy feature net trained here.
     ``students`` maps a display name (e.g. ``"S-WUTON"``, ``"S-WUTON λadv=0"``) to a run directory.
     """
     import tryon
@@ -182,6 +185,9 @@ def evaluate_tryon(
             r["acc"][1] += c
 
     student_cache: dict[str, list[torch.Tensor]] = {}
+    # several categories: the first test items of each, one row per item (a grid that shows every category)
+    category_rows: dict[str, list[list[torch.Tensor]]] = {c: [] for c in categories} if per_category else {}
+    category_titles: list[str] = []
     for start in range(0, n, batch_size):
         items = [test[i] for i in range(start, min(n, start + batch_size))]
         batch = {key: torch.stack([it[key] for it in items]) for key in ("person", "garment", "unpaired_gt", "parse")}
@@ -192,6 +198,7 @@ def evaluate_tryon(
         batch["parse_gt"] = batch["parse"]
         batch["category"] = [it.get("category", "upper") for it in items]
         person, garment = batch["person"].to(dev), batch["garment"].to(dev)
+        shown: dict[str, torch.Tensor] = {}  # per model, the output the category grid shows (the teacher's first condition)
         for name, pipe in pipes.items():
             if name == "T-WUTON":
                 for cond in conds:
@@ -202,13 +209,21 @@ def evaluate_tryon(
                         p_star = make_agnostic(batch["person"], parse, batch["category"])
                         outp = pipe(person=person, garment=garment, agnostic=p_star.to(dev)).cpu()
                     acc((name, cond), outp, batch)
+                    if cond == conds[0]:
+                        shown[f"T-WUTON ({cond})"] = outp
                     if start == 0:
                         grids[cond].append(outp[:grid_rows])
             else:
                 outp = pipe(person=person, garment=garment).cpu()
                 acc((name, "any"), outp, batch)
+                shown[name] = outp
                 if start == 0:
                     student_cache[name] = [outp[:grid_rows]]
+        category_titles = ["category", "person", "garment", *shown, "ground truth"]
+        for i, c in enumerate(batch["category"]):
+            if per_category and len(category_rows[c]) < grid_rows_per_category:
+                category_rows[c].append([batch["person"][i], batch["garment"][i], *[o[i] for o in shown.values()],
+                                         batch["unpaired_gt"][i]])
         if start == 0:
             head = {key: batch[key][:grid_rows] for key in ("person", "garment", "unpaired_gt")}
             head["agnostic_gt"] = make_agnostic(batch["person"], batch["parse"], batch["category"])[:grid_rows]
@@ -259,6 +274,18 @@ def evaluate_tryon(
         else:
             save(name, grid_image(rows_imgs, titles))
         grid_files.append({"condition": cond, "path": name, "columns": titles})
+
+    if per_category:
+        rows_imgs = [row for c in categories for row in category_rows[c]]
+        labels = [c for c in categories for _ in category_rows[c]]
+        image = grid_image(rows_imgs, category_titles[1:], row_titles=labels)
+        name = "grid_categories.png"
+        if save is None:
+            save_image(image, out / name)
+        else:
+            save(name, image)
+        grid_files.append({"condition": "per category", "path": name, "columns": category_titles,
+                           "categories": list(categories)})
 
     result = {
         "protocol": {

@@ -71,11 +71,11 @@ def compute(study: Study, args: argparse.Namespace) -> None:
                                     StudentTaskConfig(teacher_run=teacher, data=data, categories=cats,
                                                       cache_teacher=sdir / f"teacher_cache_{cats or 'all'}"))
         with study.section(f"seed {seed} evaluation"):
-            saved = {}
+            saved: dict[str, Any] = {}
             res = evaluate_tryon(data, sdir / "eval", teacher=teacher, students={k: v[0] for k, v in students.items()},
                                  max_pairs=int(s["eval"]), proxy=proxy, proxy_steps=int(s["proxy"]), seed=seed,
                                  conditions=("gt-parse",), grid_rows_per_category=2,
-                                 save=lambda name, img: saved.setdefault(name, img))
+                                 save=saved.setdefault)
         proxy = proxy or sdir / "eval" / "proxy"  # one feature space for every seed
         if seed == s["seeds"][0] and "grid_categories.png" in saved:
             study.save_image("grid.png", saved["grid_categories.png"])
@@ -128,8 +128,11 @@ def render(out: Path, results: dict[str, Any]) -> str:
     verdicts = [metrics[m]["verdict"] for metrics in summary.values() for m, _, _ in METRICS]
     lines += ["", f"Verdicts: {verdicts.count('per category better')} of {len(verdicts)} cells favour the per-category "
               f"students in every seed, {verdicts.count('one model better')} the single model, "
-              f"{verdicts.count('mixed')} are mixed, {sum(v.startswith('n/a') for v in verdicts)} n/a. Deployment: one export and one catalogue cache against three "
-              "(and a category router).", "", "![per-category grid, seed 0](grid.png)" if "grid.png" in results.get("artifacts", []) else ""]
+              f"{verdicts.count('mixed')} are mixed, {sum(v.startswith('n/a') for v in verdicts)} n/a. "
+              "Deployment: one export and one catalogue cache against three "
+              "(and a category router).", ""]
+    if "grid.png" in results.get("artifacts", []):
+        lines.append("![per-category grid, seed 0](grid.png)")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -8,7 +8,8 @@
 # 1. installs the `onnx-gpu` extra (onnxruntime-gpu replaces onnxruntime: they share the package name);
 #    a failed install is recorded in OUT_DIR/install.log and the ORT CUDA rows are then skipped, not faked;
 # 2. runs benchmarks/gpu_rows.py: torch CUDA eager, ORT CUDA EP fp32/fp16, ORT TensorRT EP (if it loads),
-#    batch 1/8/32 at 256x192 and 512x384 (override with SIZES / BATCHES), writing results.json and table.md.
+#    batch 1/8/32 at 256x192 and 512x384 (override with SIZES / BATCHES), writing results.json and table.md;
+# 3. the video row (benchmarks/video_fps.py on the CUDA EP) in OUT_DIR/video.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/bench-gpu}"
@@ -22,4 +23,12 @@ fi
 args=(--out "$OUT" --sizes "${SIZES:-256x192,512x384}" --batches "${BATCHES:-1,8,32}")
 [ -n "${TASK:-}" ] && args+=(--task "$TASK")
 [ -n "${DRY_RUN:-}" ] && args+=(--dry-run)
-exec "$PY" benchmarks/gpu_rows.py "${args[@]}"
+"$PY" benchmarks/gpu_rows.py "${args[@]}"
+rc=$?
+# 3. the video row: decode -> split S-WUTON export on the CUDA EP (garment branch once, person branch + pair head per
+#    frame) -> encode, at 256x192 (video_fps.py; its table names the providers the sessions really used)
+if [ -z "${DRY_RUN:-}" ]; then
+  "$PY" benchmarks/video_fps.py --out "$OUT/video" --providers "${VIDEO_PROVIDERS:-cuda,cpu}" --smooth none,flow:0.5 \
+    > "$OUT/video.log" 2>&1 || echo "video row failed (see $OUT/video.log)" >&2
+fi
+exit $rc

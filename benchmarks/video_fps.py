@@ -59,6 +59,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--sim-weights", default=None, help="flow remedy weights in the ground-truth simulation")
     ap.add_argument("--export", default=None, help="a split S-WUTON export (default: random weights exported here)")
     ap.add_argument("--weights-note", default=None, help="what the --export's weights are (recorded)")
+    ap.add_argument("--providers", default=None,
+                    help="onnxruntime execution providers, comma-separated (default cpu; benchmarks/gpu.sh: cuda)")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -145,7 +147,7 @@ def compute(study: Any, args: argparse.Namespace) -> None:
         other = 1 if threads != 1 else 2
         plan = [(smooths[0], threads, False), (smooths[0], threads, True), (smooths[0], other, False),
                 *[(x, threads, False) for x in smooths[1:]]]
-        sessions = {(t, spin): video_session(export, threads=t, spinning=spin) for _, t, spin in plan}
+        sessions = {(t, spin): video_session(export, threads=t, spinning=spin, providers=args.providers) for _, t, spin in plan}
         with study.section("warmup"):  # onnxruntime's first runs allocate; time only warm sessions
             warm = {key: run_video(None, clip / "garment.png", clip / "clip.mp4", tmp / "warm.mp4", session=sess,
                                    max_frames=warmup) for key, sess in sessions.items()}
@@ -186,6 +188,7 @@ def compute(study: Any, args: argparse.Namespace) -> None:
         "benchmark": "video_fps", "settings": s, "weights": weights, "clip": {k: clip_rec[k] for k in ("config", "size", "frames", "fps")},
         "runs": runs, "flicker_references": refs, "simulation": {"jitter": JITTER, "noise": NOISE, "rows": sim},
         "flicker_protocol": protocol(), "cpu_count": os.cpu_count(),
+        "providers": sorted({pr for g in sessions[threads, False].sessions.values() for pr in g.get_providers()}),
         "garment": {"branch_runs": sessions[threads, False].stats()["computed"].get("garment", 0),
                     "ms": warm[threads, False]["garment_ms"]},
     })
@@ -204,7 +207,9 @@ def render(out: Path, result: dict[str, Any]) -> str:
     lines = [f"Video try-on end to end at {s['size']}, {result['clip']['frames']} frames of the synthetic clip, "
              f"{s['threads']} onnxruntime thread(s), spinning off unless said; weights: {result['weights']}. FPS: the "
              f"repeat with the median FPS of {s.get('repeats', 1)} (min–max), its stage means (ms) and the 1-min load "
-             "average before each repeat (other jobs share the cores).", "", machine_summary(result), "",
+             "average before each repeat (other jobs share the cores)."
+             + (f" onnxruntime providers used: {', '.join(result['providers'])}." if result.get("providers") else ""),
+             "", machine_summary(result), "",
              "| configuration | FPS | " + " | ".join(f"{x} ms" for x in stages)
              + " | sum of means ms | p50 person+head ms | load |",
              "|---|---:|" + "---:|" * len(stages) + "---:|---:|---|"]

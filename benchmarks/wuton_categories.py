@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def compute(study: Study, args: argparse.Namespace) -> None:
     from tryon.train import TrainConfig
-    from tryon_wuton.data.synth import generate
+    from tryon_wuton.data.synth import generate_once
     from tryon_wuton.experiments.evaluate import evaluate_tryon
     from tryon_wuton.training.student import STUDENT_LOOP, StudentTaskConfig, distill_student
     from tryon_wuton.training.teacher import TEACHER_LOOP, TeacherTaskConfig, train_teacher
@@ -49,9 +49,7 @@ def compute(study: Study, args: argparse.Namespace) -> None:
     size = tuple(int(v) for v in s["size"])
     data = runs / "data"
     with study.section("data"):
-        if not (data / "synth_meta.json").is_file():
-            generate(data, int(s["n"]), size=size, seed=0, test_fraction=0.15, categories=",".join(CATEGORIES),
-                     progress=False)
+        generate_once(data, int(s["n"]), size, seed=0, test_fraction=0.15, categories=",".join(CATEGORIES), progress=False)
     common = {"batch_size": int(s["batch"]), "ckpt_every": 10_000, "log_every": 10, "progress": False, "device": "cpu"}
     proxy = None
     per_seed: dict[str, Any] = {}

@@ -233,6 +233,23 @@ def test_wuton_categories(tmp_path, monkeypatch):
     assert cell["arms-l1"]["verdict"] == "one model better" and cell["ssim"]["gaps"] == pytest.approx([0.1, 0.1])
 
 
+@_needs("tryon_wuton")
+def test_wuton_critic(tmp_path, monkeypatch):
+    import json
+
+    data = check_study("wuton_critic", tmp_path, monkeypatch)
+    assert set(data["summary"]) == {"64", "16"} and "ssim_verdict" in data["summary"]["16"]
+    # the width reached the critic: a 16-channel first level has a 16x smaller first conv
+    cfg = json.loads((tmp_path / "runs" / "seed0" / "critic16" / "config.json").read_text())["training"]
+    assert cfg["critic_width"] == 16
+    mod = load_script("wuton_critic")
+    row = {"ms_per_step": 1.0, "steps": 5, "ssim": 0.5, "proxy-lpips": 0.5, "proxy-fid": 1.0, "arms-l1": 0.25}
+    per_seed = {"0": {"64": row, "32": {**row, "ssim": 0.6, "proxy-fid": 1.5}},
+                "1": {"64": row, "32": {**row, "ssim": 0.5, "proxy-fid": 0.5}}}
+    cell = mod.summarise(per_seed, ["64", "32"])["32"]
+    assert cell["ssim_verdict"] == "held" and cell["proxy-fid_verdict"] == "mixed" and cell["ssim"] == pytest.approx([0.55, 0.05])
+
+
 def test_each_script_is_a_study_with_a_tiny_budget():
     """The scripts run above all have the study shape: NAME, BUDGETS (tiny and default), compute, render, main."""
     import ast

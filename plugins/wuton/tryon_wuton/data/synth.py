@@ -1722,6 +1722,15 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 
+def generate_once(out: str | os.PathLike, n: int, size: tuple[int, int], **options: Any) -> dict[str, Any]:
+    """:func:`generate` unless ``out`` already holds a synthetic set (its ``synth_meta.json`` is returned): what a
+    resumable demo or study calls, so that a second run trains on the same data."""
+    meta = Path(out) / "synth_meta.json"
+    if meta.is_file():
+        return json.loads(meta.read_text())
+    return generate(out, n, size=size, **options)
+
+
 def contact_sheet(root: str | os.PathLike, out: str | os.PathLike, n: int = 12, split: str = "test") -> Path:
     """Rows of person | garment | parse (coloured) | other garment | unpaired GT for the first ``n`` samples of
     ``split`` (missing files are left as empty cells), drawn with :func:`tryon.report.grid_image`."""

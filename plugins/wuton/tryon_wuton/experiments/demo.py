@@ -142,11 +142,9 @@ def compute(study: Any, args: argparse.Namespace) -> None:
         return TrainConfig(**{**defaults, **common, "out_dir": str(run), "max_steps": steps, "minutes": minutes})
 
     def synth() -> dict:
-        from ..data.synth import generate
+        from ..data.synth import generate_once
 
-        if data.exists():
-            return json.loads((data / "synth_meta.json").read_text())
-        return generate(data, b["n"], size=size, seed=seed, test_fraction=0.1, categories=b.get("categories", "upper"))
+        return generate_once(data, b["n"], size, seed=seed, test_fraction=0.1, categories=b.get("categories", "upper"))
 
     def parser() -> dict:
         from ..training.parser import PARSER_LOOP, ParserTaskConfig, train_parser

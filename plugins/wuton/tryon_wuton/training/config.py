@@ -114,11 +114,16 @@ class TeacherConfig:
     # the generator update sees a fixed critic (tryon.train.frozen): same gradients for the generator, no
     # wasted weight gradients for the discriminator (False: the path before, kept for the speed benchmark)
     frozen_critic: bool = True
+    critic_width: int = option(64, help="channels of the critic's first level (000 App. E: 64, doubling per level up to "
+                               "512); 32 or 16 make the critic's share of a step (about two thirds at 64) smaller "
+                               "(benchmarks/wuton_critic.py)")
 
     def __post_init__(self) -> None:
         if self.adv not in ("none", "paired", "unpaired"):
             raise ValueError(f"adv: expected 'none', 'paired' or 'unpaired', got {self.adv!r}")
         check_gp_kind(self.gp_kind)
+        if int(self.critic_width) < 4:
+            raise ValueError(f"critic_width: expected at least 4 channels, got {self.critic_width!r}")
 
 
 @dataclass

@@ -170,14 +170,15 @@ class TeacherStep:
 # ------------------------------------------------------------------------------------------------
 # the run
 # ------------------------------------------------------------------------------------------------
-def build_teacher_modules(size: Sequence[int], adv: str, lr: float) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+def build_teacher_modules(size: Sequence[int], adv: str, lr: float,
+                          critic_width: int = 64) -> tuple[dict[str, nn.Module], dict[str, Any]]:
     from ..models import WUTON, build_discriminator
 
     G = WUTON(size=tuple(size))
     modules: dict[str, nn.Module] = {"generator": G}
     optimizers: dict[str, Any] = {"generator": torch.optim.Adam(G.parameters(), lr=lr, betas=ADAM_BETAS)}
     if adv != "none":
-        D = build_discriminator()
+        D = build_discriminator(base=int(critic_width))
         modules["discriminator"] = D
         optimizers["discriminator"] = torch.optim.Adam(D.parameters(), lr=lr, betas=ADAM_BETAS)
     return modules, optimizers
@@ -258,7 +259,7 @@ def train_teacher(loop: Any, task: TeacherTaskConfig) -> dict[str, Any]:
     require_parse(base, "the teacher builds p* and c_a,p from them")
     dataset = UnpairedDataset(base, pairs_per_person=task.pairs_per_person, seed=loop.seed)
     dataset = unpaired_within_categories(dataset, base, loop.seed)
-    modules, optimizers = build_teacher_modules(size, task.adv, lr)
+    modules, optimizers = build_teacher_modules(size, task.adv, lr, task.critic_width)
     info = {
         **asdict(task), "objective": "T-WUTON (000 eq. 4.3.4-4.3.6)",
         "data": str(task.data), "steps": int(loop.max_steps), "batch_size": int(loop.batch_size), "lr": lr,

@@ -18,12 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tryon.data import ImageFolderDataset, data_shape, parse_data_spec
-from tryon.errors import DatasetError, InputError
+from tryon.data import DigitsDataset, ImageFolderDataset, data_shape, parse_data_spec
+from tryon.errors import DatasetError
 
 #: the fixed split of the digits (fraction kept for training)
 DIGITS_TRAIN_FRACTION = 0.8
@@ -66,38 +65,12 @@ def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False, antialias=shrink).clamp(-1, 1)
 
 
-class DigitsImages(torch.utils.data.Dataset):
-    """scikit-learn digits as ``C×H×W`` tensors in [−1, 1] (8×8 upsampled to ``size``); ``labels`` 0–9.
-
-    ``split``: ``all``, ``train`` or ``test`` (a fixed 80/20 split drawn with ``seed``); ``channels`` 1 or 3."""
-
-    kind = "images"
+class DigitsImages(DigitsDataset):
+    """scikit-learn digits (the core's :class:`tryon.data.DigitsDataset`) as ``C×H×W`` tensors in [−1, 1], 8×8 resized
+    to ``size``; ``labels`` 0–9; ``split``: ``all``, ``train`` or ``test`` (a fixed 80/20 split drawn with ``seed``)."""
 
     def __init__(self, size: tuple[int, int] = (16, 16), channels: int = 1, split: str = "all", seed: int = 0):
-        from sklearn.datasets import load_digits
-
-        if split not in ("all", "train", "test"):
-            raise InputError("digits split", "all, train or test", repr(split))
-        if channels not in (1, 3):
-            raise InputError("channels", "1 or 3", str(channels))
-        d = load_digits()
-        x = d.images.astype(np.float32) / 16.0 * 2.0 - 1.0
-        y = d.target.astype(np.int64)
-        if split != "all":
-            order = np.random.default_rng(seed).permutation(len(x))
-            cut = int(DIGITS_TRAIN_FRACTION * len(x))
-            keep = order[:cut] if split == "train" else order[cut:]
-            x, y = x[keep], y[keep]
-        images = resize_images(torch.from_numpy(x)[:, None], (int(size[0]), int(size[1])))
-        self.images = images.repeat(1, channels, 1, 1) if channels == 3 else images
-        self.labels = torch.from_numpy(y)
-        self.name = "digits" if split == "all" else f"digits:split={split}"
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i]
+        super().__init__(size=size, channels=channels, split=split, seed=seed, train_fraction=DIGITS_TRAIN_FRACTION)
 
 
 class FolderImages(ImageFolderDataset):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tryon.data import ImageFolderDataset, data_shape, parse_data_spec
+from tryon.data import DigitsDataset, ImageFolderDataset, data_shape, parse_data_spec
 from tryon.errors import DatasetError, InputError
 
 
@@ -168,42 +168,15 @@ def onehot_modes(num_modes: int = 10, dim: int = 10, scale: float = 1.0, std: fl
     return PointData(pts, name=f"onehot:M={num_modes},d={dim}", modes=modes, std=std, labels=k)
 
 
-class DigitsData(torch.utils.data.Dataset):
-    """scikit-learn's 1797 handwritten digits (8×8, offline), as 1×8×8 tensors in [−1, 1]; ``labels`` 0–9."""
-
-    kind = "images"
+class DigitsData(DigitsDataset):
+    """scikit-learn's 1797 handwritten digits (the core's :class:`tryon.data.DigitsDataset`) at 8×8, 1 channel."""
 
     def __init__(self, split: str = "all", seed: int = 0):
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
-        x = (d.images.astype(np.float32) / 16.0) * 2.0 - 1.0
-        y = d.target.astype(np.int64)
-        if split in ("train", "test"):
-            order = np.random.default_rng(seed).permutation(len(x))
-            cut = int(0.8 * len(x))
-            keep = order[:cut] if split == "train" else order[cut:]
-            x, y = x[keep], y[keep]
-        self.images = torch.from_numpy(x[:, None])
-        self.labels = y
+        super().__init__(size=None, channels=1, split=split, seed=seed)
         self.name = "digits" if split == "all" else f"digits:{split}"
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i]
 
     def has_oracle(self) -> bool:
         return False
-
-    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
-        g = torch.Generator().manual_seed(int(seed))
-        return self.images[torch.randint(len(self), (n,), generator=g)]
 
 
 class ImageFolderData(ImageFolderDataset):

@@ -10,7 +10,7 @@ EXTRAS ?= onnx,serve,ray,openvino,dev
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: demo test test-isa lint install clean-venv bench
+.PHONY: demo test test-isa lint install clean-venv bench docs
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,3 +49,8 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The generated tables of the docs (the seeds' claims of docs/benchmarks.md, from docs/claims.toml and the results
+# files under docs/results/): run after a study wrote new results.
+docs: $(STAMP)
+	$(BIN)/python -m tryon.study.claims docs/claims.toml docs/benchmarks.md

@@ -82,3 +82,17 @@ def test_cap_levels_and_errors(fake_cpuinfo, no_cap, monkeypatch):
         hardware.has("avx2")
     with pytest.raises(KeyError, match="unknown CPU feature"):
         hardware.missing("neon")
+
+
+def test_cpu_class_follows_the_flags_and_the_cap(fake_cpuinfo, no_cap, monkeypatch):
+    assert hardware.cpu_class() == "AMX" and hardware.machine()["cpu_class"] == "AMX"
+    monkeypatch.setenv("TRYON_MAX_ISA", "avx512_core")
+    assert hardware.cpu_class() == "AVX-512"
+    monkeypatch.setenv("TRYON_MAX_ISA", "avx2")
+    assert hardware.cpu_class() == "AVX2"
+    monkeypatch.setenv("TRYON_MAX_ISA", "sse41")
+    assert hardware.cpu_class() == "below AVX2"
+    from tryon.study import machine_summary
+
+    assert machine_summary({"machine": hardware.machine()}).startswith("below AVX2-class Example Xeon 8480 (")
+    assert machine_summary({"machine": {"cpu": "Old CPU", "isa": ["avx2"]}}) == "Old CPU (avx2)"  # older records read

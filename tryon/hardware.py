@@ -127,6 +127,18 @@ def missing(feature: str) -> str | None:
     return f"{feature} not supported by this CPU ({cpu_model()}: no {' / '.join(needs)})"
 
 
+#: The CPU classes the project's speed figures are sorted by (docs/benchmarks.md), best first: a class and the flags
+#: (any of them) that mark it.
+CPU_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (("AMX", ("amx_tile",)), ("AVX-512", ("avx512f",)), ("AVX2", ("avx2",)))
+
+
+def cpu_class() -> str:
+    """``AMX``, ``AVX-512``, ``AVX2`` or ``below AVX2``: the best class the CPU reaches under the cap of
+    :func:`isa_cap` — what a speed row says it was measured on, since absolute figures do not travel between them."""
+    flags = effective_flags()
+    return next((name for name, needs in CPU_CLASSES if set(needs) & flags), "below AVX2")
+
+
 def physical_cores() -> int:
     """Number of physical cores (distinct ``physical id``/``core id`` pairs), else ``os.cpu_count()``."""
     pairs, phys, core = set(), None, None
@@ -161,6 +173,7 @@ def machine() -> dict[str, object]:
         "cpu": cpu_model(),
         "isa": isa_flags(),
         "isa_cap": f"{cap.upper()} ({var})" if cap else None,
+        "cpu_class": cpu_class(),
         "logical_cores": os.cpu_count(),
         "physical_cores": physical_cores(),
         "ram_gb": ram_gb(),
@@ -168,5 +181,5 @@ def machine() -> dict[str, object]:
     }
 
 
-__all__ = ["FEATURES", "ISA_CAPS", "ISA_FLAGS", "cpu_flags", "cpu_model", "effective_flags", "has", "isa_cap", "isa_flags",
+__all__ = ["CPU_CLASSES", "FEATURES", "ISA_CAPS", "ISA_FLAGS", "cpu_class", "cpu_flags", "cpu_model", "effective_flags", "has", "isa_cap", "isa_flags",
            "machine", "missing", "physical_cores", "ram_gb"]

@@ -27,7 +27,8 @@ def machine_line(env: dict[str, Any]) -> str:
     """CPU model, cores, ISA flags, versions and threads in one line (printed with every table)."""
     m, v, t = env["machine"], env["versions"], env["threads"]
     extra = "".join(f", {k} {v[k]}" for k in ("openvino", "nncf") if k in v)
-    return (f"{m['cpu']} ({m['physical_cores']} physical / {m['logical_cores']} logical cores), ISA: "
+    return ((f"{m['cpu_class']}-class " if m.get("cpu_class") else "") + f"{m['cpu']} ({m['physical_cores']} physical / "
+            f"{m['logical_cores']} logical cores), ISA: "
             f"{' '.join(m.get('isa') or []) or 'n/a'}; GPU: {m['gpu'] or 'none'}; torch {v.get('torch', '?')}, onnxruntime "
             f"{v.get('onnxruntime', v.get('onnxruntime-gpu', '?'))}{extra}; threads: torch {t['torch']}, ORT/OpenVINO {t['ort_intra_op']}")
 

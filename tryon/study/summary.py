@@ -14,7 +14,8 @@ def machine_summary(record: Mapping[str, Any], versions: tuple[str, ...] = SHOWN
     left out, so records of older runs still read)."""
     m = record.get("machine") or {}
     isa = ", ".join(m.get("isa") or []) or "no ISA flags read"
-    parts = [f"{m.get('cpu', 'unknown CPU')} ({isa}" + (f"; held to {m['isa_cap']}" if m.get("isa_cap") else "") + ")"]
+    parts = [(f"{m['cpu_class']}-class " if m.get("cpu_class") else "") + f"{m.get('cpu', 'unknown CPU')} ({isa}"
+             + (f"; held to {m['isa_cap']}" if m.get("isa_cap") else "") + ")"]
     if m.get("physical_cores") or m.get("logical_cores"):
         parts.append(f"{m.get('physical_cores') or m.get('logical_cores')} cores")
     if m.get("ram_gb"):

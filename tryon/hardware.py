@@ -181,5 +181,5 @@ def machine() -> dict[str, object]:
     }
 
 
-__all__ = ["CPU_CLASSES", "FEATURES", "ISA_CAPS", "ISA_FLAGS", "cpu_class", "cpu_flags", "cpu_model", "effective_flags", "has", "isa_cap", "isa_flags",
-           "machine", "missing", "physical_cores", "ram_gb"]
+__all__ = ["CPU_CLASSES", "FEATURES", "ISA_CAPS", "ISA_FLAGS", "cpu_class", "cpu_flags", "cpu_model",
+           "effective_flags", "has", "isa_cap", "isa_flags", "machine", "missing", "physical_cores", "ram_gb"]

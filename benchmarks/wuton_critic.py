@@ -9,7 +9,7 @@ proxy-FID, arms L1 — the demo's evaluation). Reported per width: ms per step, 
 half-range over seeds) and, against width 64, whether each metric is at least as good in every seed (held) — the
 rule of the project's other orderings. Writes ``results.json`` and ``table.md``.
 
-    .venv/bin/python benchmarks/wuton_critic.py --out runs/bench-wuton-critic      # ~16 min on 2 shared cores
+    .venv/bin/python benchmarks/wuton_critic.py --out runs/bench-wuton-critic      # ~13 min on 2 cores
     .venv/bin/python benchmarks/wuton_critic.py --out /tmp/critic --budget tiny    # smoke (seconds)
 """
 
@@ -28,8 +28,9 @@ METRICS = (("ssim", "SSIM", +1), ("proxy-lpips", "proxy-LPIPS", -1), ("proxy-fid
 BUDGETS: dict[str, dict[str, Any]] = {
     "tiny": {"seeds": [0], "widths": [64, 16], "n": 24, "size": [64, 48], "minutes": None, "steps": 2, "batch": 4,
              "eval": 8, "proxy": 2, "parser": 2},
-    # two minutes per teacher: what the demo's teacher gets on a slow CPU is of this order (its wall-clock plan)
-    "default": {"seeds": [0, 1], "widths": [64, 32, 16], "n": 600, "size": [128, 96], "minutes": 2.0, "steps": 100_000,
+    # 1.5 minutes per teacher: the order of what the demo's teacher gets on a slow CPU (its wall-clock plan gives it
+    # about 5 of 14 minutes), kept short so that 3 widths x 2 seeds fit ~13 minutes on 2 cores
+    "default": {"seeds": [0, 1], "widths": [64, 32, 16], "n": 600, "size": [128, 96], "minutes": 1.5, "steps": 100_000,
                 "batch": 8, "eval": 64, "proxy": 150, "parser": 100},
 }
 

@@ -1,5 +1,5 @@
-"""One student for every garment category, or one per category? (issue: try-on categories; 000 §4.3 on three
-categories drawn by ``tryon data synth --categories upper,lower,dress``.)
+"""One student for every garment category, or one per category? (000 §4.3, with the three categories drawn by
+``tryon data synth --categories upper,lower,dress``.)
 
 For each seed: one teacher is trained on all three categories, then four students are distilled from it with the same
 steps each — one on every category ("one model") and one per category (``--categories upper`` …: "per category") —

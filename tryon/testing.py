@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -75,14 +75,14 @@ def assert_pasted_back(source: np.ndarray, out: np.ndarray, raw: np.ndarray, mas
     assert np.any((got != source[band]) & (got != raw[band])), "the seam is a hard cut, not a blend"
 
 
-def rerender(out: str | Path, verb: Sequence[str], keep: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+def rerender(out: str | Path, main: Callable[[list[str]], int], verb: Sequence[str],
+             keep: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """Re-render a study's report from its results alone: remove everything under ``out`` but ``results.json`` and
-    ``keep`` (the images the computation saved), run ``tryon <verb> --render-only --out OUT`` and return the lines of
-    ``report.md`` after its title and date line, ``(before, after)``, for the caller to compare. Make the study's
-    ``compute`` raise first (``monkeypatch``), so that a re-render that computes fails."""
+    ``keep`` (the images the computation saved), run ``main([*verb, "--render-only", "--out", OUT])`` (e.g. the
+    ``tryon`` command line's ``tryon.cli.main``) and return the lines of ``report.md`` after its title and date line,
+    ``(before, after)``, for the caller to compare. Make the study's ``compute`` raise first (``monkeypatch``), so
+    that a re-render that computes fails."""
     import shutil
-
-    from tryon.cli import main
 
     out = Path(out)
     before = (out / "report.md").read_text().splitlines()[3:]
@@ -91,7 +91,7 @@ def rerender(out: str | Path, verb: Sequence[str], keep: Sequence[str] = ()) -> 
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     code = main([*verb, "--render-only", "--out", str(out)])
     if code != 0:
-        raise AssertionError(f"tryon {' '.join(verb)} --render-only exited {code}")
+        raise AssertionError(f"{' '.join(verb)} --render-only exited {code}")
     if not (out / "report.html").is_file():
         raise AssertionError(f"{out}: --render-only wrote no report.html")
     return before, (out / "report.md").read_text().splitlines()[3:]

@@ -48,6 +48,6 @@ def test_render_only_needs_only_results_and_grids(demo, monkeypatch, capsys):
 
     monkeypatch.setattr(study, "compute", no_compute)
     capsys.readouterr()
-    before, after = rerender(demo, ["demo", "edibert"], keep=("grids",))
+    before, after = rerender(demo, tryon_main, ["demo", "edibert"], keep=("grids",))
     assert after == before
     assert "real photo crops, hole L1" in capsys.readouterr().out

@@ -49,7 +49,7 @@ def test_render_only_needs_only_results_and_grids(demo, monkeypatch):
 
     monkeypatch.setattr(study, "compute", no_compute)
     monkeypatch.setattr(inversion, "inversion_study", no_compute)
-    before, after = rerender(demo, ["demo", "gan"], keep=("grids",))
+    before, after = rerender(demo, tryon_main, ["demo", "gan"], keep=("grids",))
     assert after == before
     md = (demo / "report.md").read_text()
     assert "## GAN inversion" in md and "tiny smoke run" in md

@@ -76,7 +76,7 @@ def test_render_only_needs_only_results_and_grids(demo, monkeypatch):
         raise AssertionError("--render-only computed")
 
     monkeypatch.setattr(study, "compute", no_compute)
-    before, after = rerender(demo, ["demo", "wuton"], keep=("eval",))
+    before, after = rerender(demo, tryon_main, ["demo", "wuton"], keep=("eval",))
     assert after == before
     md = (demo / "report.md").read_text()
     assert "training losses — teacher" in md and "eval/grid_gt-parse.png" in md and "student ×2.50 faster" in md

@@ -113,7 +113,7 @@ def study_verb(module: str, *, default_out: str | None = None) -> dict[str, Call
     ``compute``, ``render`` and, optionally, ``add_arguments``), imported when the verb is configured; keep the module's
     top free of torch so that ``tryon --help`` stays fast::
 
-        app.add_command("demo gan", help="...", **study_verb("tryon_gan.experiments.demo", default_out="runs/demo-gan"))
+        app.add_command("demo mine", help="...", **study_verb("tryon_myplugin.experiments.demo", default_out="runs/demo-mine"))
     """
 
     def configure(parser: argparse.ArgumentParser) -> None:

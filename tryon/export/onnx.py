@@ -211,8 +211,6 @@ def export_onnx(
     return manifest
 
 
-
-
 def export_conditions(pipeline: Any, spec: Any, where: str) -> dict[str, list[str]]:
     """``spec.conditions(pipeline)`` checked to be ``{name: [str, ...]}`` (``{}`` when the spec declares none)."""
     if spec.conditions is None:

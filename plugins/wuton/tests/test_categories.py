@@ -290,7 +290,7 @@ def test_one_teacher_per_category_and_one_student_on_all(mixed, tmp_path, monkey
     recs = {json.loads(line)["name"]: json.loads(line)["category"] for line in (mixed / "synth_samples.jsonl").read_text().splitlines()}
     assert len(seen) == 1 and len(seen[0]) == 2 and set(seen[0]) <= set(recs.values())  # one name per item
     # what each run was trained on is recorded, and its pipeline refuses the other categories in one line
-    from tryon_wuton.pipelines import WutonStudentPipeline, WutonTeacherPipeline, export_conditions
+    from tryon_wuton.pipelines import WutonStudentPipeline, WutonTeacherPipeline, category_conditions
 
     trained = json.loads((teacher / "config.json").read_text())["training"]["trained_categories"]
     assert trained == ["lower"]
@@ -302,9 +302,9 @@ def test_one_teacher_per_category_and_one_student_on_all(mixed, tmp_path, monkey
         t(p, p, category="upper")
     assert t(p, p, category="lower_body").shape == p.shape  # DressCode's folder name accepted
     st = WutonStudentPipeline.from_pretrained(tmp_path / "student")
-    assert st.categories == tuple(student_cats) and export_conditions(st) == {"category": student_cats}
+    assert st.categories == tuple(student_cats) and category_conditions(st) == {"category": student_cats}
     assert torch.equal(st(p, p, category=student_cats[0]), st(p, p))  # the student only checks it
-    assert WutonStudentPipeline(size=SIZE).categories is None and export_conditions(WutonStudentPipeline(size=SIZE)) == {}
+    assert WutonStudentPipeline(size=SIZE).categories is None and category_conditions(WutonStudentPipeline(size=SIZE)) == {}
 
 
 def test_the_teachers_category_decides_what_its_agnostic_person_masks(monkeypatch):

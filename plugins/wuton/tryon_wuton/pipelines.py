@@ -274,7 +274,7 @@ class WutonStudentPipeline(_TryOnBase):
 # ------------------------------------------------------------------------------------------------
 # export / bench hooks (referenced lazily from the task specs)
 # ------------------------------------------------------------------------------------------------
-def export_conditions(pipe: Any) -> dict[str, list[str]]:
+def category_conditions(pipe: Any) -> dict[str, list[str]]:
     """The manifest's ``conditions``: the garment categories the weights were trained on (none when unknown)."""
     cats = getattr(pipe, "categories", None)
     return {"category": list(cats)} if cats else {}

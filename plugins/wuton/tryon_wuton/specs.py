@@ -30,7 +30,7 @@ def _generator_export(name: str, split: Any = None) -> ExportSpec:
     ``GridSample``. ``split``: the graphs of the catalogue-mode split export (``tryon export --split``). The manifest
     records the garment categories the weights were trained on (``conditions``), which runtimes check."""
     return _export(name, "build_generator_export", "example_inputs", ("image", "warped_garment"), 16, split,
-                   conditions=lazy(f"{_P}:export_conditions"))
+                   conditions=lazy(f"{_P}:category_conditions"))
 
 
 def task_specs() -> list[TaskSpec]:

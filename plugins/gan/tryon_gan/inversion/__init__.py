@@ -3,9 +3,10 @@
 ``invert(generator, images, mask=None, method=..., ...) -> InversionResult`` with the methods
 ``optimisation`` (Image2StyleGAN-style), ``encoder`` (a trained E(x, m)), ``hybrid`` (In-Domain: encoder
 start + optimisation with the encoder-consistency term) and ``plumerault`` (blurred MSE, ‖z‖ ≤ √d, and
-:func:`recursive_estimation` for transformation trajectories). Modules: ``protocol``, ``losses``, ``encoder``
-(the network) and ``encoder_training`` (its in-process fit). Inversion is a lower layer than :mod:`tryon_gan.editing`
-and :mod:`tryon_gan.directions`: they import it, it never imports them. The inversion tasks' pipelines are in
+:func:`recursive_estimation` for transformation trajectories). The generic protocol and losses live in the core
+(:mod:`tryon.latent`) and are re-exported by ``protocol`` and ``losses`` (which adds ``RandomFeatures``); the plugin's
+own modules are ``encoder`` (the network) and ``encoder_training`` (its in-process fit). Inversion is a lower layer
+than :mod:`tryon_gan.editing` and :mod:`tryon_gan.directions`: it never imports them. The inversion tasks' pipelines are in
 :mod:`tryon_gan.pipelines`, the ``tryon train gan-invert`` run in :mod:`tryon_gan.training.invert`, the report section
 of ``tryon demo gan`` in :mod:`tryon_gan.experiments.inversion`.
 """

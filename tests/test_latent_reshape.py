@@ -84,3 +84,13 @@ def test_bad_input(latents, direction):
         reshape_factor(latents[:, :3], direction, normal_icdf(0.0, 1.0))
     with pytest.raises(InputError, match="inverse"):
         reshape_factor(latents, LatentDirection(direction.u, torch.nn.Identity()), normal_icdf(0.0, 1.0))
+
+
+def test_erf_map_saturates_out_of_range_targets_instead_of_nan(latents, direction) -> None:
+    # a target beyond g's range (0.5) used to give s' = ±inf and z + inf·0 = NaN in every coordinate of the latent
+    target = normal_icdf(0.45, 0.2)  # about 40 % of the targets lie beyond 0.5
+    out = reshape_factor(latents, direction, target)
+    assert torch.isfinite(out).all()
+    unreached = float((~reshape_reachable(latents, direction, target)).float().mean())
+    assert 0.3 < unreached < 0.5
+    assert torch.isfinite(ErfMap().inverse(torch.tensor([0.5, -0.7], dtype=torch.float64))).all()

@@ -207,3 +207,21 @@ def test_grid_titles_write_greek_letters_out() -> None:
     boxed = np.asarray(grid_image([[cell]], column_titles=["S \u25a1adv=0"], row_titles=["\u25a1"]))
     assert np.array_equal(greek, spelled)
     assert not np.array_equal(greek, boxed)
+
+
+def test_band_chart_draws_a_line_and_a_band_per_series_and_refuses_no_points() -> None:
+    import re
+
+    from tryon.errors import InputError
+    from tryon.report import band_chart
+
+    svg = band_chart("x against t", {"β = 1": [(-5, -0.3, 0.1), (0, 0.0, 0.2), (5, 0.3, 0.1)],
+                                     "β = 20": [(-5, -0.35, 0.02), (0, 0.0, 0.05), (5, 0.35, 0.02)]},
+                     x_label="t", y_range=(-0.5, 0.5))
+    assert svg.count("<polyline") == 2 and svg.count("<polygon") == 2 and "β = 20" in svg
+    # the first band spans mean ± spread: at t = 0 its top is at +0.2 and its bottom at −0.2, symmetric about the middle
+    band = re.search(r'<polygon[^>]*points="([^"]+)"', svg).group(1).split()
+    ys = [float(p.split(",")[1]) for p in band]
+    assert abs((ys[1] + ys[4]) / 2 - (24 + (320 - 24 - 36) / 2)) < 0.2
+    with pytest.raises(InputError, match="at least one point"):
+        band_chart("empty", {})

@@ -55,8 +55,11 @@ class ErfMap(nn.Module):
         return self.scale * 0.5 * torch.erf(s / math.sqrt(2.0))
 
     def inverse(self, t: Tensor) -> Tensor:
-        """``g⁻¹(t)``; values outside the open range ``(−scale/2, scale/2)`` map to ±inf."""
-        return math.sqrt(2.0) * torch.erfinv(2.0 * t / self.scale)
+        """``g⁻¹(t)``; targets at or beyond the ends of the open range ``(−scale/2, scale/2)`` saturate at a finite
+        ``|s|`` (≈ 5.3 in float64, ≈ 3.8 in float32) like a fitted :class:`MonotoneMap`, instead of ±inf, which
+        would turn the whole reshaped latent into NaN (``inf · 0``)."""
+        edge = 1.0 - (1e-12 if t.dtype == torch.float64 else 1e-6)
+        return math.sqrt(2.0) * torch.erfinv((2.0 * t / self.scale).clamp(-edge, edge))
 
 
 def target_values(s: Tensor, icdf: InverseCDF) -> Tensor:

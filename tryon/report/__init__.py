@@ -10,11 +10,11 @@ tables), :mod:`.values` (number formatting). No module imports torch (tensors ar
 
 from __future__ import annotations
 
-from .charts import PALETTE, moving_average, nice_ticks, read_curves
+from .charts import PALETTE, band_chart, moving_average, nice_ticks, read_curves
 from .document import Report
 from .grids import GRID_FONT_SIZE, GRID_HEADER, GRID_PAD, grid_image
 from .markdown import markdown_table, markdown_to_html
 from .values import format_value
 
-__all__ = ["Report", "grid_image", "read_curves", "moving_average", "nice_ticks", "format_value", "markdown_to_html",
+__all__ = ["Report", "band_chart", "grid_image", "read_curves", "moving_average", "nice_ticks", "format_value", "markdown_to_html",
            "markdown_table", "GRID_PAD", "GRID_HEADER", "GRID_FONT_SIZE", "PALETTE"]

@@ -1,4 +1,5 @@
-"""Loss curves: ``metrics.csv`` → series → SVG line charts (smoothing, log axis, one chart or one per series).
+"""Loss curves: ``metrics.csv`` → series → SVG line charts (smoothing, log axis, one chart or one per series); and
+mean ± spread bands over a parameter (:func:`band_chart`).
 
 Plain SVG built here on purpose: matplotlib is not a core dependency and would cost ~1 s of import for a few
 polylines.
@@ -266,4 +267,48 @@ def curve_charts(
     return svgs, notes
 
 
-__all__ = ["PALETTE", "curve_charts", "moving_average", "nice_ticks", "read_curves"]
+def band_chart(title: str, curves: Mapping[str, Sequence[tuple[float, float, float]]], x_label: str = "",
+               y_range: tuple[float, float] | None = None, width: int = 640, height: int = 320) -> str:
+    """``{name: [(x, mean, spread), ...]}`` → one SVG: per series a line through the means and a faint band of
+    ``mean ± spread`` (e.g. a measured factor against a latent coordinate, its std at each point). ``y_range``
+    fixes the axis (values outside are clipped to it); by default it spans every band."""
+    pts = [p for c in curves.values() for p in c]
+    if not pts:
+        raise InputError("band chart", "at least one point", "no points")
+    xs = [float(p[0]) for p in pts]
+    lo, hi = y_range if y_range is not None else (min(m - s for _, m, s in pts), max(m + s for _, m, s in pts))
+    lo, hi = float(lo), float(hi) if hi > lo else float(lo) + 1.0
+    x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1.0
+    ml, mr, mt, mb = 52, 120, 24, 36
+    pw, ph = width - ml - mr, height - mt - mb
+
+    def X(x: float) -> float:
+        return ml + (x - x0) / (x1 - x0) * pw
+
+    def Y(v: float) -> float:
+        return mt + (1 - (min(max(v, lo), hi) - lo) / (hi - lo)) * ph
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+             f'<text x="{ml}" y="14">{html.escape(title)}</text>',
+             f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fff" stroke="#ccc"/>']
+    for v in nice_ticks(lo, hi):
+        if lo <= v <= hi:
+            parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{Y(v):.1f}" y2="{Y(v):.1f}" stroke="#eee"/>'
+                         f'<text x="{ml - 6}" y="{Y(v) + 4:.1f}" text-anchor="end">{_axis_label(v)}</text>')
+    for x in nice_ticks(x0, x1):
+        if x0 <= x <= x1:
+            parts.append(f'<text x="{X(x):.1f}" y="{mt + ph + 14}" text-anchor="middle">{_axis_label(x)}</text>')
+    parts.append(f'<text x="{ml + pw / 2:.1f}" y="{height - 6}" text-anchor="middle">{html.escape(x_label)}</text>')
+    for k, (name, c_pts) in enumerate(curves.items()):
+        c = PALETTE[k % len(PALETTE)]
+        band = [(X(x), Y(m + sp)) for x, m, sp in c_pts] + [(X(x), Y(m - sp)) for x, m, sp in reversed(c_pts)]
+        parts.append(f'<polygon fill="{c}" fill-opacity="0.15" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in band)}"/>')
+        line = " ".join(f"{X(x):.1f},{Y(m):.1f}" for x, m, _ in c_pts)
+        parts.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="{line}"/>')
+        parts.append(f'<line x1="{ml + pw + 10}" x2="{ml + pw + 28}" y1="{mt + 12 + 16 * k}" y2="{mt + 12 + 16 * k}" '
+                     f'stroke="{c}" stroke-width="3"/><text x="{ml + pw + 32}" y="{mt + 16 + 16 * k}">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+__all__ = ["PALETTE", "band_chart", "curve_charts", "moving_average", "nice_ticks", "read_curves"]

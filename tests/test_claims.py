@@ -31,6 +31,20 @@ def test_select_follows_keys_indices_and_filters() -> None:
         select(data, ["rows", 0, "w"], "c")
 
 
+def test_ours_reads_keys_or_labelled_paths_below_the_selected_entry(tmp_path) -> None:
+    from tryon.study.claims import resolve
+
+    (tmp_path / "r.json").write_text(json.dumps({"claim": {"verdict": "mixed", "per_seed": {"0": {"s": [0.3, 0.2]},
+                                                                                             "1": {"s": [0.2, 0.25]}}}}))
+    claim = {"source": "003 Fig. 4.11", "claim": "c", "seed": "s", "results": "r.json", "path": ["claim"], "verdict": "verdict",
+             "ours": [{"label": "seed 0", "path": ["per_seed", "0", "s"]}, {"label": "seed 1", "path": ["per_seed", "1", "s"]}]}
+    row = resolve(claim, tmp_path)
+    assert row["ours"] == "seed 0 0.3, 0.2; seed 1 0.2, 0.25" and row["verdict"] == "mixed"
+    assert resolve({**claim, "ours": "verdict"}, tmp_path)["ours"] == "mixed"
+    with pytest.raises(InputError, match="a key or index '2'"):
+        resolve({**claim, "ours": [{"label": "seed 2", "path": ["per_seed", "2", "s"]}]}, tmp_path)
+
+
 def test_figures_are_compared_seed_by_seed() -> None:
     rows = [{"seed": s, "m": m, "v": v} for s, m, v in ((0, "a", 0.1), (0, "b", 0.2), (1, "a", 0.3), (1, "b", 0.2))]
     figs = [{"label": "A", "path": ["rows"], "match": {"m": "a"}, "key": "v"},

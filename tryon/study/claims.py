@@ -13,7 +13,7 @@ document and the registry or the results disagree::
     seed = "CelebA MSE: VAE .03 < AVAE-a .05 (all 5 sets)"
     results = "docs/results/avae-table31/results.json"
     path = ["orderings", {ordering = "MSE: VAE < AVAE (L_Z^a)", features = "classifier_fid"}]
-    ours = "per_seed"          # a key of the selected entry (or a list of keys), shown as the measured figure
+    ours = "per_seed"          # a key of the selected entry (or a list of keys, or {label, path} tables), the figure
     verdict = "verdict"        # a key holding held / not held / mixed, or a fixed word with a rule in `note`
 
 A path step is a key (dict), an index (list) or a table of ``key = value`` that selects the one list entry matching
@@ -91,6 +91,14 @@ def _figure(v: Any) -> str:
     return str(v)
 
 
+def _labelled(node: Any, key: Any, where: str, label: bool) -> str:
+    """One figure of ``ours``: a key of the selected entry, or ``{label = "...", path = [...]}`` (a path below it)."""
+    if isinstance(key, dict):
+        return f"{key.get('label', '')} {_figure(select(node, key.get('path', []), where))}".strip()
+    figure = _figure(select(node, [key], where))
+    return f"{key} {figure}" if label else figure
+
+
 def resolve(claim: dict[str, Any], root: str | os.PathLike) -> dict[str, str]:
     """One table row: the seed's words, our figure and verdict read from the results file (or the status)."""
     row = {"source": claim["source"], "claim": claim["claim"], "the seed": claim["seed"]}
@@ -109,9 +117,8 @@ def resolve(claim: dict[str, Any], root: str | os.PathLike) -> dict[str, str]:
         return {**row, "ours": ours, "verdict": verdict, "results": f"`{claim['results']}`"}
     node = select(data, claim.get("path", []), where)
     keys = claim.get("ours", [])
-    keys = [keys] if isinstance(keys, str) else list(keys)
-    ours = "; ".join(f"{k} {_figure(select(node, [k], where))}" if len(keys) > 1 else _figure(select(node, [k], where))
-                     for k in keys) if keys else _figure(node)
+    keys = [keys] if isinstance(keys, (str, dict)) else list(keys)
+    ours = "; ".join(_labelled(node, k, where, len(keys) > 1) for k in keys) if keys else _figure(node)
     verdict = claim.get("verdict", "")
     if verdict and isinstance(node, dict) and verdict in node:
         verdict = str(node[verdict])

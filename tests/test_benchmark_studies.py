@@ -211,6 +211,26 @@ def test_avae_table31(tmp_path, monkeypatch):
     assert data["study"] == "avae-table31"
 
 
+@_needs("tryon_control")
+def test_betavae_directions(tmp_path, monkeypatch):
+    data = check_study("betavae_directions", tmp_path, monkeypatch)
+    assert data["study"] == "betavae-directions" and [r["beta"] for r in data["summary"]] == [1.0, 20.0]
+    assert data["claim"]["verdict"] in ("held", "not held") and (tmp_path / "spread.svg").is_file()
+
+
+@_needs("tryon_control")
+def test_scenes_table51(tmp_path, monkeypatch):
+    data = check_study("scenes_table51", tmp_path, monkeypatch)
+    assert data["study"] == "scenes-table51" and [r["model"] for r in data["summary"]] == ["ours (4x4xK4)", "SPACE-like (8x8xK1)"]
+    assert [c["verdict"] in ("held", "not held", "mixed") for c in data["claims"]] == [True] * 3
+
+
+@_needs("tryon_control")
+def test_inversion_losses(tmp_path, monkeypatch):
+    data = check_study("inversion_losses", tmp_path, monkeypatch)
+    assert data["study"] == "inversion-losses"
+
+
 @_needs("tryon_wuton")
 def test_wuton_categories(tmp_path, monkeypatch):
     data = check_study("wuton_categories", tmp_path, monkeypatch)

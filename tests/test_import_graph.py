@@ -75,8 +75,10 @@ LAYERS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
                                ("sampling", ("samplers",)), ("inversion", ("inversion",)),
                                ("editing", ("editing", "directions"))),
     "tryon_plugin_template": plugin_layers("tryon_plugin_template", (), ("sampling", ("samplers",))),
-    # the toy, digits and image folders; the AVAE losses (003 Eq. 3.3-3.12) beside the networks
-    "tryon_control": plugin_layers("tryon_control", ("data", "losses")),
+    # the toy, digits, sprites and image folders; the AVAE losses (003 Eq. 3.3-3.12) beside the networks; the beta-VAE
+    # (003 Table 4.2) and the scene model's blocks (003 ch. 5); then the pipelines of the beta-VAE and scene families
+    "tryon_control": plugin_layers("tryon_control", ("data", "losses", "sprites", "betavae", "scenes"),
+                                   ("family pipelines", ("betavae_pipelines", "scenes.pipelines"))),
 }
 
 

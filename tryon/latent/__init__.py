@@ -18,7 +18,8 @@ from ..imports import lazy_exports
 
 #: Where each public name lives (loaded on first use).
 _WHERE = {
-    **dict.fromkeys(("gaussian_kernel1d", "gaussian_blur", "masked_mse", "blurred_mse", "feature_distance"), "losses"),
+    **dict.fromkeys(("gaussian_kernel1d", "gaussian_blur", "masked_mse", "blurred_mse", "dssim", "feature_distance"),
+                   "losses"),
     **dict.fromkeys(("METHODS", "DEFAULTS", "InversionResult", "StepInfo", "invert", "probe_generator", "check_images",
                      "check_mask", "project", "lr_ramp", "resolve_loss"), "inversion"),
     **dict.fromkeys(("Trajectory", "recursive_estimation"), "recursive"),

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from tryon.errors import ImageSizeError, InputError, MaskError
 
-from .losses import blurred_mse, feature_distance, masked_mse
+from .losses import blurred_mse, dssim, feature_distance, masked_mse
 
 METHODS = ("optimisation", "encoder", "hybrid", "plumerault")
 _ALIASES = {"optimization": "optimisation", "image2stylegan": "optimisation", "i2sg": "optimisation",
@@ -179,12 +179,14 @@ def resolve_loss(loss: Any, *, sigma: float, perceptual: Any, perceptual_weight:
             fns.append((1.0, masked_mse))
         elif n in ("blurred-mse", "blurred_mse", "bmse"):
             fns.append((1.0, lambda x, y, v: blurred_mse(x, y, v, sigma)))
+        elif n == "dssim":
+            fns.append((1.0, dssim))
         elif n == "perceptual":
             if perceptual is None:
                 raise InputError("loss 'perceptual'", "a feature extractor (perceptual=)", "None")
             fns.append((perceptual_weight, lambda x, y, v: feature_distance(perceptual, x, y, v)))
         else:
-            raise InputError("loss", "'mse', 'blurred-mse', '...+perceptual' or a callable", repr(loss))
+            raise InputError("loss", "'mse', 'blurred-mse', 'dssim', '...+perceptual' or a callable", repr(loss))
     if perceptual is not None and "perceptual" not in names:
         fns.append((perceptual_weight, lambda x, y, v: feature_distance(perceptual, x, y, v)))
 

@@ -11,6 +11,7 @@ ignore: ``valid = 1 - mask``).
   pixels *before* blurring and only valid pixels are averaged after, so the values of ignored pixels
   cannot leak into the loss (seeds-control §3.2(c) notes that the official code blurs after masking the
   target, which leaks the zero-filled strip within ~3σ of its border).
+* :func:`dssim` — ``(1 − SSIM)/2`` averaged over the valid pixels (the DSSIM baseline of 003 Table 4.1).
 * :func:`feature_distance` — mean L1 distance between the feature maps of an extractor (the perceptual
   term of Image2StyleGAN-style inversion), per image.
 """
@@ -23,6 +24,8 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from tryon.errors import InputError
 
 
 def gaussian_kernel1d(sigma: float, device: torch.device | None = None) -> Tensor:
@@ -73,6 +76,27 @@ def blurred_mse(x: Tensor, y: Tensor, valid: Tensor | None = None, sigma: float 
     return (b2 * valid).flatten(1).mean(1) / _valid_fraction(valid)
 
 
+def dssim(x: Tensor, y: Tensor, valid: Tensor | None = None, window_size: int = 11) -> Tensor:
+    """Per-image structural dissimilarity ``(1 − SSIM)/2`` (the DSSIM baseline of 003 Table 4.1): shape ``B``.
+
+    Images in ``[-1, 1]`` are compared on ``[0, 1]`` (data range 1, ``C1 = 0.01²``, ``C2 = 0.03²``) with a
+    Gaussian window (``window_size``, σ 1.5) and reflect padding, so the SSIM map has one value per pixel; it is
+    averaged over the valid pixels. Ignored pixels of ``y`` are replaced by ``x``'s own (detached) values first,
+    so they add no dissimilarity. The map comes from :func:`kornia.metrics.ssim` (kornia is a core dependency;
+    torchmetrics, which also gives the map, is only in the ``metrics`` extra)."""
+    import kornia
+
+    if window_size % 2 != 1 or window_size < 3:
+        raise InputError("window_size", "an odd integer >= 3", repr(window_size))
+    if valid is not None:
+        y = y * valid + x.detach() * (1 - valid)
+    smap = kornia.metrics.ssim((x + 1) / 2, (y + 1) / 2, int(window_size), max_val=1.0, eps=0.0, padding="same")
+    d = ((1 - smap) / 2).mean(1, keepdim=True)
+    if valid is None:
+        return d.flatten(1).mean(1)
+    return (d * valid).flatten(1).mean(1) / _valid_fraction(valid)
+
+
 def feature_distance(extractor: Callable[[Tensor], Sequence[Tensor]], x: Tensor, y: Tensor,
                      valid: Tensor | None = None) -> Tensor:
     """Per-image Σ_layers mean |φ_l(x) − φ_l(y)| (a perceptual term reduced per image): shape ``B``.
@@ -92,4 +116,4 @@ def feature_distance(extractor: Callable[[Tensor], Sequence[Tensor]], x: Tensor,
     return total
 
 
-__all__ = ["gaussian_kernel1d", "gaussian_blur", "masked_mse", "blurred_mse", "feature_distance"]
+__all__ = ["gaussian_kernel1d", "gaussian_blur", "masked_mse", "blurred_mse", "dssim", "feature_distance"]

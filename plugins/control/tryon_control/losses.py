@@ -18,6 +18,18 @@ high, which is how the critic loss reuses the core's logistic loss.
   optimum (003 Eq. 3.10).
 
 The generator minimises ``latent_loss + manifold_loss`` (003 §3.3.2, "L_G = L_Z^b + L_M").
+
+The baselines of 003 Table 3.1 (003 §2.3.3; :mod:`.training.baselines` trains them):
+
+* :func:`feature_reconstruction_loss` — VAE/GAN's ``L_llike^{Dis_l} = ½ ‖Dis_l(x̃) − Dis_l(x)‖²`` (Larsen et al. 2016,
+  a Gaussian of identity covariance in the critic's hidden features);
+* :func:`vaegan_critic_loss` — Larsen's ``L_GAN`` for the critic: real against **both** the reconstructions
+  ``x̃ = Dec(z ∼ q(z|x))`` and the prior samples ``x_p = Dec(z_p ∼ N(0, I))``;
+* :func:`nonsaturating_loss` — a generator's ``−log(1 − C(x_fake)) = softplus(logit C)``, the non-saturating GAN
+  loss of the decoder in VAE/GAN;
+* :func:`bigan_loss` — BiGAN / ALI: the critic ``D(x, z)`` learns real pairs ``(x, E(x))`` from fake pairs
+  ``(G(z), z)`` (:func:`critic_loss` on pair logits); encoder and generator minimise the same logistic loss with the
+  labels swapped, ``λ_E softplus(−c(x, E(x))) + softplus(c(G(z), z))`` (λ_E = 10 in the authors' code).
 """
 
 from __future__ import annotations
@@ -86,4 +98,32 @@ def manifold_loss(c_fake: Tensor) -> Tensor:
     return c_fake.float().mean()
 
 
-__all__ = ["LATENT_LOSSES", "critic_loss", "kl_divergence", "latent_loss", "manifold_loss", "reconstruction_nll", "vae_loss"]
+def feature_reconstruction_loss(f_rec: Tensor, f_real: Tensor) -> Tensor:
+    """VAE/GAN's ``½ ‖Dis_l(x̃) − Dis_l(x)‖²`` per sample (features flattened), batch mean (Larsen et al. 2016, Eq. 5)."""
+    if f_rec.shape != f_real.shape:
+        raise InputError("critic features", f"the shape of the real features {list(f_real.shape)}", str(list(f_rec.shape)))
+    return 0.5 * _per_sample_sum((f_rec.float() - f_real.float()) ** 2).mean()
+
+
+def vaegan_critic_loss(c_real: Tensor, c_rec: Tensor, c_prior: Tensor) -> Tensor:
+    """Larsen's critic loss from logits of fake: ``softplus(c_real) + softplus(−c_rec) + softplus(−c_prior)``, batch
+    means (``−log(1 − C(x)) − log C(x̃) − log C(x_p)``; the authors' code: real, reconstructed and prior samples)."""
+    fake = torch.nn.functional.softplus
+    return fake(c_real.float()).mean() + fake(-c_rec.float()).mean() + fake(-c_prior.float()).mean()
+
+
+def nonsaturating_loss(c_fake: Tensor) -> Tensor:
+    """A generator's non-saturating loss ``−log(1 − C(x_fake)) = softplus(logit C(x_fake))``, batch mean."""
+    return torch.nn.functional.softplus(c_fake.float()).mean()
+
+
+def bigan_loss(c_real_pair: Tensor, c_fake_pair: Tensor, encoder_weight: float = 10.0) -> tuple[Tensor, Tensor]:
+    """BiGAN's encoder and generator losses from the joint critic's logits of fake (module doc): ``(λ_E ·
+    softplus(−c(x, E(x))), softplus(c(G(z), z)))``, batch means — the encoder makes real pairs look fake, the
+    generator makes fake pairs look real."""
+    soft = torch.nn.functional.softplus
+    return float(encoder_weight) * soft(-c_real_pair.float()).mean(), soft(c_fake_pair.float()).mean()
+
+
+__all__ = ["LATENT_LOSSES", "bigan_loss", "critic_loss", "feature_reconstruction_loss", "kl_divergence", "latent_loss",
+           "manifold_loss", "nonsaturating_loss", "reconstruction_nll", "vae_loss", "vaegan_critic_loss"]

@@ -5,7 +5,12 @@
 * :class:`Generator` — ``G(z, ξ)`` on ``concat(z, ξ)`` when ``noise_dim > 0`` ("with ξ"), ``G(z)`` otherwise; the
   VAE decoder ``μ_d(z)`` is the same class with ``noise_dim = 0`` (003 Fig. 3.5: "the decoder architecture is
   identical to the generator architecture").
-* :class:`Critic` — the logit of ``C(x)``, the probability that ``x`` is **fake** (003 Eq. 3.9).
+* :class:`Critic` — the logit of ``C(x)``, the probability that ``x`` is **fake** (003 Eq. 3.9); ``features(x)`` are
+  its hidden activations ``Dis_l(x)``, the space VAE/GAN reconstructs in (after Down(4w) for the conv trunk, the
+  last hidden layer for the MLP);
+* :class:`JointCritic` — BiGAN's critic ``D(x, z)`` on pairs (003 Fig. 3.5 caption and §2.4 of the extract: the
+  image critic's trunk → Dense(h); a 2-hidden-layer MLP of z → h; concat → 2 hidden layers of 2h → Dense(1), leaky
+  ReLU 0.2, h = 8w), also the logit of *fake*.
 
 Architectures (``arch``):
 
@@ -171,18 +176,50 @@ class Generator(nn.Module):
         return self.body(z)
 
 
-class Critic(nn.Module):
-    """The logit of ``C(x)``, the probability that ``x`` is fake (003 Eq. 3.9): one number per sample."""
+#: modules of the conv critic trunk up to and including Down(4w): [conv, lrelu] + 2 × [conv, BN, lrelu]
+CONV_FEATURE_DEPTH = 8
 
-    def __init__(self, trunk: nn.Module, features: int, dcgan_init: bool = False):
+
+class Critic(nn.Module):
+    """The logit of ``C(x)``, the probability that ``x`` is fake (003 Eq. 3.9): one number per sample.
+
+    ``feature_depth``: how many trunk modules :meth:`features` runs (``None``: the whole trunk)."""
+
+    def __init__(self, trunk: nn.Module, features: int, dcgan_init: bool = False, feature_depth: int | None = None):
         super().__init__()
         self.trunk = trunk
         self.head = nn.Linear(features, 1)
         if dcgan_init:
             _init_dcgan(self.head)
+        self.feature_depth = feature_depth
+
+    def features(self, x: Tensor) -> Tensor:
+        """``Dis_l(x)``, ``B×F`` (flattened): the hidden layer VAE/GAN reconstructs in (Larsen et al. 2016)."""
+        trunk = self.trunk if self.feature_depth is None else self.trunk[: self.feature_depth]
+        return trunk(x).flatten(1)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.trunk(x)).squeeze(1)
+
+
+class JointCritic(nn.Module):
+    """BiGAN's ``D(x, z)`` (module doc): the logit that the pair ``(x, z)`` is fake, ``(G(z), z)`` rather than
+    ``(x, E(x))``; ``x`` ``B×…``, ``z`` ``B×d`` → ``B``."""
+
+    def __init__(self, trunk: nn.Module, features: int, latent_dim: int, hidden: int, dcgan_init: bool = False):
+        super().__init__()
+        h = int(hidden)
+        self.trunk = trunk
+        self.x_head = nn.Linear(features, h)
+        self.z_net = nn.Sequential(*_mlp([int(latent_dim), h, h, h], "lrelu", last_act=False))
+        self.joint = nn.Sequential(nn.LeakyReLU(0.2), *_mlp([2 * h, 2 * h, 2 * h, 1], "lrelu", last_act=False))
+        if dcgan_init:
+            _init_dcgan(self.x_head)
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        if z.dim() != 2 or z.shape[0] != x.shape[0]:
+            raise InputError("z of the joint critic", f"a {x.shape[0]}×d latent batch (one per image)", str(list(z.shape)))
+        return self.joint(torch.cat([self.x_head(self.trunk(x)), self.z_net(z)], 1)).squeeze(1)
 
 
 class ImageEncoder(nn.Module):
@@ -198,8 +235,9 @@ class ImageEncoder(nn.Module):
 
 
 def build_networks(data_shape: Sequence[int], arch: str = "conv", latent_dim: int = 16, noise_dim: int = 0, width: int = 16,
-                   hidden: int = 128, data_scale: Sequence[float] | None = None) -> dict[str, nn.Module]:
-    """``{"encoder", "decoder", "generator", "critic"}`` for data of ``data_shape`` (``[D]`` or ``[C, H, W]``)."""
+                   hidden: int = 128, data_scale: Sequence[float] | None = None, joint_critic: bool = False) -> dict[str, nn.Module]:
+    """``{"encoder", "decoder", "generator", "critic"}`` for data of ``data_shape`` (``[D]`` or ``[C, H, W]``);
+    ``joint_critic``: the critic is BiGAN's :class:`JointCritic` ``D(x, z)`` (same image trunk) instead of ``C(x)``."""
     if arch not in ARCHS:
         raise InputError("arch", "'mlp' or 'conv'", repr(arch))
     if arch == "conv" and len(data_shape) != 3:
@@ -212,9 +250,10 @@ def build_networks(data_shape: Sequence[int], arch: str = "conv", latent_dim: in
         "encoder": Encoder(enc_trunk, enc_features, latent_dim, dcgan_init=conv),
         "decoder": Generator(generator_body(latent_dim, data_shape, **kw), latent_dim, 0),
         "generator": Generator(generator_body(latent_dim + noise_dim, data_shape, **kw), latent_dim, noise_dim),
-        "critic": Critic(crit_trunk, crit_features, dcgan_init=conv),
+        "critic": (JointCritic(crit_trunk, crit_features, latent_dim, 8 * width if conv else hidden, dcgan_init=conv) if joint_critic
+                   else Critic(crit_trunk, crit_features, dcgan_init=conv, feature_depth=CONV_FEATURE_DEPTH if conv else None)),
     }
 
 
-__all__ = ["ARCHS", "Critic", "Encoder", "Generator", "ImageEncoder", "Scale", "build_networks", "conv_plan", "critic_trunk",
-           "generator_body"]
+__all__ = ["ARCHS", "CONV_FEATURE_DEPTH", "Critic", "Encoder", "Generator", "ImageEncoder", "JointCritic", "Scale",
+           "build_networks", "conv_plan", "critic_trunk", "generator_body"]

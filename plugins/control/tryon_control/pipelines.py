@@ -34,6 +34,9 @@ from tryon.errors import InputError
 from .models import ImageEncoder, build_networks
 from .specs import LATENT_LOSSES, OBJECTIVES
 
+#: the objectives whose images come from the decoder μ_d (they train no generator G)
+DECODER_OBJECTIVES = ("vae", "vaegan")
+
 
 class AvaePipeline(Pipeline):
     """Encoder, decoder, generator and critic of an AVAE (003 §3.3.2; :mod:`tryon_control.models`).
@@ -46,8 +49,9 @@ class AvaePipeline(Pipeline):
         width: the conv width multiplier w (the thesis: 128). hidden: the MLPs' hidden units (128).
         data_scale: points only: a fixed per-coordinate scale of the MLPs' inputs and outputs.
         beta: the KL weight it was trained with. latent_loss: ``"a"`` (003 Eq. 3.8) or ``"b"`` (003 Eq. 3.12).
-        objective: what was trained: ``"avae"`` (all four networks), ``"vae"`` (encoder + decoder) or ``"gan"``
-            (generator + critic).
+        objective: what was trained: ``"avae"`` (all four networks), ``"vae"`` (encoder + decoder), ``"gan"``
+            (generator + critic), ``"vaegan"`` (encoder, decoder, critic: the decoder is its generator) or ``"bigan"``
+            (encoder, generator and a joint critic D(x, z): it reconstructs through G(E(x)), it has no decoder).
         letterbox_fill: the value of the bands that letterbox an input of another aspect ratio (−1 black, 1 white).
     """
 
@@ -60,7 +64,7 @@ class AvaePipeline(Pipeline):
         if objective not in OBJECTIVES:
             raise InputError("objective", f"one of {', '.join(OBJECTIVES)}", repr(objective))
         nets = build_networks([int(s) for s in data_shape], arch, int(latent_dim), int(noise_dim), int(width), int(hidden),
-                              [float(s) for s in data_scale] if data_scale else None)
+                              [float(s) for s in data_scale] if data_scale else None, joint_critic=objective == "bigan")
         self.encoder, self.decoder = nets["encoder"], nets["decoder"]
         self.generator, self.critic = nets["generator"], nets["critic"]
         self.shape = tuple(int(s) for s in data_shape)
@@ -154,8 +158,11 @@ class AvaeReconstructPipeline(AvaePipeline):
         batch, x = self._inputs(image)
         z = self._latent(self.encode(x, sample=sample, seed=seed), latent_shift)
         decoded = self._outputs(self.decode(z), batch)
-        # a VAE run trained no generator: its reconstruction is the decoder's
-        image_out = decoded if self.config.get("objective") == "vae" else self._outputs(self.generate(z, seed=seed), batch)
+        # a VAE or VAE/GAN run trained no generator: its reconstruction is the decoder's; a BiGAN run trained no decoder
+        objective = self.config.get("objective")
+        image_out = decoded if objective in DECODER_OBJECTIVES else self._outputs(self.generate(z, seed=seed), batch)
+        if objective == "bigan":
+            decoded = image_out
         return Reconstruction(image_out, decoded, z.detach().cpu())
 
 
@@ -166,7 +173,7 @@ class AvaeGeneratePipeline(AvaePipeline):
 
     def __call__(self, n: int = 16, seed: int | None = 0, decoder: bool | None = None) -> SampleResult:
         if decoder is None:
-            decoder = self.config.get("objective") == "vae"
+            decoder = self.config.get("objective") in DECODER_OBJECTIVES
         t0 = time.perf_counter()
         z = torch.randn(int(n), self.latent_dim, generator=self._generator(seed))
         x = self.decode(z) if decoder else self.generate(z, seed=None if seed is None else int(seed) + 1)

@@ -12,6 +12,8 @@ The names below resolve lazily: ``from tryon_control.training import train_avae,
 from tryon.imports import lazy_exports
 
 _EXPORTS = {"AVAE_LOOP": "config", "AvaeTaskConfig": "config", "train_avae": "avae", "avae_step": "avae",
-            "generator_update": "avae"}
+            "generator_update": "avae", "BETAVAE_LOOP": "config", "BetaVaeTaskConfig": "config",
+            "train_betavae": "betavae", "learn_direction": "betavae", "vaegan_step": "baselines", "bigan_step": "baselines",
+            "train_scenes": "scenes", "scene_step": "scenes"}
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -13,7 +13,8 @@ Each step, on a batch ``x`` of real data (003 Fig. 3.4, with the authors' detail
 The thesis computes all forward passes first and then updates the four networks; here the critic is updated
 before the generator's step uses it (the usual alternation of GAN training), and ``x_fake`` is generated once per
 step for both updates. ``objective="vae"`` runs step 1 alone, ``"gan"`` steps 2–3 with ``L_M`` alone (the GAN row of
-003 Table 3.1: the same generator and critic; the authors' code uses ``−d_fake``, i.e. ``logit C(fake)``).
+003 Table 3.1: the same generator and critic; the authors' code uses ``−d_fake``, i.e. ``logit C(fake)``);
+``"vaegan"`` and ``"bigan"`` are the hybrid baselines of the same table, their steps in :mod:`.baselines`.
 
 :func:`train_avae` takes ``(TrainConfig, AvaeTaskConfig)`` (:mod:`.config`) and runs every update through the
 Trainer (``autocast`` / ``backward`` / ``optimizer_step``), so ``--precision``, ``--grad-clip``, ``--workers``,
@@ -34,10 +35,12 @@ from tryon.train import TrainConfig, frozen, refuse_unsupported, run
 from ..data import DigitsImages, data_shape, load_data
 from ..losses import critic_loss, latent_loss, manifold_loss, vae_loss
 from ..pipelines import AvaeReconstructPipeline
+from .baselines import bigan_step, vaegan_step
 from .config import AVAE_LOOP, AvaeTaskConfig
 
 #: the networks each objective trains
-TRAINED = {"avae": ("encoder", "decoder", "generator", "critic"), "vae": ("encoder", "decoder"), "gan": ("generator", "critic")}
+TRAINED = {"avae": ("encoder", "decoder", "generator", "critic"), "vae": ("encoder", "decoder"), "gan": ("generator", "critic"),
+           "vaegan": ("encoder", "decoder", "critic"), "bigan": ("encoder", "generator", "critic")}
 
 
 def vae_update(trainer: Any, x: Tensor, beta: float) -> dict[str, float]:
@@ -123,7 +126,7 @@ def avae_step(objective: str, kind: str, beta: float, latent_dim: int, noise_dim
 
 
 def train_avae(loop: TrainConfig, task: AvaeTaskConfig) -> tuple[AvaeReconstructPipeline, dict[str, Any]]:
-    """Train an AVAE (or its VAE / GAN alone) on ``task.data``; the run folder ``loop.out_dir`` becomes an
+    """Train an AVAE (or a baseline of 003 Table 3.1: VAE, GAN, VAE/GAN, BiGAN) on ``task.data``; the run folder ``loop.out_dir`` becomes an
     ``avae-reconstruct`` weights folder (also loadable as ``avae-generate``). Adam(0.5, 0.999), lr ``loop.lr``
     (``None``: 2e-4, :data:`AVAE_LOOP`) for every network. Returns the trained pipeline and the run summary."""
     refuse_unsupported(loop, task)
@@ -150,11 +153,17 @@ def train_avae(loop: TrainConfig, task: AvaeTaskConfig) -> tuple[AvaeReconstruct
     modules = {n: getattr(pipe, n) for n in names}
     optimizers = {n: torch.optim.Adam(m.parameters(), lr=lr, betas=tuple(task.betas)) for n, m in modules.items()}
     info = {"objective": {"avae": f"AVAE (003 Fig. 3.4), L_Z^{task.latent_loss} + L_M", "vae": "VAE (003 Eq. 3.5)",
-                          "gan": "GAN on L_M = logit C(fake) (003 Table 3.1's GAN row)"}[task.objective],
+                          "gan": "GAN on L_M = logit C(fake) (003 Table 3.1's GAN row)",
+                          "vaegan": f"VAE/GAN (Larsen 2016), gamma {task.gamma:g}", "bigan": "BiGAN (Donahue 2017)"}[task.objective],
             "model": task.objective, "data": getattr(ds, "name", str(task.data)), "data_kind": kind, "arch": arch,
-            "latent_loss": task.latent_loss, "xi": bool(task.xi), "beta": float(task.beta), "lr": lr,
+            "latent_loss": task.latent_loss, "xi": bool(task.xi), "beta": float(task.beta), "gamma": float(task.gamma), "lr": lr,
             "betas": list(task.betas)}
-    step = avae_step(task.objective, task.latent_loss, float(task.beta), int(task.latent_dim), noise_dim)
+    if task.objective == "vaegan":
+        step = vaegan_step(float(task.beta), float(task.gamma), int(task.latent_dim))
+    elif task.objective == "bigan":
+        step = bigan_step(int(task.latent_dim), noise_dim)
+    else:
+        step = avae_step(task.objective, task.latent_loss, float(task.beta), int(task.latent_dim), noise_dim)
     outcome = run(loop, modules=modules, optimizers=optimizers, dataset=ds, step_fn=step, info=info,
                   build_pipeline=lambda trainer, result: pipe.eval())
     return pipe.eval(), outcome.summary

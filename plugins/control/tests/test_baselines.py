@@ -154,6 +154,7 @@ def test_a_few_steps_train_save_and_load(tmp_path, objective: str) -> None:
     assert torch.equal(out.image, out.decoded)
     z = out.latents
     want = loaded.decode(z) if objective == "vaegan" else loaded.generate(z)
+    # the same network on the same input: float32 rounding after the uint8-free round trip
     assert torch.allclose(torch.as_tensor(out.image).float(), want.clamp(-1, 1).repeat(1, 3, 1, 1), atol=1e-6)
 
 

@@ -65,6 +65,7 @@ def test_judge_measures_a_perfect_and_a_bad_reconstruction():
     proxy = _Proxy()
     good = judge(target, target, z, proxy, real, None)
     bad = judge(-target, target, z, proxy, real, None)
+    # identical images: exact up to float32 rounding; the negated target measured at LPIPS ~1, SSIM < 0
     assert good["proxy_lpips"] < 1e-6 and good["mse"] == 0 and abs(good["ssim"] - 1) < 1e-5
     assert bad["proxy_lpips"] > 0.1 and bad["ssim"] < 0.5
     assert abs(good["z_norm"] - 2.0) < 1e-6 and "critic" not in good

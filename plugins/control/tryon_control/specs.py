@@ -1,13 +1,17 @@
 """What the control plugin declares (torch-free; the hooks in :mod:`.plugin` call these): its tasks and datasets.
 
-* tasks ``avae-reconstruct`` and ``avae-generate`` (003 ch. 3; one weights family ``avae``, classes in
+* tasks ``avae-reconstruct`` and ``avae-generate`` (003 ch. 3; weights family ``avae``, classes in
   :mod:`.pipelines`), with the exportable component ``encoder`` (RGB image → μ_e(x));
-* datasets ``avae-toy`` (the 2-D toy of 003 §3.4.1) and ``avae-digits`` (scikit-learn digits, upsampled), both
-  synthetic (no root); image folders are read through the core's ``tryon.data.ImageFolderDataset``.
+* tasks ``betavae-edit`` and ``betavae-generate`` (003 ch. 4: the Table 4.2 β-VAE and its factor directions;
+  family ``betavae``, classes in :mod:`.betavae_pipelines`);
+* tasks ``scene-decompose``, ``scene-generate`` and ``scene-edit`` (003 ch. 5; family ``scenes``, classes in
+  :mod:`.scenes.pipelines`);
+* datasets ``avae-toy`` (the 2-D toy of 003 §3.4.1), ``avae-digits`` (scikit-learn digits, upsampled),
+  ``betavae-sprites`` (dSprites-like sprites) and ``control-scenes`` (multi-sprite scenes with boxes), all synthetic
+  (no root); image folders are read through the core's ``tryon.data.ImageFolderDataset``.
 
 Factories are :func:`tryon.lazy` strings, imported on first use.
 """
-
 from __future__ import annotations
 
 from typing import Any

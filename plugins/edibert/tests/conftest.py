@@ -3,25 +3,18 @@ images, 4× downsampling → 8×8 tokens, 64 codes, 2 transformer layers of widt
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import torch
+
+from tryon.testing import torch_threads
 
 TINY_VQ = {"n_codes": 64, "embed_dim": 16, "ch": 16, "ch_mult": [1, 2, 2]}
 TINY_TF = {"width": 64, "layers": 2, "heads": 4, "max_grid": [16, 16]}
 
 
-@contextlib.contextmanager
 def one_thread():
-    """These models are tiny: one intra-op thread is as fast on an idle machine and avoids the many-fold
-    slow-down of oversubscribed OpenMP threads when other jobs share the cores. Restores the count after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    """These models are tiny: one intra-op thread (:func:`tryon.testing.torch_threads`)."""
+    return torch_threads(1)
 
 
 @pytest.fixture(autouse=True)

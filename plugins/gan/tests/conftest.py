@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tryon.testing import torch_threads
+
 
 @pytest.fixture
 def one_thread():
     """Tiny models run fastest on one thread, and the 2 cores are shared: use with
     ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

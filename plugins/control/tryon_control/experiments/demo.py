@@ -201,6 +201,8 @@ def _render_scenes(rep: Any, out: Path, sc: dict[str, Any]) -> None:
         rep.add_table("Geometric edits of object 0 (change applied to its box)", ["edit", "centre shift (px)", "angle change (rad)"],
                       [[k, round(v["centre_shift_px"], 2), round(v["angle_change_rad"], 3)] for k, v in sc["edits"].items()])
         add_figure(rep, out, GRIDS["edit"], "decomposed and re-rendered, then object 0 moved, rotated, removed")
+        rep.add_text("Where the model covers one object with two proposals, moving or removing one of them leaves a faint "
+                     "copy behind (count error above); rotating a round sprite shows little.")
     else:
         rep.add_text("No object was detected in the first held-out scenes, so there is no edit to show.")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import InputError, TryonError
 from .files import StagedOutputs, accept_named_options, named_inputs, named_path, output_targets, plan_items
-from .outputs import image_format, items_of, outputs_of, to_image
+from .outputs import image_format, is_image, items_of, outputs_of, to_image, to_json
 
 _OWN_OPTIONS = {"task", "weights", "out", "pairs", "input", "set", "config", "device", "batch_size", "all_outputs",
                 "optional", "debug", "help"}
@@ -130,10 +130,15 @@ def _run(args: argparse.Namespace) -> int:
                     raise TryonError(f"task {spec.name!r}: the pipeline returned no output {w!r} (got {sorted(result)})")
                 values = items_of(result[w], len(chunk)) if bs > 1 else [result[w]]
                 for k, tgt in enumerate(targets[start : start + bs]):
-                    image = to_image(values[k], f"{spec.name} output {w!r}")
-                    stage.write(tgt[w], lambda tmp, im=image: im.save(tmp, format=image_format(tmp)))
+                    what = f"{spec.name} output {w!r}"
+                    if is_image(values[k]):
+                        image = to_image(values[k], what)
+                        stage.write(tgt[w], lambda tmp, im=image: im.save(tmp, format=image_format(tmp)))
+                    else:  # a data output (boxes, scores): JSON beside the images, same stem
+                        text = json.dumps(to_json(values[k], what))
+                        stage.write(tgt[w].with_suffix(".json"), lambda tmp, t=text: Path(tmp).write_text(t))
     where = stage.written[0] if len(stage.written) == 1 else out_dir
-    print(f"wrote {len(stage.written)} image(s) to {where} ({spec.name}, weights {args.weights or 'random'})")
+    print(f"wrote {len(stage.written)} file(s) to {where} ({spec.name}, weights {args.weights or 'random'})")
     return 0
 
 

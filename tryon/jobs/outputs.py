@@ -1,8 +1,10 @@
-"""What a pipeline returns, turned into image files: one value per output name and per batch item, as PIL images.
+"""What a pipeline returns, turned into files: one value per output name and per batch item, as PIL images, or as
+JSON for data outputs (boxes, scores, counts).
 
 A pipeline called on path inputs returns either its main output alone (the first of ``TaskSpec.outputs``), or a
-mapping / an object with one entry / attribute per output name; values are PIL images, ``uint8`` arrays, float maps
-in ``[0, 1]`` or tensors in ``[-1, 1]``. Used by ``tryon run`` (:mod:`tryon.jobs.cli`).
+mapping / an object with one entry / attribute per output name; image values are PIL images, ``uint8`` arrays, float
+maps in ``[0, 1]`` or tensors in ``[-1, 1]``; anything else that is numbers (lists, tensors that are not images,
+dicts of them) is a data output. Used by ``tryon run`` (:mod:`tryon.jobs.cli`).
 """
 
 from __future__ import annotations
@@ -62,9 +64,41 @@ def to_image(value: Any, what: str) -> Any:
                      f"got {type(value).__name__} {getattr(arr, 'shape', '')}")
 
 
+def is_image(value: Any) -> bool:
+    """Whether :func:`to_image` takes ``value`` (else it is a data output, written by :func:`to_json`); lists, tuples
+    and dicts are data (one entry per detected object, say), never an image."""
+    if isinstance(value, (list, tuple, dict)):
+        return False
+    try:
+        to_image(value, "value")
+    except TryonError:
+        return False
+    return True
+
+
+def to_json(value: Any, what: str) -> Any:
+    """A JSON value of a data output: tensors and arrays become (nested) lists, dicts and lists are walked; raises
+    :class:`TryonError` naming ``what`` for anything that is neither numbers nor text."""
+    import numpy as np
+
+    if hasattr(value, "detach"):
+        return value.detach().cpu().tolist()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): to_json(v, what) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v, what) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TryonError(f"{what}: expected an image or data (numbers, lists, tensors), got {type(value).__name__}")
+
+
 def image_format(path: Path) -> str:
     """The PIL format name for a file name's suffix (``.jpg`` → ``JPEG``; no suffix → ``PNG``)."""
     return (path.suffix.lstrip(".").upper().replace("JPG", "JPEG")) or "PNG"
 
 
-__all__ = ["image_format", "items_of", "outputs_of", "to_image"]
+__all__ = ["image_format", "is_image", "items_of", "outputs_of", "to_image", "to_json"]

@@ -4,6 +4,8 @@ decreases, and bad input refused in one line."""
 
 from __future__ import annotations
 
+import json
+
 import math
 
 import pytest
@@ -220,6 +222,15 @@ def test_dataset_spec_and_train_verb_serve_the_three_tasks(tmp_path, capsys) -> 
     samples = gen(n=2, seed=1).samples
     assert samples.shape == (2, 3, 48, 48) and torch.equal(samples, gen(n=2, seed=1).samples)
     assert tryon.load("scene-edit", weights=run, device="cpu").config["grid"] == 4
+    # `tryon run` on a file: image outputs as PNG, data outputs (boxes, scores) as JSON with the same stem
+    from PIL import Image
+
+    Image.fromarray(ds.images[0].add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()).save(tmp_path / "scene.png")
+    assert tryon.cli.main(["run", "scene-decompose", "--weights", str(run), "--image", str(tmp_path / "scene.png"),
+                           "--set", "min_presence=0.0", "--out", str(tmp_path / "dec.png"), "--all-outputs"]) == 0
+    boxes = json.loads((tmp_path / "dec_boxes.json").read_text())
+    assert len(boxes) == 1 and all(len(b) == 4 for b in boxes[0]) and (tmp_path / "dec_reconstruction.png").is_file()
+    assert len(json.loads((tmp_path / "dec_scores.json").read_text())[0]) == len(boxes[0])
     code = tryon.cli.main(["train", "scene-decompose", "--grid", "5", "--steps", "1", "--out", str(tmp_path / "bad"),
                            "--no-progress"])
     err = capsys.readouterr().err.strip()

@@ -110,6 +110,12 @@ def test_gan_inversion(tmp_path, monkeypatch):
     assert len(data["inpainting"]["rows"]) == 4 and len(data["directions"]) == 4
 
 
+@_needs("tryon_gan")
+def test_gan_latent_geometry(tmp_path, monkeypatch):
+    data = check_study("gan_latent_geometry", tmp_path, monkeypatch)
+    assert data["study"] == "gan-latent-geometry"
+
+
 @_needs("tryon_edibert")
 def test_edibert_quality(tmp_path, monkeypatch):
     data = check_study("edibert_quality", tmp_path, monkeypatch)

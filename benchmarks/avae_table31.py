@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def compute(study: Study, args: argparse.Namespace) -> None:
     import torch
 
-    from tryon.data.photos import MANIFEST, write_photo_crops
+    from tryon.data.photos import ensure_photo_crops
     from tryon.report import grid_image
     from tryon_control.experiments.table31 import SEED_CELEBA, grid_rows, table31
 
@@ -78,8 +78,7 @@ def compute(study: Study, args: argparse.Namespace) -> None:
     if args.folder == "photos":
         folder = runs / "photo-crops"
         with study.section("folder: photo crops"):
-            if not (folder / MANIFEST).is_file():
-                write_photo_crops(folder, size=int(s["folder_size"]), train=int(s["crops"][0]), test=int(s["crops"][1]))
+            ensure_photo_crops(folder, size=int(s["folder_size"]), train=int(s["crops"][0]), test=int(s["crops"][1]))
         sets["folder"] = (folder, s["folder_size"])
     elif args.folder != "none":
         sets["folder"] = (Path(args.folder), s["folder_size"])

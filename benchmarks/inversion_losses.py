@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def compute(study: Study, args: argparse.Namespace) -> None:
     import torch
 
-    from tryon.data.photos import MANIFEST, write_photo_crops
+    from tryon.data.photos import ensure_photo_crops
     from tryon.report import grid_image
     from tryon_control.experiments.inversion_losses import SEED_TABLE41, grid_rows, inversion_losses
 
@@ -63,8 +63,7 @@ def compute(study: Study, args: argparse.Namespace) -> None:
         size = int(s["sets"]["photos"][0])
         folder = runs / f"photo-crops-{size}"
         with study.section("folder: photo crops"):
-            if not (folder / MANIFEST).is_file():
-                write_photo_crops(folder, size=size, train=int(s["crops"][0]), test=int(s["crops"][1]))
+            ensure_photo_crops(folder, size=size, train=int(s["crops"][0]), test=int(s["crops"][1]))
         sets["folder"] = (folder, s["sets"]["photos"])
     elif args.folder != "none":
         sets["folder"] = (Path(args.folder), s["sets"]["photos"])

@@ -149,7 +149,7 @@ def compute(study: Any, args: argparse.Namespace) -> None:
 
     import tryon
     from tryon.data import ImageFolderDataset
-    from tryon.data.photos import write_photo_crops
+    from tryon.data.photos import ensure_photo_crops
     from tryon.metrics import train_proxy
     from tryon.report import grid_image
 
@@ -160,8 +160,7 @@ def compute(study: Any, args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     data = Path(args.data) if args.data else out / "data"
     with study.section("data"):
-        if not (data / "photo_crops.json").is_file():
-            write_photo_crops(data, size=32, train=knobs["train_crops"], test=max(knobs["test_crops"], n_eval))
+        ensure_photo_crops(data, size=32, train=knobs["train_crops"], test=max(knobs["test_crops"], n_eval))
     train_set, test_set = ImageFolderDataset(data / "train", size=(32, 32)), ImageFolderDataset(data / "test", size=(32, 32))
     idx = np.random.default_rng(0).permutation(len(test_set))[:n_eval]
     images = torch.stack([test_set[int(i)] for i in idx])

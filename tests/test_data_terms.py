@@ -106,3 +106,14 @@ def test_repository_and_every_plugin_declare_a_licence() -> None:
     missing = [str(p.relative_to(root)) for p in projects
                if not tomllib.loads(p.read_text(encoding="utf-8"))["project"].get("license")]
     assert missing == []
+
+
+def test_ensure_photo_crops_writes_once_and_reuses_a_finished_set(tmp_path: Path) -> None:
+    pytest.importorskip("skimage")
+    from tryon.data.photos import MANIFEST, ensure_photo_crops
+
+    out = ensure_photo_crops(tmp_path / "crops", size=16, train=4, test=2)
+    first = sorted(p.name for p in (out / "train").iterdir())
+    stamp = (out / MANIFEST).stat().st_mtime_ns
+    assert len(first) == 4 and ensure_photo_crops(out, size=16, train=8, test=2) == out
+    assert sorted(p.name for p in (out / "train").iterdir()) == first and (out / MANIFEST).stat().st_mtime_ns == stamp

@@ -107,4 +107,14 @@ def write_photo_crops(out: str | os.PathLike, size: int = 32, train: int = 4000,
     return manifest
 
 
-__all__ = ["MANIFEST", "TERMS", "TEST_SOURCES", "TRAIN_SOURCES", "load_photo", "random_crops", "write_photo_crops"]
+def ensure_photo_crops(out: str | os.PathLike, size: int = 32, train: int = 4000, test: int = 200, seed: int = 0) -> Path:
+    """``out`` holding a crop set: written by :func:`write_photo_crops` unless a finished one (its manifest) is already
+    there, which is reused as it is (a benchmark resumed or rerun does not redraw its data); returns ``out``."""
+    out = Path(out)
+    if not (out / MANIFEST).is_file():
+        write_photo_crops(out, size=size, train=train, test=test, seed=seed)
+    return out
+
+
+__all__ = ["MANIFEST", "TERMS", "TEST_SOURCES", "TRAIN_SOURCES", "ensure_photo_crops", "load_photo", "random_crops",
+           "write_photo_crops"]

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import InputError, TryonError
 from .files import StagedOutputs, accept_named_options, named_inputs, named_path, output_targets, plan_items
-from .outputs import image_format, is_image, items_of, outputs_of, to_image, to_json
+from .outputs import image_format, image_or_none, items_of, outputs_of, to_json
 
 _OWN_OPTIONS = {"task", "weights", "out", "pairs", "input", "set", "config", "device", "batch_size", "all_outputs",
                 "optional", "debug", "help"}
@@ -131,8 +131,8 @@ def _run(args: argparse.Namespace) -> int:
                 values = items_of(result[w], len(chunk)) if bs > 1 else [result[w]]
                 for k, tgt in enumerate(targets[start : start + bs]):
                     what = f"{spec.name} output {w!r}"
-                    if is_image(values[k]):
-                        image = to_image(values[k], what)
+                    image = image_or_none(values[k], what)
+                    if image is not None:
                         stage.write(tgt[w], lambda tmp, im=image: im.save(tmp, format=image_format(tmp)))
                     else:  # a data output (boxes, scores): JSON beside the images, same stem
                         text = json.dumps(to_json(values[k], what))

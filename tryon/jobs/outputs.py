@@ -64,16 +64,20 @@ def to_image(value: Any, what: str) -> Any:
                      f"got {type(value).__name__} {getattr(arr, 'shape', '')}")
 
 
-def is_image(value: Any) -> bool:
-    """Whether :func:`to_image` takes ``value`` (else it is a data output, written by :func:`to_json`); lists, tuples
-    and dicts are data (one entry per detected object, say), never an image."""
+def image_or_none(value: Any, what: str) -> Any:
+    """``value`` as a PIL image (:func:`to_image`), or ``None`` for a data output (written by :func:`to_json`); lists,
+    tuples and dicts are data (one entry per detected object, say), never an image."""
     if isinstance(value, (list, tuple, dict)):
-        return False
+        return None
     try:
-        to_image(value, "value")
+        return to_image(value, what)
     except TryonError:
-        return False
-    return True
+        return None
+
+
+def is_image(value: Any) -> bool:
+    """Whether ``value`` is written as an image (else as JSON): :func:`image_or_none` is not ``None``."""
+    return image_or_none(value, "value") is not None
 
 
 def to_json(value: Any, what: str) -> Any:
@@ -101,4 +105,4 @@ def image_format(path: Path) -> str:
     return (path.suffix.lstrip(".").upper().replace("JPG", "JPEG")) or "PNG"
 
 
-__all__ = ["image_format", "is_image", "items_of", "outputs_of", "to_image", "to_json"]
+__all__ = ["image_format", "image_or_none", "is_image", "items_of", "outputs_of", "to_image", "to_json"]

@@ -75,9 +75,8 @@ def _betavae(study: Any, s: dict[str, Any], seed: int) -> dict[str, Any]:
                         reshape_n=int(b["reshape_n"]), held_out=int(b["held_out"]))
     rows, ts, titles = traversal_grid(res.pop("shown"))
     study.save_image(GRIDS["betavae"], grid_image(rows, ts, titles, scale=2))
-    atomic_write_text(study.out / CHARTS["betavae"], band_chart("x barycentre against t: mean ± std", spread_curves(res),
-                                                                 "t (coordinate along the learned u)", (-0.5, 0.5)))
-    study.artifacts.append(CHARTS["betavae"])
+    atomic_write_text(study.path(CHARTS["betavae"]), band_chart("x barycentre against t: mean ± std", spread_curves(res),
+                                                                  "t (coordinate along the learned u)", (-0.5, 0.5)))
     return res
 
 

@@ -186,7 +186,7 @@ def test_planned_forwards_match_the_tasks(served):
             guard_cls.tick = orig
             model.adapter = real
         counts[name] = (len(ticks) - 1, seen["budget"])  # the first tick is the deadline check before the run
-    assert counts == {"inpaint": (6, 6), "denoise": (5, 5), "gan": (15, 15)}, counts
+    assert counts == {"inpaint": (6, 6), "denoise": (5, 5), "gan": (9, 9)}, counts
 
 
 def test_the_deadline_stops_a_run_between_forwards():

@@ -57,7 +57,8 @@ def _gan_edit(pipe: Any, inputs: dict[str, list], steps: int, seed: int) -> Any:
 class TaskAdapter:
     """How one task is served: the module whose forward is one model step, the default ``steps``, the forwards
     ``steps`` may take at most (counted: EdiBERT MaskGIT 2 passes × steps; denoising steps + 1 likelihood pass;
-    GAN inversion 2 per optimisation step + the final decode + 2 shape probes), and the call."""
+    GAN inversion 1 per optimisation step (the hybrid objective's two terms share one generator pass) + the final
+    decode + 2 shape probes), and the call."""
 
     module: str
     default_steps: int
@@ -68,7 +69,7 @@ class TaskAdapter:
 
 
 _EDIT = TaskAdapter("transformer", 8, 1, lambda s: 2 * s, _edibert_edit, "MaskGIT steps per pass (2 passes)")
-_GAN = TaskAdapter("generator", 100, 0, lambda s: 2 * s + 3, _gan_edit, "inversion optimisation steps")
+_GAN = TaskAdapter("generator", 100, 0, lambda s: s + 3, _gan_edit, "inversion optimisation steps")
 ADAPTERS: dict[str, TaskAdapter] = {
     "edibert-inpaint": _EDIT,
     "edibert-composite": _EDIT,

@@ -106,8 +106,31 @@ def test_gan_toys(tmp_path, monkeypatch):
 @_needs("tryon_gan")
 def test_gan_inversion(tmp_path, monkeypatch):
     data = check_study("gan_inversion", tmp_path, monkeypatch)
-    assert [r["batch"] for r in data["batch_scaling"]["rows"]] == [1, 2]
+    rows = data["batch_scaling"]["rows"]
+    # per thread count (tiny: 1), layout and method, batches 1 and 2; the first batch is the unit of "vs linear"
+    assert [(r["layout"], r["method"], r["batch"]) for r in rows] == [
+        (lay, meth, b) for lay in ("NCHW", "NHWC") for meth in ("optimisation", "hybrid") for b in (1, 2)]
+    assert all(r["scaling_vs_linear"] == 1.0 and r["ceiling"] == 1.0 for r in rows if r["batch"] == 1)
+    assert all(0 < r["ceiling"] <= 1 for r in rows)
+    e = data["encoder_vs_optimisation"]
+    assert [b["steps"] for b in e["optimisation_budgets"]] == [2, 4] and e["encoder"]["seconds"] > 0
+    assert data["settings"]["cpu_class"] and data["generator"]["source"].startswith("random weights")
     assert len(data["inpainting"]["rows"]) == 4 and len(data["directions"]) == 4
+
+
+@_needs("tryon_wuton")
+def test_student_profile(tmp_path, monkeypatch):
+    data = check_study("student_profile", tmp_path, monkeypatch)
+    (row,) = data["rows"]
+    assert row["variant"] == "default" and row["efficiency"] > 0 and row["conv_ms"] > 0
+    assert {"Conv", "ConvTranspose", "GridSample"} <= set(row["by_op"])  # the student's graph, optimised by ORT
+    iso = data["isolated_convs"]
+    # every convolution of the graph is timed alone once per shape; their MACs add up to the graph's conv MACs
+    assert sum(r["macs"] * r["count"] for r in iso["rows"]) == data["macs"]["by_op"]["Conv"] + data["macs"]["by_op"]["ConvTranspose"]
+    assert iso["conv_bound_efficiency"] > 0
+    # the student's five 4x4/2 transposed convs, each rewritten exactly: conv + DepthToSpace differ by float rounding
+    # only (measured 3.0e-7 to 3.7e-7 on random 0.05-scaled weights; 1e-5 is 25x that)
+    assert len(data["phase_conv_rewrite"]) == 5 and all(r["max_abs_diff"] < 1e-5 for r in data["phase_conv_rewrite"])
 
 
 @_needs("tryon_gan")

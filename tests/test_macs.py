@@ -10,7 +10,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from tryon.macs import count_macs, efficiency, reference_conv_macs, reference_conv_model  # noqa: E402
+from tryon.macs import conv_layers, count_macs, efficiency, reference_conv_macs, reference_conv_model  # noqa: E402
 
 
 def _graph(nodes, inits, x_shape, y_shape, extra_inputs=()):
@@ -39,6 +39,41 @@ def test_counts_conv_convtranspose_gemm_matmul():
     assert c1["by_op"] == {"Conv": conv, "ConvTranspose": convt, "Gemm": 768 * 5, "MatMul": 5 * 7}
     assert c1["macs"] == conv + convt + 768 * 5 + 35 and c1["unknown"] == [] and c1["nodes"] == 4
     assert count_macs(m, batch=3)["macs"] == 3 * c1["macs"]  # linear in the batch
+
+
+def test_conv_layers_and_the_kernel_time_per_op(tmp_path):
+    """conv_layers gives each convolution's shapes and MACs (summing to count_macs); op_times_from_trace turns an
+    onnxruntime profile of that graph into kernel time per op type and node, warm-up runs left out."""
+    import json
+    from pathlib import Path
+
+    from tryon.deploy.profiling import op_times_from_trace
+
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["a"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("Relu", ["a"], ["r"]),
+             helper.make_node("ConvTranspose", ["r", "w2"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1])]
+    inits = [_init("w1", (8, 3, 3, 3)), _init("b1", (8,)), _init("w2", (8, 4, 4, 4))]
+    m = _graph(nodes, inits, ["batch", 3, 16, 12], ["batch", 4, 16, 12])
+    layers = conv_layers(m)
+    assert [(r["op"], r["input"], r["weight"], r["strides"], r["bias"]) for r in layers] == [
+        ("Conv", [1, 3, 16, 12], [8, 3, 3, 3], [2, 2], True), ("ConvTranspose", [1, 8, 8, 6], [8, 4, 4, 4], [2, 2], False)]
+    assert sum(r["macs"] for r in layers) == count_macs(m)["macs"]
+    so = ort.SessionOptions()
+    so.enable_profiling, so.profile_file_prefix = True, str(tmp_path / "p")
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep the three nodes as they are
+    sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    x = np.zeros((1, 3, 16, 12), np.float32)
+    for _ in range(5):
+        sess.run(None, {"x": x})
+    events = json.loads(Path(sess.end_profiling()).read_text())
+    prof = op_times_from_trace(events, skip_runs=2)
+    assert prof["runs"] == 3 and set(prof["by_op"]) == {"Conv", "Relu", "ConvTranspose"}
+    assert all(v["nodes"] == 1 for v in prof["by_op"].values())
+    assert sum(v["share"] for v in prof["by_op"].values()) == pytest.approx(1.0)  # shares of one sum: float rounding only
+    assert prof["kernel_ms"] == pytest.approx(sum(v["ms"] for v in prof["nodes"].values()))  # the same sum, per node
+    assert op_times_from_trace(events)["runs"] == 5
+    with pytest.raises(RuntimeError, match="no kernel events"):
+        op_times_from_trace([])
 
 
 def test_reference_conv_and_efficiency():

@@ -118,6 +118,30 @@ def count_macs(model: Any, batch: int = 1) -> dict[str, Any]:
             "unknown": unknown}
 
 
+def conv_layers(model: Any, batch: int = 1) -> list[dict[str, Any]]:
+    """Every ``Conv``/``ConvTranspose`` node of ``model`` at ``batch``: ``{"name", "op", "input", "weight", "strides",
+    "pads", "group", "bias", "macs"}`` (shapes as lists; ``macs`` None where a shape is unknown) — the per-layer view
+    of :func:`count_macs`, e.g. to time each convolution shape of a graph alone."""
+    import onnx
+
+    if isinstance(model, (str, os.PathLike)):
+        model = onnx.load(str(model))
+    m = _fixed_batch(model, batch)
+    shapes = _shapes(m)
+    out = []
+    for node in m.graph.node:
+        if node.op_type not in ("Conv", "ConvTranspose"):
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        strides = list(attrs["strides"].ints) if "strides" in attrs and attrs["strides"].ints else [1, 1]
+        pads = list(attrs["pads"].ints) if "pads" in attrs and attrs["pads"].ints else [0, 0, 0, 0]
+        out.append({"name": node.name, "op": node.op_type, "input": shapes.get(node.input[0]),
+                    "weight": shapes.get(node.input[1]), "strides": strides, "pads": pads,
+                    "group": int(attrs["group"].i) if "group" in attrs else 1, "bias": len(node.input) > 2 and bool(node.input[2]),
+                    "macs": _node_macs(node, shapes)})
+    return out
+
+
 def reference_conv_model(channels: int = 64, height: int = 128, width: int = 96, kernel: int = 3, seed: int = 0,
                          opset: int = 17, depth: int = 1) -> Any:
     """The reference graph: ``x (N×C×H×W) → depth × Conv(C→C, k×k, pad k//2, bias) → y``, dynamic batch, random
@@ -174,5 +198,5 @@ def efficiency(model_macs: int, model_ms: float, ref_macs: int, ref_ms: float) -
     return {"gmac_per_s": significant(got), "ref_gmac_per_s": significant(ref), "efficiency": significant(got / ref)}
 
 
-__all__ = ["count_macs", "reference_conv_model", "write_reference_conv", "reference_conv_macs", "efficiency", "significant",
+__all__ = ["count_macs", "conv_layers", "reference_conv_model", "write_reference_conv", "reference_conv_macs", "efficiency", "significant",
            "COUNTED_OPS", "REFERENCE_CONV"]

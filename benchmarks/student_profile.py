@@ -1,0 +1,283 @@
+"""Where the S-WUTON student's ORT fp32 time goes: the per-op table behind ``tryon bench``'s efficiency figure.
+
+    .venv/bin/python benchmarks/student_profile.py --out docs/results/student-profile [--budget tiny] [--threads 2]
+
+The student (random weights: the time does not depend on them) is exported as ``tryon export wuton-student`` does,
+at batch 1, and opened as the deploy wing opens every session (``open_ort_session``: ``ORT_ENABLE_ALL``, sequential,
+``threads`` intra-op threads). Its p50 latency and the reference convolution chain's (``tryon.macs.REFERENCE_CONV``)
+are timed in interleaved rounds; efficiency = the student's GMAC/s ÷ the reference's (App. E architecture
+unchanged). Then one profiled session gives the kernel time per op type and per node of the optimised graph, and
+the GMAC/s of the convolutions alone. Every session variant in ``VARIANTS`` is measured the same way (the table
+before/after of a change). Writes ``results.json`` and ``table.md``; run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tryon.study import Study, machine_summary, script
+
+NAME = "student-profile"
+BUDGETS = {
+    "tiny": {"size": "64x48", "rounds": 2, "iters": 3, "profile_runs": 3, "threads": 1},
+    "default": {"size": "256x192", "rounds": 8, "iters": 10, "profile_runs": 40, "threads": 0},
+}
+GOAL = 0.85
+#: op types of the optimised graph that carry the convolutions' arithmetic (NCHWc and fused forms included)
+CONV_OPS = ("Conv", "FusedConv", "ConvTranspose", "NchwcConv")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--threads", type=int, default=None, help="intra-op threads (budget: 0 = physical cores)")
+    ap.add_argument("--size", default=None, help="student resolution HxW (budget: 256x192)")
+
+
+def _feeds(session: Any, seed: int = 0) -> dict[str, Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return {i.name: rng.uniform(-1, 1, [1 if not isinstance(d, int) else d for d in i.shape]).astype(np.float32)
+            for i in session.get_inputs()}
+
+
+def _interleaved(sessions: dict[str, Any], rounds: int, iters: int) -> dict[str, float]:
+    """p50 ms of each session, timed in alternating rounds (the machine's drift hits every session alike)."""
+    feeds = {k: _feeds(s) for k, s in sessions.items()}
+    times: dict[str, list[float]] = {k: [] for k in sessions}
+    for s_name, s in sessions.items():
+        for _ in range(3):
+            s.run(None, feeds[s_name])
+    for _ in range(rounds):
+        for k, s in sessions.items():
+            for _ in range(iters):
+                t0 = time.perf_counter()
+                s.run(None, feeds[k])
+                times[k].append((time.perf_counter() - t0) * 1e3)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _profile(model: Path, threads: int, runs: int, options: dict[str, Any]) -> dict[str, Any]:
+    from tryon.deploy.profiling import op_times_from_trace
+    from tryon.deploy.sessions import open_ort_session
+
+    with tempfile.TemporaryDirectory(prefix="tryon-student-profile-") as tmp:
+        sess = open_ort_session(model, ["CPUExecutionProvider"], intra_op_threads=threads,
+                                profile_prefix=str(Path(tmp) / "p"), **options)
+        feeds = _feeds(sess)
+        for _ in range(3):
+            sess.run(None, feeds)
+        for _ in range(runs):
+            sess.run(None, feeds)
+        events = json.loads(Path(sess.end_profiling()).read_text())
+    return op_times_from_trace(events, skip_runs=3)
+
+
+def _conv_shapes(model: Path) -> list[dict[str, Any]]:
+    """The graph's Conv/ConvTranspose layers (batch 1) grouped by shape, with their count."""
+    from tryon.macs import conv_layers
+
+    groups: dict[tuple, dict[str, Any]] = {}
+    for layer in conv_layers(model, batch=1):
+        key = (layer["op"], tuple(layer["input"]), tuple(layer["weight"]), tuple(layer["strides"]), tuple(layer["pads"]),
+               layer["group"], layer["bias"])
+        g = groups.setdefault(key, {k: v for k, v in layer.items() if k != "name"} | {"count": 0})
+        g["count"] += 1
+    return list(groups.values())
+
+
+def _one_conv_model(g: dict[str, Any]) -> Any:
+    """A one-node ONNX graph of conv shape ``g`` (random weights)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal(g["weight"]) * 0.05).astype(np.float32)
+    c_out = g["weight"][1] * g["group"] if g["op"] == "ConvTranspose" else g["weight"][0]
+    inits = [numpy_helper.from_array(w, "w")] + ([numpy_helper.from_array(np.zeros(c_out, np.float32), "b")] if g["bias"] else [])
+    node = helper.make_node(g["op"], ["x", "w"] + (["b"] if g["bias"] else []), ["y"], strides=g["strides"], pads=g["pads"],
+                            kernel_shape=list(g["weight"][2:]), group=g["group"])
+    graph = helper.make_graph([node], "one_conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, g["input"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _isolated_convs(model: Path, threads: int, rounds: int, iters: int, folder: Path) -> list[dict[str, Any]]:
+    """Each conv shape of the student alone in a one-node graph: what ORT's kernel reaches for that shape."""
+    import onnx
+
+    from tryon.deploy.sessions import open_ort_session
+
+    rows = []
+    for i, g in enumerate(_conv_shapes(model)):
+        path = folder / f"conv-{i}.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(_one_conv_model(g), str(path))
+        ms = _interleaved({"c": open_ort_session(path, ["CPUExecutionProvider"], intra_op_threads=threads)}, rounds, iters)["c"]
+        rows.append({**g, "ms": ms, "gmac_per_s": g["macs"] / ms / 1e6})
+    return sorted(rows, key=lambda r: -r["ms"] * r["count"])
+
+
+#: 4×4 stride-2 transposed conv (padding 1) as a 3×3 conv to 4·C_out phase channels + DepthToSpace (CRD): output row
+#: 2m + a reads kernel rows {(a=0, dy=0): 3, (0, 1): 1, (1, 1): 2, (1, 2): 0} of inputs m − 1 + dy (cols alike)
+_PHASE_TAP = {(0, 0): 3, (0, 1): 1, (1, 1): 2, (1, 2): 0}
+
+
+def _phase_conv_models(g: dict[str, Any]) -> tuple[Any, Any]:
+    """(ConvTranspose graph, exact Conv + DepthToSpace graph) for a 4×4/2 transposed conv shape ``g``."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    c_in, c_out = g["weight"][0], g["weight"][1]
+    w = (np.random.default_rng(0).standard_normal(g["weight"]) * 0.05).astype(np.float32)
+    k = np.zeros((c_out, 2, 2, c_in, 3, 3), np.float32)
+    for (a, dy), ty in _PHASE_TAP.items():
+        for (b, dx), tx in _PHASE_TAP.items():
+            k[:, a, b, :, dy, dx] = w[:, :, ty, tx].T
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, g["input"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    ops = [helper.make_opsetid("", 17)]
+    convt = helper.make_model(helper.make_graph(
+        [helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1], kernel_shape=[4, 4])],
+        "convt", [x], [y], [numpy_helper.from_array(w, "w")]), opset_imports=ops)
+    phased = helper.make_model(helper.make_graph(
+        [helper.make_node("Conv", ["x", "k"], ["t"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+         helper.make_node("DepthToSpace", ["t"], ["y"], blocksize=2, mode="CRD")],
+        "phased", [x], [y], [numpy_helper.from_array(k.reshape(4 * c_out, c_in, 3, 3), "k")]), opset_imports=ops)
+    return convt, phased
+
+
+def _phase_conv_rewrite(model: Path, threads: int, rounds: int, iters: int, folder: Path) -> list[dict[str, Any]]:
+    """Each transposed-conv shape of the student timed as it is and as its exact Conv + DepthToSpace rewrite."""
+    import numpy as np
+    import onnx
+
+    from tryon.deploy.sessions import open_ort_session
+
+    rows = []
+    for i, g in enumerate(c for c in _conv_shapes(model) if c["op"] == "ConvTranspose"):
+        if list(g["weight"][2:]) != [4, 4] or g["strides"] != [2, 2] or g["pads"] != [1, 1, 1, 1] or g["group"] != 1:
+            continue
+        sessions = {}
+        for name, m in zip(("convt", "phased"), _phase_conv_models(g)):
+            path = folder / f"{name}-{i}.onnx"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            onnx.save(m, str(path))
+            sessions[name] = open_ort_session(path, ["CPUExecutionProvider"], intra_op_threads=threads)
+        feeds = _feeds(sessions["convt"])
+        diff = float(np.abs(sessions["convt"].run(None, feeds)[0] - sessions["phased"].run(None, feeds)[0]).max())
+        ms = _interleaved(sessions, rounds, iters)
+        rows.append({"input": g["input"], "weight": g["weight"], "count": g["count"], "convt_ms": ms["convt"],
+                     "phased_ms": ms["phased"], "max_abs_diff": diff})
+    return rows
+
+
+#: session variants timed beside the default: (name, ``open_ort_session`` options)
+VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (("default", {}),)
+
+
+def compute(study: Study, args: argparse.Namespace) -> None:
+    import torch
+
+    import tryon
+    from tryon import hardware
+    from tryon.deploy.sessions import open_ort_session
+    from tryon.export import export_onnx
+    from tryon.macs import REFERENCE_CONV, count_macs, write_reference_conv
+    from tryon_wuton.training.config import parse_size
+
+    s = study.settings(args)
+    threads = int(s["threads"]) or hardware.physical_cores()
+    size = parse_size(s["size"])
+    torch.manual_seed(0)
+    student = tryon.load("wuton-student", device="cpu", size=list(size))
+    spec = next(e for e in tryon.get_task("wuton-student").exportable if e.name == "student")
+    export_dir = study.out / "runs" / "export"
+    with study.section("export"):
+        export_onnx(student, spec, export_dir, opset=17)
+    model = export_dir / json.loads((export_dir / "manifest.json").read_text())["models"]["fp32"]["file"]
+    ref_model = write_reference_conv(study.out / "runs" / "reference-conv" / "model.onnx", depth=REFERENCE_CONV["depth"])
+    macs = count_macs(model, batch=1)
+    ref_macs = count_macs(ref_model, batch=1)["macs"]
+    rows = []
+    for name, options in VARIANTS:
+        with study.section(f"time {name}"):
+            sessions = {"model": open_ort_session(model, ["CPUExecutionProvider"], intra_op_threads=threads, **options),
+                        "reference": open_ort_session(ref_model, ["CPUExecutionProvider"], intra_op_threads=threads)}
+            p50 = _interleaved(sessions, s["rounds"], s["iters"])
+        with study.section(f"profile {name}"):
+            prof = _profile(model, threads, s["profile_runs"], options)
+        conv_ms = sum(v["ms"] for op, v in prof["by_op"].items() if op in CONV_OPS)
+        model_rate = macs["macs"] / p50["model"] / 1e6
+        ref_rate = ref_macs / p50["reference"] / 1e6
+        rows.append({"variant": name, "options": options, "p50_ms": p50["model"], "reference_p50_ms": p50["reference"],
+                     "gmac_per_s": model_rate, "ref_gmac_per_s": ref_rate, "efficiency": model_rate / ref_rate,
+                     "kernel_ms": prof["kernel_ms"], "conv_ms": conv_ms,
+                     "conv_gmac_per_s": macs["macs"] / conv_ms / 1e6 if conv_ms else None,
+                     "by_op": prof["by_op"], "top_nodes": dict(list(prof["nodes"].items())[:15])})
+    with study.section("isolated convolutions"):
+        convs = _isolated_convs(model, threads, s["rounds"], s["iters"], study.out / "runs" / "one-conv")
+    with study.section("transposed convs rewritten"):
+        study.results["phase_conv_rewrite"] = _phase_conv_rewrite(model, threads, s["rounds"], s["iters"],
+                                                                  study.out / "runs" / "phase-conv")
+    alone_ms = sum(r["ms"] * r["count"] for r in convs)
+    ref_rate = rows[0]["ref_gmac_per_s"]
+    study.results["isolated_convs"] = {
+        "rows": convs, "ms": alone_ms,
+        # the efficiency the student would reach if every conv ran as fast as it does alone and nothing else took time
+        "conv_bound_efficiency": sum(r["macs"] * r["count"] for r in convs) / alone_ms / 1e6 / ref_rate}
+    study.results.update({"settings": {**s, "threads": threads, "cpu_class": hardware.cpu_class()},
+                          "macs": macs, "reference_macs": ref_macs, "rows": rows,
+                          "goal": f"efficiency >= {GOAL} (student GMAC/s / reference GMAC/s, same backend and threads)"})
+
+
+def render(out: Path, results: dict[str, Any]) -> str:
+    cls = results["settings"]["cpu_class"]
+    m = results["macs"]
+    md = [f"# Student ORT fp32 profile ({results['budget']['name']} budget)", "",
+          f"Machine: {machine_summary(results)}", "",
+          f"Student {results['settings']['size']}, batch 1, {results['settings']['threads']} intra-op thread(s); "
+          f"{m['gmac']:.3f} GMAC per call (" + ", ".join(f"{k} {v / 1e9:.3f}" for k, v in m["by_op"].items()) + "). "
+          f"Goal: {results['goal']}.", "",
+          "| CPU class | variant | p50 ms | GMAC/s | reference GMAC/s | efficiency | kernel ms | conv ms | conv GMAC/s |",
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    md += [f"| {cls} | {r['variant']} | {r['p50_ms']:.2f} | {r['gmac_per_s']:.1f} | {r['ref_gmac_per_s']:.1f} | "
+           f"**{r['efficiency']:.2f}** | {r['kernel_ms']:.2f} | {r['conv_ms']:.2f} | {r['conv_gmac_per_s'] or 0:.1f} |"
+           for r in results["rows"]]
+    iso = results["isolated_convs"]
+    md += ["", f"Each convolution shape alone (one-node graph, same session options): {iso['ms']:.2f} ms for all "
+           f"{sum(r['count'] for r in iso['rows'])} convolutions; if they ran that fast in the graph and nothing else took "
+           f"time, efficiency would be **{iso['conv_bound_efficiency']:.2f}** — the bound the shapes set.", "",
+           "| op | input | weight | stride | count | MMAC each | ms each | GMAC/s |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    md += [f"| {r['op']} | {'×'.join(map(str, r['input'][1:]))} | {'×'.join(map(str, r['weight']))} | {r['strides'][0]} | "
+           f"{r['count']} | {r['macs'] / 1e6:.1f} | {r['ms']:.3f} | {r['gmac_per_s']:.0f} |" for r in iso["rows"][:12]]
+    pc = results.get("phase_conv_rewrite") or []
+    if pc:
+        md += ["", "Each 4×4 stride-2 transposed convolution alone, as it is and rewritten exactly as a 3×3 convolution to "
+               "4·C phase channels + DepthToSpace:", "",
+               "| input | weight | count | ConvTranspose ms | Conv + DepthToSpace ms | saved ms (all of that shape) | max abs diff |",
+               "|---|---|---:|---:|---:|---:|---:|"]
+        md += [f"| {'×'.join(map(str, r['input'][1:]))} | {'×'.join(map(str, r['weight']))} | {r['count']} | "
+               f"{r['convt_ms']:.3f} | {r['phased_ms']:.3f} | {(r['convt_ms'] - r['phased_ms']) * r['count']:+.3f} | "
+               f"{r['max_abs_diff']:.1e} |" for r in pc]
+    for r in results["rows"]:
+        md += ["", f"Per op type, variant {r['variant']} (kernel time per run, optimised graph):", "",
+               "| op | nodes | ms | share |", "|---|---:|---:|---:|"]
+        md += [f"| {op} | {v['nodes']} | {v['ms']:.3f} | {100 * v['share']:.1f} % |" for op, v in r["by_op"].items()]
+        md += ["", "| slowest nodes | op | ms |", "|---|---|---:|"]
+        md += [f"| `{n[:70]}` | {v['op']} | {v['ms']:.3f} |" for n, v in r["top_nodes"].items()]
+    return "\n".join(md) + "\n"
+
+
+main = script(NAME, compute, render, BUDGETS, doc=__doc__, add_arguments=add_arguments,
+              default_out="runs/student-profile")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

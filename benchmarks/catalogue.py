@@ -74,6 +74,7 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
 
     mono = ImageModelSession(export, intra_op_threads=threads)
     cat = CatalogueSession(export, intra_op_threads=threads, batch_size=batch)
+    cat_full = CatalogueSession(export, intra_op_threads=threads, batch_size=batch, pruned_heads=False)
     H, W = mono.resolution
     rng = np.random.default_rng(0)
     persons = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(P)]
@@ -88,6 +89,17 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
     g_out = [o.name for o in s_g.get_outputs()]
     p_out = [o.name for o in s_p.get_outputs()]
     h_in = [i.name for i in head.get_inputs()]
+    # the head pruned to the main output, when the export has one (else the full head stands in)
+    pruned_rec = next(iter(cat.pruned_heads.values()), None)
+    pruned = cat._pruned_for(list(pruned_rec["outputs"]))[0] if pruned_rec else head
+    # like for like: the monolithic graph pruned to the image as well (what a user of ImageModelSession could export)
+    from tryon.deploy.sessions import open_ort_session
+    from tryon.export.split import prune_to_outputs
+
+    mono_pruned_path = Path(tempfile.mkdtemp(prefix="cat-mono-")) / "model-image.onnx"
+    mono_pruned = (open_ort_session(mono_pruned_path, ["CPUExecutionProvider"], intra_op_threads=threads)
+                   if prune_to_outputs(export / "model.onnx", mono_pruned_path, ["image"]) else mono.session)
+    shutil.rmtree(mono_pruned_path.parent, ignore_errors=True)  # the session holds the graph in memory
 
     def branches(sess: Any, name: str, outs: list[str], x: np.ndarray) -> dict[str, np.ndarray]:
         parts = [dict(zip(outs, sess.run(None, {name: x[k : k + batch]}))) for k in range(0, len(x), batch)]
@@ -103,7 +115,7 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
             else:
                 ii = [i for i, _ in idx[k : k + batch]]
                 jj = [j for _, j in idx[k : k + batch]]
-            feed = {n: (xg_[jj] if n == g_in else gf[n][jj] if n in gf else pf[n][ii]) for n in h_in}
+            feed = {n: (xg_[jj] if n == g_in else gf[n][jj] if n in gf else pf[n][ii]) for n in (i.name for i in head.get_inputs())}
             outs.append(head.run(None, feed)[0])
         return outs
 
@@ -112,6 +124,11 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
     def model_mono_b1() -> None:
         for i, j in pairs:
             mono.session.run(None, {"person": xp[i : i + 1], "garment": xg[j : j + 1]})
+
+    def model_mono_pruned() -> None:
+        names = [i.name for i in mono_pruned.get_inputs()]
+        for i, j in pairs:
+            mono_pruned.run(None, {n: {"person": xp[i : i + 1], "garment": xg[j : j + 1]}[n] for n in names})
 
     def model_mono_b8() -> None:
         for k in range(0, len(pairs), 8):
@@ -169,6 +186,9 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
             heads(gf, pf, xg, halves[w], head=workers[w]["h"])
         both(work)
 
+    def model_warm_pruned() -> None:
+        heads(cache["gf"], cache["pf"], xg, pairs, head=pruned)
+
     def warm_2x1() -> None:
         both(lambda w: heads(cache["gf"], cache["pf"], xg, halves[w], head=workers[w]["h"]))
 
@@ -185,9 +205,13 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
     def api_warm() -> None:
         cat.grid(persons, garments, return_all=True)
 
-    # ... and the catalogue's default: only the main output (onnxruntime skips the full-resolution garment warp)
+    # ... and the catalogue's default: only the main output, through the head pruned to it (onnxruntime itself runs
+    # every node of a graph whatever is fetched), beside the same call on the full head
     def api_warm_image() -> None:
         cache["grid"] = cat.grid(persons, garments)
+
+    def api_warm_image_full_head() -> None:
+        cat_full.grid(persons, garments)
 
     def api_one_person() -> None:
         cat.clear_memory()
@@ -211,13 +235,18 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
         "graph_person": lambda: [s_p.run(None, {p_in: xp[:1]}) for _ in range(8)],
         "graph_pair": lambda: [head.run(None, feed_h) for _ in range(8)],
         "graph_pair_image_only": lambda: [head.run(["image"], feed_h) for _ in range(8)],
+        "graph_monolithic_pruned": lambda: [mono_pruned.run(None, {i.name: {"person": xp[:1], "garment": xg[:1]}[i.name]
+                                                                    for i in mono_pruned.get_inputs()}) for _ in range(8)],
+        "graph_pair_pruned": lambda: [pruned.run(None, {i.name: feed_h[i.name] for i in pruned.get_inputs()}) for _ in range(8)],
     }
 
-    cases = {**graph_cases, "mono_b1": model_mono_b1, "mono_b8": model_mono_b8, "split_cold": model_cold,
-             "split_warm": model_warm, "mono_1xG": mono_one_person, "split_1xG_person_cached": model_one_person,
+    cases = {**graph_cases, "mono_b1": model_mono_b1, "mono_pruned": model_mono_pruned, "mono_b8": model_mono_b8, "split_cold": model_cold,
+             "split_warm": model_warm, "split_warm_pruned": model_warm_pruned,
+             "mono_1xG": mono_one_person, "split_1xG_person_cached": model_one_person,
              "mono_2x1": mono_2x1, "split_cold_2x1": cold_2x1, "split_warm_2x1": warm_2x1,
              "api_mono": api_mono, "api_split_cold": api_cold, "api_split_warm": api_warm,
-             "api_split_warm_image_only": api_warm_image, "api_mono_1xG": api_mono_one_person,
+             "api_split_warm_image_only": api_warm_image, "api_split_warm_image_only_full_head": api_warm_image_full_head,
+             "api_mono_1xG": api_mono_one_person,
              "api_split_1xG_person_cached": api_one_person}
     t_all = interleaved(cases, rounds)  # one interleaved loop: every case sees the same machine conditions
     one_person = []
@@ -265,9 +294,12 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
 
     rows = [
         ("model", "monolithic graph, B=1", "mono_b1", "P×G full runs"),
+        ("model", "monolithic graph pruned to the image, B=1", "mono_pruned", "like for like with the pruned head"),
         ("model", "monolithic graph, B=8", "mono_b8", ""),
         ("model", "split, cold grid", "split_cold", f"{P}+{G} branch runs + {n} heads (B={batch})"),
         ("model", "split, warm grid (all features cached)", "split_warm", f"{n} heads"),
+        ("model", "split, warm grid, head pruned to the image", "split_warm_pruned",
+         f"{n} heads, image output only; × the pruned monolithic graph"),
         ("model", "monolithic, 1 person × G", "mono_1xG", ""),
         ("model", "split, 1 person × G, person cached", "split_1xG_person_cached", f"{G} garment branches + {G} heads"),
         ("model", "monolithic, 2 sessions × 1 thread", "mono_2x1", "concurrent, half of the persons each"),
@@ -276,12 +308,16 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
         ("api", "ImageModelSession (images in/out)", "api_mono", f"B={batch}, both outputs"),
         ("api", "CatalogueSession.grid, cold", "api_split_cold", "both outputs"),
         ("api", "CatalogueSession.grid, warm", "api_split_warm", "both outputs"),
-        ("api", "CatalogueSession.grid, warm, image only", "api_split_warm_image_only", "no warped_garment"),
+        ("api", "CatalogueSession.grid, warm, image only, full head", "api_split_warm_image_only_full_head",
+         "pruned_heads=False"),
+        ("api", "CatalogueSession.grid, warm, image only", "api_split_warm_image_only", "the default: pruned head"),
         ("api", "ImageModelSession, 1 person × G", "api_mono_1xG", ""),
         ("api", "CatalogueSession, 1 person × G, person cached", "api_split_1xG_person_cached", "both outputs"),
     ]
 
     def ref(level: str, name: str) -> str:  # the monolithic row the case compares with
+        if "head pruned" in name:
+            return "mono_pruned"
         if "× 1 thread" in name:
             return "mono_2x1"
         if "1 person" in name:
@@ -363,10 +399,58 @@ def bench_ray(export: Path, grids: list[tuple[int, int]], threads: int, rounds: 
             "overhead_per_pair_ms": None if marginal is None else round(marginal * 1000, 3)}
 
 
+def bench_batch(export: Path, grid: tuple[int, int], threads: int, rounds: int) -> dict[str, Any]:
+    """A whole ``tryon batch`` job (local engine, PNG files in and out) on a P × G grid with the split export
+    (``CatalogueSession``) and with ``session="monolithic"`` (the whole graph per pair), interleaved rounds, in two
+    layouts: 1 worker × ``threads`` intra-op threads, and one 1-thread worker process per physical core."""
+    from PIL import Image
+
+    from tryon.batch import JobOptions, plan_job, run_job
+    from tryon.runtime import read_manifest
+
+    H, W = read_manifest(export)[1]["resolution"]
+    P, G = grid
+    root = Path(tempfile.mkdtemp(prefix="cat-batch-"))
+    from tryon.hardware import physical_cores
+
+    threads = threads or physical_cores()
+    layouts = [(1, threads), (physical_cores(), 1)]
+    times: dict[str, list[float]] = {f"{mode} {w}x{t}": [] for w, t in layouts for mode in ("split", "monolithic")}
+    try:
+        rng = np.random.default_rng(1)
+        for who, n in (("persons", P), ("garments", G)):
+            (root / who).mkdir(parents=True)
+            for k in range(n):
+                Image.fromarray(rng.integers(0, 256, (H, W, 3), dtype=np.uint8)).save(root / who / f"{who[0]}{k}.png")
+        for r in range(rounds):
+            for w, t in layouts:
+                for mode in ("split", "monolithic"):
+                    out = root / f"out-{mode}-{w}x{t}-{r}"
+                    s = run_job(plan_job(export, root / "persons", root / "garments", out),
+                                JobOptions(engine="local", workers=w, threads=t, progress=False,
+                                           session="catalogue" if mode == "split" else "monolithic"),
+                                log=lambda _: None)
+                    assert s["done"] == P * G, s
+                    times[f"{mode} {w}x{t}"].append(s["seconds"])
+        w, t = layouts[0]
+        same = all((root / f"out-split-{w}x{t}-0" / "images" / f.name).read_bytes() == f.read_bytes()
+                   for f in (root / f"out-monolithic-{w}x{t}-0" / "images").iterdir())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    rows = [{"workers": w, "threads": t, "split_s": round(med[f"split {w}x{t}"], 3),
+             "monolithic_s": round(med[f"monolithic {w}x{t}"], 3),
+             "speedup": round(med[f"monolithic {w}x{t}"] / med[f"split {w}x{t}"], 2),
+             "speedup_min": round(min(times[f"monolithic {w}x{t}"]) / min(times[f"split {w}x{t}"]), 2)} for w, t in layouts]
+    return {"grid": [P, G], "pairs": P * G, "rounds": rounds, "seconds": times, "rows": rows, "byte_identical": bool(same)}
+
+
 NAME = "catalogue"
 BUDGETS = {
-    "tiny": {"size": "64x48", "persons": 2, "garments": 2, "rounds": 1, "ray_grids": "2x2,3x3", "ray_rounds": 1},
-    "default": {"size": "256x192", "persons": 8, "garments": 8, "rounds": 5, "ray_grids": "4x4,12x12", "ray_rounds": 2},
+    "tiny": {"size": "64x48", "persons": 2, "garments": 2, "rounds": 1, "ray_grids": "2x2,3x3", "ray_rounds": 1,
+             "batch_grid": "2x3", "batch_rounds": 1},
+    "default": {"size": "256x192", "persons": 8, "garments": 8, "rounds": 5, "ray_grids": "4x4,12x12", "ray_rounds": 2,
+                "batch_grid": "12x12", "batch_rounds": 3},
 }
 
 
@@ -405,6 +489,8 @@ def compute(study: Study, args: argparse.Namespace) -> None:
                         "graph_bytes": {g["name"]: g["bytes"] for g in m["graphs"]}, "model_bytes": m["models"]["fp32"]["bytes"]}
     with study.section("grid"):
         result["catalogue"] = bench_grid(export, s["persons"], s["garments"], args.threads, s["rounds"], args.batch)
+    with study.section("tryon batch"):
+        result["batch_job"] = bench_batch(export, parse_size(s["batch_grid"], minimum=1), args.threads, s["batch_rounds"])
     if args.ray:
         grids = [parse_size(t, minimum=1) for t in s["ray_grids"].split(",")]
         with study.section("ray"):
@@ -425,6 +511,13 @@ def render(out: Path, results: dict[str, Any]) -> str:
                                      r["note"]] for r in c["table"]]), ""]
     lines.append("One call at B=1, ms (median / min): " + ", ".join(
         f"{k.removeprefix('graph_')} {v['median']:.2f} / {v['min']:.2f}" for k, v in c["graph_ms_b1"].items()))
+    bj = results.get("batch_job")
+    if bj:
+        lines += ["", f"Whole `tryon batch` job, {bj['grid'][0]}x{bj['grid'][1]} PNG grid, local engine, median of "
+                  f"{bj['rounds']} interleaved rounds (split and monolithic images byte-identical: {bj['byte_identical']}):", ""]
+        lines += [markdown_table(["workers × threads", "split s", "monolithic s", "× monolithic", "× (min)"],
+                                 [[f"{r['workers']} × {r['threads']}", f"{r['split_s']:.2f}", f"{r['monolithic_s']:.2f}",
+                                   f"{r['speedup']:.2f}", f"{r['speedup_min']:.2f}"] for r in bj["rows"]]), ""]
     e, st = c["equality"], c["store"]
     lines.append(f"Identical output images: {e['api_identical_pairs']}/{e['pairs']}; model-level max abs diff "
                  f"{e['model_max_abs_error']:.2e}")

@@ -168,6 +168,9 @@ def test_catalogue(tmp_path, monkeypatch, toy_split_export):
     data = check_study("catalogue", tmp_path, monkeypatch, "--export", str(toy_split_export), "--threads", "1")
     c = data["catalogue"]
     assert c["grid"] == [2, 2] and c["equality"]["api_identical_pairs"] == c["equality"]["pairs"] == 4
+    bj = data["batch_job"]  # a whole tryon batch job, split vs monolithic, in two layouts; the same pixels
+    assert bj["pairs"] == 6 and [r["workers"] for r in bj["rows"]][0] == 1 and bj["byte_identical"] is True
+    assert all(r["split_s"] > 0 and r["monolithic_s"] > 0 for r in bj["rows"])
 
 
 @_needs("onnxruntime", "fastapi", "httpx", "prometheus_client")

@@ -50,6 +50,7 @@ def test_split_export_lists_three_graphs_with_parity(exported) -> None:
         assert (out / g["file"]).is_file() and g["inputs"][0]["shape"][0] == "batch"
     pair = next(g for g in on_disk["graphs"] if g["name"] == "pair")
     assert [o["name"] for o in pair["outputs"]] == ["image", "warped_garment"]
+    assert "pruned" not in pair  # the toy's image reads its warped garment: pruning would drop nothing
     sp = on_disk["split"]
     assert sp["parity"]["criterion"] == "float64"  # the chain meets model.onnx's criterion (tryon.export.parity)
     assert set(sp["parity"]["by_batch"]) == {"1", "3"}
@@ -79,6 +80,32 @@ def test_split_export_refuses_what_cannot_work(tmp_path) -> None:
     with pytest.raises(TryonError, match=r"split graph 'pair' takes \['p0', 'p1'\]"):
         export_onnx(pipe, replace(toy.SPEC, split=broken), tmp_path / "b", split=True, task="toy", exporter="torchscript")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing half-written
+
+
+def test_prune_to_outputs_keeps_what_the_output_needs(tmp_path) -> None:
+    """A graph pruned to one output keeps that output's nodes and inputs only, with the same values; when the
+    output needs every node, nothing is written (the toy's image needs its warp: no pruned head in its export)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from tryon.export.split import prune_to_outputs
+
+    vi = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4])  # noqa: E731
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Sigmoid", ["a"], ["main"]),
+             helper.make_node("Add", ["a", "side_in"], ["b"]), helper.make_node("Neg", ["b"], ["side"])]
+    model = helper.make_model(helper.make_graph(nodes, "g", [vi("x"), vi("side_in")], [vi("main"), vi("side")]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(tmp_path / "full.onnx"))
+    info = prune_to_outputs(tmp_path / "full.onnx", tmp_path / "main.onnx", ["main"])
+    assert info == {"inputs": ["x"], "nodes": 2, "nodes_dropped": 2}
+    x = np.array([[-1.0, 0.0, 0.5, 2.0]], np.float32)
+    full = ort.InferenceSession(str(tmp_path / "full.onnx"), providers=["CPUExecutionProvider"])
+    pruned = ort.InferenceSession(str(tmp_path / "main.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in pruned.get_inputs()] == ["x"] and [o.name for o in pruned.get_outputs()] == ["main"]
+    assert np.array_equal(pruned.run(None, {"x": x})[0], full.run(["main"], {"x": x, "side_in": x})[0])
+    assert prune_to_outputs(tmp_path / "full.onnx", tmp_path / "both.onnx", ["main", "side"]) is None
+    assert not (tmp_path / "both.onnx").exists()
 
 
 def test_grid_equals_the_monolithic_graph_pair_by_pair(exported, images) -> None:

@@ -55,7 +55,9 @@ class CatalogueSession:
     ``store``: a folder (or :class:`FeatureStore`) for the on-disk store, ``store_dtype`` its precision.
     ``batch_size``: items per branch/head run; 1 by default — on the CPU provider larger batches gave no more
     pairs/s (8.4 vs 8.5 ms per S-WUTON head at 256×192) and cost a copy of every item's features into the
-    batch, while one item is fed as a view. Not thread-safe: one session per thread or worker process
+    batch, while one item is fed as a view. ``pruned_heads``: run the export's head pruned to the main output when
+    only that output is wanted (the default of ``pair``/``grid``; ``False`` always runs the full head). Not
+    thread-safe: one session per thread or worker process
     (they can share one store folder: entries are written atomically and checked when read).
     """
 
@@ -75,6 +77,7 @@ class CatalogueSession:
         backend: str = "ort",
         precision: str = "fp32",
         spinning: bool | None = None,
+        pruned_heads: bool = True,
     ):
         self.spinning = spinning
         if backend not in ("ort", "openvino") or precision not in (("fp32",) if backend == "ort" else ("fp32", "bf16")):
@@ -114,6 +117,9 @@ class CatalogueSession:
                                  "(modified or partly copied export)")
             self.sessions[g["name"]] = self._session(file)
             (self.branches[g["branch_of"]] if g.get("branch_of") else self.heads).append(g)
+        self._verify_files = bool(verify_files)
+        #: the last head pruned to some outputs (opened on first use): {graph name: manifest record}
+        self.pruned_heads = {p["file"]: p for p in self.heads[-1].get("pruned", [])} if self.heads and pruned_heads else {}
         if not self.heads:
             raise TryonError(f"export {self.export_dir}: the split graphs have no head (every graph is a branch)")
         head_inputs = {i["name"] for h in self.heads for i in h["inputs"]}
@@ -297,17 +303,38 @@ class CatalogueSession:
                     values[k] = chunk[0].arrays[k][None] if len(chunk) == 1 else np.stack([f.arrays[k] for f in chunk], 0)
             for gi, g in enumerate(self.heads):
                 names = [o["name"] for o in g["outputs"]]
+                sess, inputs = self.sessions[g["name"]], [i["name"] for i in g["inputs"]]
                 if gi == len(self.heads) - 1:
                     names = [o for o in names if o in wanted]
-                outs = self.sessions[g["name"]].run(names, {i["name"]: values[i["name"]] for i in g["inputs"]})
+                    pruned = self._pruned_for(names)
+                    if pruned is not None:
+                        sess, inputs = pruned
+                outs = sess.run(names, {i: values[i] for i in inputs})
                 values.update(zip(names, outs))
             self._stats["head_items", ""] += min(self.batch_size, count - start)
             yield {o: values[o] for o in wanted}
 
+    def _pruned_for(self, names: list[str]) -> tuple[Any, list[str]] | None:
+        """(session, input names) of the last head pruned to exactly ``names`` when the export has one (opened and
+        verified on first use), else None. onnxruntime runs every node of a graph whatever outputs are fetched, so
+        only a pruned graph skips the work of the outputs not wanted (S-WUTON: the full-resolution garment warp)."""
+        rec = next((p for p in self.pruned_heads.values() if list(p["outputs"]) == list(names)), None)
+        if rec is None:
+            return None
+        if rec["file"] not in self.sessions:
+            file = self.export_dir / rec["file"]
+            if not file.is_file():
+                raise TryonError(f"export {self.export_dir}: graph file {rec['file']} is listed in the manifest but missing")
+            if self._verify_files and file_sha256(file) != rec["sha256"]:
+                raise TryonError(f"export {self.export_dir}: {rec['file']} does not match the sha256 in the manifest "
+                                 "(modified or partly copied export)")
+            self.sessions[rec["file"]] = self._session(file)
+        return self.sessions[rec["file"]], list(rec["inputs"])
+
     def run_features(self, features: dict[str, Sequence[Features]], outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Run the head graph(s) on aligned lists of :class:`Features` (one list per input, equal lengths) →
-        ``{output name: N×… float32}`` at the model resolution (no restore). ``outputs``: only these (onnxruntime
-        then skips the nodes that only other outputs need, e.g. the full-resolution garment warp)."""
+        ``{output name: N×… float32}`` at the model resolution (no restore). ``outputs``: only these; when the export
+        holds the head pruned to them (the main output), that graph runs and the other outputs' nodes do not."""
         count, wanted = self._check_features(features, outputs)
         parts = list(self._head(features, count, wanted))
         return {o: np.concatenate([p[o] for p in parts], 0) if len(parts) > 1 else parts[0][o] for o in wanted}
@@ -365,6 +392,7 @@ class CatalogueSession:
             "store": str(self.store.root) if self.store else None,
             "store_dtype": self.store.dtype if self.store else None,
             "fp16_feature_parity": (self.manifest.get("split") or {}).get("fp16_features", {}).get("max_abs_error"),
+            "pruned_heads": {f: list(p["outputs"]) for f, p in self.pruned_heads.items()},
         }
 
 

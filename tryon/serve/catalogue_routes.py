@@ -116,7 +116,7 @@ class _Catalogue:
         from ..deploy.arrays import restore_output
 
         cat = self.session
-        first = cat.output_names[0]  # only the image: onnxruntime then skips the full-resolution garment warp
+        first = cat.output_names[0]  # only the image: the head pruned to it runs when the export has one
         outs = cat.run_features({"person": [person], "garment": [garment]}, outputs=[first])
         size = out_hw if out_hw is not None else tuple(person.box[2:])
         return restore_output(outs[first][:1], [size], [person.box], "numpy", cat.manifest, first)[0]

@@ -82,6 +82,12 @@ def test_split_export_parity_and_manifest(split64) -> None:
     # the branches carry most of the weights; the head holds the regressor and the decoder
     sizes = {g["name"]: g["bytes"] for g in on_disk["graphs"]}
     assert sizes["garment"] > sizes["pair"] and sizes["person"] > sizes["pair"]
+    # the head pruned to the main output: the image does not need the pixel warp T_theta(c), so the garment's
+    # pixels are no input of it and its nodes are dropped; the same nodes on the same values give the same image
+    (pruned,) = on_disk["graphs"][-1]["pruned"]
+    assert pruned["outputs"] == ["image"] and pruned["file"] == "pair-image.onnx" and (out / pruned["file"]).is_file()
+    assert "garment" not in pruned["inputs"] and pruned["nodes_dropped"] > 0
+    assert pruned["max_abs_vs_head"] == 0.0  # measured 0: onnxruntime runs the kept nodes unchanged
 
 
 def test_catalogue_grid_equals_per_pair_monolithic_outputs(split64) -> None:
@@ -98,5 +104,10 @@ def test_catalogue_grid_equals_per_pair_monolithic_outputs(split64) -> None:
         for j, g in enumerate(garments):
             assert np.array_equal(grid[i][j], mono(p, g)), (i, j)
     assert cat.stats()["computed"] == {"person": 2, "garment": 3} and cat.stats()["head_items"] == 6
+    assert "pair-image.onnx" in cat.sessions  # the default (main output only) ran the pruned head
+    full = cat.grid(persons[:1], garments[:1], return_all=True)[0][0]  # both outputs: the full head
+    assert np.array_equal(full["image"], grid[0][0]) and full["warped_garment"].shape == grid[0][0].shape
+    plain = CatalogueSession(out, intra_op_threads=2, pruned_heads=False)
+    assert np.array_equal(plain.grid(persons[:1], garments[:1])[0][0], grid[0][0]) and "pair-image.onnx" not in plain.sessions
     ref = pipe(person=persons[0], garment=garments[1])  # and the torch pipeline, up to uint8 rounding
     assert int(np.abs(grid[0][1].astype(int) - ref.astype(int)).max()) <= 1

@@ -474,7 +474,7 @@ def compute(study: Study, args: argparse.Namespace) -> None:
     size = parse_size(s["size"])
     result = study.results
     result["settings"] = {**s, "threads": args.threads, "batch": args.batch, "ray": bool(args.ray)}
-    export = Path(args.export) if args.export else study.out / f"wuton-student-split-{size[0]}x{size[1]}"
+    export = Path(args.export) if args.export else study.out / "runs" / f"wuton-student-split-{size[0]}x{size[1]}"
     with study.section("export"):
         if args.export:
             from tryon.runtime import read_manifest

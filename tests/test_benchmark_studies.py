@@ -134,6 +134,14 @@ def test_student_profile(tmp_path, monkeypatch):
 
 
 @_needs("tryon_gan")
+def test_gan_jbt_seeds(tmp_path, monkeypatch):
+    data = check_study("gan_jbt_seeds", tmp_path, monkeypatch)
+    assert [(r["seed"], r["sampler"]) for r in data["rows"]] == [(0, "WGAN-GP"), (0, "JBT 90%"), (0, "JBT 70%")]
+    assert all(r["hausdorff"] > 0 for r in data["rows"])  # the metric of 000 App. A.2.2 is in every row
+    assert set(data["artifacts"]) == {"base.png", "jbt70.png"}
+
+
+@_needs("tryon_gan")
 def test_gan_latent_geometry(tmp_path, monkeypatch):
     data = check_study("gan_latent_geometry", tmp_path, monkeypatch)
     assert data["study"] == "gan-latent-geometry"

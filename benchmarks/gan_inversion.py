@@ -104,9 +104,9 @@ def _learned(study: Study, gen: Any, s: dict[str, Any]) -> dict[str, Any]:
     fit = {name: invert(g, real, steps=s["fit_steps"], seed=0) for name, g in (("this generator", gen), ("random weights", rand))}
     with torch.no_grad():
         samples = gen(torch.randn(len(files), LATENT_DIM, generator=torch.Generator().manual_seed(2)))
-    to01 = lambda t: ((t.clamp(-1, 1) + 1) / 2)  # noqa: E731
-    rows = [list(to01(real)), list(to01(fit["this generator"].reconstructions)), list(to01(fit["random weights"].reconstructions)),
-            list(to01(samples))]
+    clip = lambda t: t.clamp(-1, 1)  # noqa: E731 - grid_image reads tensors in [-1, 1]
+    rows = [list(clip(real)), list(clip(fit["this generator"].reconstructions)), list(clip(fit["random weights"].reconstructions)),
+            list(clip(samples))]
     study.save_image("learned.png", grid_image(rows, None, ["crops", "inverted", "random G", "samples"], scale=2))
     return {"images": len(files), "steps": s["fit_steps"],
             "mse": {name: float(r.mse.mean()) for name, r in fit.items()}}

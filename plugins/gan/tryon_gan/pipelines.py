@@ -54,6 +54,7 @@ class GanPipeline(Pipeline):
         hidden / disc_hidden: MLP hidden widths (000 Table A.2: ``[20, 20]``).
         activation: ``"relu"`` or ``"lrelu"`` (MLPs).
         base: conv width unit.
+        g_norm: ``"batch"``: batch norm in the conv generator (DCGAN's); ``"none"``: none (the default).
         loss: the adversarial loss it was trained with (``"san"`` gives the discriminator a SAN head).
         prior: ``"gaussian"`` (000 Assumption 1) or ``"simplicial"`` (001 §3.3: N(0, I) truncated to the
             ``clusters`` simplicial cells at acceptance ``prior_acceptance``; the seeds are a generator buffer).
@@ -64,7 +65,7 @@ class GanPipeline(Pipeline):
     def __init__(self, *, data_shape: Sequence[int] = (2,), latent_dim: int = 2, arch: str = "mlp",
                  hidden: Sequence[int] = (20, 20), disc_hidden: Sequence[int] = (), activation: str = "relu",
                  base: int = 16, loss: str = "wgan-gp", prior: str = "gaussian", clusters: int = 0,
-                 prior_acceptance: float = 0.5, cluster_seed: int = 0, data_scale: float = 1.0):
+                 prior_acceptance: float = 0.5, cluster_seed: int = 0, data_scale: float = 1.0, g_norm: str = "none"):
         super().__init__()
         if prior not in ("gaussian", "simplicial"):
             raise InputError("prior", "'gaussian' or 'simplicial'", repr(prior))
@@ -74,7 +75,8 @@ class GanPipeline(Pipeline):
             raise InputError("arch 'conv'", "image data (data_shape [C, H, W])", f"data_shape {list(data_shape)}")
         cfg = {"data_shape": [int(s) for s in data_shape], "latent_dim": int(latent_dim), "arch": arch,
                "hidden": [int(h) for h in hidden], "disc_hidden": [int(h) for h in disc_hidden],
-               "activation": activation, "base": int(base), "loss": loss, "data_scale": float(data_scale)}
+               "activation": activation, "base": int(base), "loss": loss, "data_scale": float(data_scale),
+               "g_norm": g_norm}
         self.generator = build_generator(cfg)
         self.discriminator = build_discriminator(cfg)
         self.latent_dim = int(latent_dim)
@@ -134,7 +136,7 @@ class GanEncoderPipeline(Pipeline):
     """Generator + inversion encoder (the components every inversion task uses).
 
     Args:
-        data_shape / latent_dim / arch / hidden / activation / base: the generator's settings (as in
+        data_shape / latent_dim / arch / hidden / activation / base / g_norm: the generator's settings (as in
             ``GanPipeline``; images only).
         encoder_width: the encoder's width unit.
         method: default inversion method (``optimisation``, ``encoder``, ``hybrid``, ``plumerault``).
@@ -146,7 +148,7 @@ class GanEncoderPipeline(Pipeline):
     def __init__(self, *, data_shape: Sequence[int] = (3, 32, 32), latent_dim: int = 16, arch: str = "conv",
                  hidden: Sequence[int] = (20, 20), activation: str = "relu", base: int = 16, encoder_width: int = 32,
                  method: str = "hybrid", steps: int | None = None, lr: float | None = None, sigma: float = 3.0,
-                 feather: float | None = None, seed: int = 0):
+                 feather: float | None = None, seed: int = 0, g_norm: str = "none"):
         super().__init__()
         if len(data_shape) != 3:
             raise InputError("data_shape", "[C, H, W] (inversion works on image generators)", str(list(data_shape)))
@@ -154,7 +156,8 @@ class GanEncoderPipeline(Pipeline):
         if h != w:
             raise InputError("data_shape", "square images", f"{w}×{h}")
         self.generator = build_generator({"data_shape": [c, h, w], "latent_dim": int(latent_dim), "arch": arch,
-                                          "hidden": [int(v) for v in hidden], "activation": activation, "base": int(base)})
+                                          "hidden": [int(v) for v in hidden], "activation": activation, "base": int(base),
+                                          "g_norm": g_norm})
         self.encoder = LatentEncoder(int(latent_dim), h, c, width=int(encoder_width))
         self.latent_dim, self.shape = int(latent_dim), (c, h, w)
 
@@ -168,7 +171,7 @@ class GanEncoderPipeline(Pipeline):
             raise InputError("--generator", "a `tryon train gan-generate` run on images (data_shape [C, H, W])", f"data_shape {shape}")
         pipe = cls(data_shape=shape, latent_dim=int(g.get("latent_dim", 16)), arch=g.get("arch", "conv"),
                    hidden=g.get("hidden", [20, 20]), activation=g.get("activation", "relu"), base=int(g.get("base", 16)),
-                   **settings)
+                   g_norm=g.get("g_norm", "none"), **settings)
         pipe.load_generator(run)
         return pipe
 

@@ -57,6 +57,8 @@ class GANTaskConfig:
     disc_hidden: tuple[int, ...] = option((), help="discriminator MLP widths (default: --hidden)", parse=parse_ints)
     activation: str = option("relu", help="MLP activation", choices=("relu", "lrelu"))
     base: int = option(16, help="conv width unit")
+    g_norm: str = option("none", help="conv generator: batch norm after each hidden conv (DCGAN's) or none",
+                         choices=("none", "batch"))
     lr_d: float | None = option(None, help="discriminator lr (default: --lr)")
     n_critic: int = option(1, help="discriminator steps per generator step")
     gp_weight: float | None = option(None, help="gradient penalty weight (default 10 for wgan-gp, else 0)")

@@ -104,7 +104,7 @@ def train_gan(loop: TrainConfig, task: GANTaskConfig) -> tuple[GanPipeline, dict
     pipe = GanPipeline(data_shape=list(shape), latent_dim=task.latent_dim, arch=task.arch, hidden=list(task.hidden),
                        disc_hidden=list(task.disc_hidden), activation=task.activation, base=task.base, loss=loss,
                        prior=task.prior, clusters=task.clusters, prior_acceptance=task.prior_acceptance,
-                       data_scale=float(data_scale))
+                       data_scale=float(data_scale), g_norm=task.g_norm)
     prior_sampler = pipe.prior_sampler() if task.prior != "gaussian" else None
     gp_w = float(task.gp_weight if task.gp_weight is not None else (10.0 if loss == "wgan-gp" else 0.0))
     clip_v = float(task.clip if task.clip is not None else (0.01 if loss == "wgan" else 0.0))

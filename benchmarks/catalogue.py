@@ -55,19 +55,6 @@ def export_student(out: Path, size: tuple[int, int]) -> dict[str, Any]:
     return manifest
 
 
-def interleaved(cases: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
-    """Each case once per round (after one warm-up call each); seconds per call."""
-    for fn in cases.values():
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in cases}
-    for _ in range(rounds):
-        for k, fn in cases.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return times
-
-
 def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: int) -> dict[str, Any]:
     from tryon.catalogue import CatalogueSession, FeatureStore
     from tryon.runtime import ImageModelSession, prepare_input
@@ -91,7 +78,7 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
     h_in = [i.name for i in head.get_inputs()]
     # the head pruned to the main output, when the export has one (else the full head stands in)
     pruned_rec = next(iter(cat.pruned_heads.values()), None)
-    pruned = cat._pruned_for(list(pruned_rec["outputs"]))[0] if pruned_rec else head
+    pruned = cat.pruned_head(list(pruned_rec["outputs"]))[0] if pruned_rec else head
     # like for like: the monolithic graph pruned to the image as well (what a user of ImageModelSession could export)
     from tryon.deploy.sessions import open_ort_session
     from tryon.export.split import prune_to_outputs
@@ -248,6 +235,8 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
              "api_split_warm_image_only": api_warm_image, "api_split_warm_image_only_full_head": api_warm_image_full_head,
              "api_mono_1xG": api_mono_one_person,
              "api_split_1xG_person_cached": api_one_person}
+    from tryon.bench.timing import interleaved
+
     t_all = interleaved(cases, rounds)  # one interleaved loop: every case sees the same machine conditions
     one_person = []
     for _ in range(rounds):

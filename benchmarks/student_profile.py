@@ -18,7 +18,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -48,19 +47,12 @@ def _feeds(session: Any, seed: int = 0) -> dict[str, Any]:
 
 
 def _interleaved(sessions: dict[str, Any], rounds: int, iters: int) -> dict[str, float]:
-    """p50 ms of each session, timed in alternating rounds (the machine's drift hits every session alike)."""
+    """p50 ms per run of each session, timed in alternating rounds (``tryon.bench.timing.interleaved``)."""
+    from tryon.bench.timing import interleaved
+
     feeds = {k: _feeds(s) for k, s in sessions.items()}
-    times: dict[str, list[float]] = {k: [] for k in sessions}
-    for s_name, s in sessions.items():
-        for _ in range(3):
-            s.run(None, feeds[s_name])
-    for _ in range(rounds):
-        for k, s in sessions.items():
-            for _ in range(iters):
-                t0 = time.perf_counter()
-                s.run(None, feeds[k])
-                times[k].append((time.perf_counter() - t0) * 1e3)
-    return {k: statistics.median(v) for k, v in times.items()}
+    cases = {k: (lambda s=s, f=feeds[k]: s.run(None, f)) for k, s in sessions.items()}
+    return {k: statistics.median(v) * 1e3 for k, v in interleaved(cases, rounds, calls=iters, warmup=3).items()}
 
 
 def _profile(model: Path, threads: int, runs: int, options: dict[str, Any]) -> dict[str, Any]:

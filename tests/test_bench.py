@@ -210,3 +210,14 @@ def test_int8_rows_skipped_without_vnni(tasks, tmp_path, monkeypatch):
     assert [r["backend"] for r in res["results"]] == ["ort-cpu"]
     (skip,) = res["skipped"]
     assert skip["backend"] == "ort-int8" and "vnni not supported by this CPU" in skip["reason"] and "--emulated" in skip["reason"]
+
+
+def test_interleaved_times_every_case_in_alternating_rounds():
+    from tryon.bench.timing import interleaved
+
+    order: list[str] = []
+    cases = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    times = interleaved(cases, rounds=2, calls=3, warmup=2)
+    assert {k: len(v) for k, v in times.items()} == {"a": 6, "b": 6} and all(t >= 0 for v in times.values() for t in v)
+    # the warm-up calls of each case first, then per round: 3 calls of a, then 3 of b
+    assert "".join(order) == "aabb" + "aaabbb" * 2

@@ -26,6 +26,22 @@ def time_fn(fn: Callable[[], Any], warmup: int, iters: int, sync: Callable[[], N
     return times
 
 
+def interleaved(cases: dict[str, Callable[[], Any]], rounds: int, calls: int = 1, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each case, timed in alternating rounds (``calls`` timed calls of each case per round, after
+    ``warmup`` untimed ones each) so that the machine's drift hits every case alike: ``{case: rounds × calls times}``."""
+    for fn in cases.values():
+        for _ in range(max(0, warmup)):
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(rounds):
+        for k, fn in cases.items():
+            for _ in range(max(1, calls)):
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+    return times
+
+
 def summarise(times_ms: Sequence[float], batch: int) -> dict[str, float]:
     t = np.asarray(times_ms, dtype=np.float64)
     p50, p95, p99 = (float(v) for v in np.percentile(t, [50, 95, 99]))
@@ -44,4 +60,4 @@ def rss_mb() -> float:
 
 
 
-__all__ = ["rss_mb", "summarise", "time_fn"]
+__all__ = ["interleaved", "rss_mb", "summarise", "time_fn"]

@@ -306,7 +306,7 @@ class CatalogueSession:
                 sess, inputs = self.sessions[g["name"]], [i["name"] for i in g["inputs"]]
                 if gi == len(self.heads) - 1:
                     names = [o for o in names if o in wanted]
-                    pruned = self._pruned_for(names)
+                    pruned = self.pruned_head(names)
                     if pruned is not None:
                         sess, inputs = pruned
                 outs = sess.run(names, {i: values[i] for i in inputs})
@@ -314,7 +314,7 @@ class CatalogueSession:
             self._stats["head_items", ""] += min(self.batch_size, count - start)
             yield {o: values[o] for o in wanted}
 
-    def _pruned_for(self, names: list[str]) -> tuple[Any, list[str]] | None:
+    def pruned_head(self, names: Sequence[str]) -> tuple[Any, list[str]] | None:
         """(session, input names) of the last head pruned to exactly ``names`` when the export has one (opened and
         verified on first use), else None. onnxruntime runs every node of a graph whatever outputs are fetched, so
         only a pruned graph skips the work of the outputs not wanted (S-WUTON: the full-resolution garment warp)."""

@@ -63,6 +63,16 @@ class MixedPrecision:
             log.info("amp=True ignored: float16 mixed precision is only used on CUDA (device %s; on CPU use "
                      "precision='bf16')", device)
         self.scaler = torch.amp.GradScaler("cuda") if self.enabled and self.dtype == torch.float16 else None
+        #: what the bf16 convolution probe found on this CPU (None: sound, or not training in bf16 on a CPU); when
+        #: set, :meth:`autocast` runs the convolutions it breaks in fp32 (:mod:`tryon.train.bf16_conv`)
+        self.conv_fault: str | None = None
+        if self.enabled and device.type == "cpu" and self.dtype == torch.bfloat16:
+            from .bf16_conv import bf16_conv_fault
+
+            self.conv_fault = bf16_conv_fault()
+            if self.conv_fault:
+                log.warning("%s; convolutions with a 1-pixel strided output run in fp32 (the others in bf16)",
+                            self.conv_fault)
         self._stepped = False
         self._unscaled: set[int] = set()
 
@@ -74,10 +84,18 @@ class MixedPrecision:
         return "bf16" if self.dtype == torch.bfloat16 else "fp16"
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """``torch.autocast`` on the device when enabled, else a no-op context."""
-        if self.enabled:
+        """``torch.autocast`` on the device when enabled (with :class:`~tryon.train.bf16_conv.NarrowConvsInFp32` where
+        the CPU's bf16 convolutions are faulty), else a no-op context."""
+        if not self.enabled:
+            return contextlib.nullcontext()
+        if not self.conv_fault:
             return torch.autocast(device_type=self.device.type, dtype=self.dtype)
-        return contextlib.nullcontext()
+        from .bf16_conv import NarrowConvsInFp32
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.autocast(device_type=self.device.type, dtype=self.dtype))
+        stack.enter_context(NarrowConvsInFp32())
+        return stack
 
     def backward(self, loss: torch.Tensor) -> None:
         """``loss.backward()``, through the GradScaler when there is one."""

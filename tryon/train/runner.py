@@ -72,6 +72,8 @@ def run(
         trainer.add_callback(every, fn)
     result = trainer.fit(resume=config.resume if resume is None else resume)
     done = {"steps_done": int(result.steps), "stopped_by": result.stopped_by, "precision": trainer.precision}
+    if trainer.bf16_conv_fault:
+        done["bf16_conv_fault"] = trainer.bf16_conv_fault  # and those convolutions ran in fp32
     if config.minutes is not None:
         done["minutes"] = float(config.minutes)
     if trainer.is_main:

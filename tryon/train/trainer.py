@@ -193,6 +193,12 @@ class Trainer:
         """What the run trains in: ``"bf16"``, ``"fp16"`` or ``"fp32"`` (after ``auto`` and the CPU fallback)."""
         return self._mp.name
 
+    @property
+    def bf16_conv_fault(self) -> str | None:
+        """What the bf16 convolution probe found on this CPU when training in bf16 there (see
+        :mod:`tryon.train.bf16_conv`), else None."""
+        return self._mp.conv_fault
+
     def autocast(self) -> contextlib.AbstractContextManager:
         """``torch.autocast`` on the training device when ``amp`` is on (bf16 on CPU), else a no-op context."""
         return self._mp.autocast()

@@ -50,10 +50,15 @@ def test_torch_branches_and_head_equal_the_generator(student64) -> None:
         # instance norm over a 2x1 map divides by the spread of two nearly equal values (measured 2.4e-4 at
         # this seed); depending on the batch would show as O(1) differences
         alone = g_spec.build(pipe)(garment[1:])
-    assert len(gf) == len(g_spec.outputs) == 6 and len(pf) == 6
+    assert len(gf) == len(g_spec.outputs) == 6 and len(pf) == len(p_spec.outputs) == 6
     assert [tuple(f.shape[1:]) for f in gf[:5]] == [(16, 32, 24), (32, 16, 12), (64, 8, 6), (128, 4, 3), (256, 2, 1)]
-    for a, b in zip(out, ref):
-        assert torch.equal(a, b)
+    # the person's decoder terms, coarsest level first: each level's output channels at that level's input scale
+    assert [tuple(f.shape[1:]) for f in pf[:5]] == [(128, 2, 1), (64, 4, 3), (32, 8, 6), (16, 16, 12), (16, 32, 24)]
+    image_error = float((out[0] - ref[0]).abs().max())
+    assert torch.equal(out[1], ref[1])  # T_θ(c): the same operations on the same values
+    # the decoder adds the person's precomputed terms (tryon.nn.split_decoder): the same float32 products summed
+    # in another order, measured 9.0e-7 on an image in [-1, 1]; 10x that
+    assert image_error <= 1e-5, image_error
     errors = [float((a[0] - b[1]).abs().max()) for a, b in zip(alone, gf)]
     # bounds: 20x the ~1e-6 rounding of the fine scales, 4x the measured 2.4e-4 of the coarsest (instance norm
     # over two values); a batch dependence would be O(1)
@@ -100,9 +105,13 @@ def test_catalogue_grid_equals_per_pair_monolithic_outputs(split64) -> None:
     cat = CatalogueSession(out, intra_op_threads=2)
     mono = TryOnSession(out, intra_op_threads=2)
     grid = cat.grid(persons, garments)
+    # the split decoder sums the person's terms in another order (tryon.nn.split_decoder): float differences of
+    # ~1e-6 flip the 8-bit rounding of a few values by one level (measured: at most 1, in 0 to 0.011 % of the values;
+    # bound 1 %)
     for i, p in enumerate(persons):
         for j, g in enumerate(garments):
-            assert np.array_equal(grid[i][j], mono(p, g)), (i, j)
+            diff = np.abs(grid[i][j].astype(int) - mono(p, g).astype(int))
+            assert diff.max() <= 1 and (diff > 0).mean() < 0.01, (i, j, diff.max(), (diff > 0).mean())
     assert cat.stats()["computed"] == {"person": 2, "garment": 3} and cat.stats()["head_items"] == 6
     assert "pair-image.onnx" in cat.sessions  # the default (main output only) ran the pruned head
     full = cat.grid(persons[:1], garments[:1], return_all=True)[0][0]  # both outputs: the full head

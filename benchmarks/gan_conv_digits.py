@@ -38,7 +38,7 @@ def compute(study: Study, args: argparse.Namespace) -> None:
     from tryon.metrics.prdc import prdc
     from tryon.report import grid_image
     from tryon_gan.data import DigitsData
-    from tryon_gan.experiments.toys import _digit_features, quiet_loop
+    from tryon_gan.experiments.toys import digit_features, quiet_loop
     from tryon_gan.training import GAN_LOOP, GANTaskConfig, train_gan
 
     s = study.settings(args)
@@ -66,7 +66,7 @@ def compute(study: Study, args: argparse.Namespace) -> None:
     data_std = float(real_big.std(0).mean())
     rows, grids, titles = [], [], []
     for seed in s["seeds"]:
-        feat = _digit_features(small, seed)
+        feat = digit_features(small, seed)
         real = feat(small.sample(s["n"], seed=seed + 1))
         for g_norm in s["g_norms"]:
             for loss in s["losses"]:

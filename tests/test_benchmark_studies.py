@@ -142,6 +142,33 @@ def test_gan_jbt_seeds(tmp_path, monkeypatch):
 
 
 @_needs("tryon_gan")
+def test_gan_latent_rs(tmp_path, monkeypatch):
+    data = check_study("gan_latent_rs", tmp_path, monkeypatch)
+    mod = load_script("gan_latent_rs")
+    for set_ in ("gaussians25", "fourblobs-partial"):
+        rows = [r for r in data["rows"] if r["set"] == set_]
+        assert [r["recipe"] for r in rows if r["sampler"] == "latentRS"] == list(mod.RECIPES)
+        assert {"plain", "DRS", "SIR (10)", "latentGA (10, 0.05)", "data vs data (floor)"} <= {r["sampler"] for r in rows}
+    # the Fig. 3.13 proposal is the fixed map, not a trained net: its plain samples sit around the shift
+    plain = mod.partial_proposal()(n=2000, seed=0).samples
+    assert abs(float(plain[:, 0].mean()) - mod.PROPOSAL_SHIFT[0]) < 0.05  # 4 standard errors of 0.6/sqrt(2000)
+    assert {v["verdict"] for v in data["verdicts"]} <= {"held", "mixed", "not held"} and len(data["verdicts"]) == 8
+    assert sorted(data["artifacts"]) == ["fig313-drs.png", "fig313-latentrs.png", "fig313-plain.png"]
+
+
+@_needs("tryon_gan")
+def test_gan_boosting_digits(tmp_path, monkeypatch):
+    data = check_study("gan_boosting_digits", tmp_path, monkeypatch)
+    mod = load_script("gan_boosting_digits")
+    assert [r["row"] for r in data["rows"]] == list(mod.ROWS)
+    # JBT keeps its share of the proposals; the simplicial sampler its calibrated acceptance; DeliGAN rejects none
+    acc = {r["row"]: r["acceptance"] for r in data["rows"]}
+    assert acc["WGAN-GP JBT 80%"] < acc["WGAN-GP JBT 90%"] < acc["WGAN-GP"] == acc["W-DeliGAN (50)"] == 1.0
+    assert len(data["verdicts"]) == len(mod.CHECKS) and data["artifacts"] == ["samples.png"]
+    assert {p.name for p in (tmp_path / "runs" / "seed0").iterdir()} == {"wgan-gp", "w-deligan", "simplicial", "simplicial-mi"}
+
+
+@_needs("tryon_gan")
 def test_gan_conv_digits(tmp_path, monkeypatch):
     data = check_study("gan_conv_digits", tmp_path, monkeypatch)
     assert [(r["g_norm"], r["loss"]) for r in data["rows"]] == [
@@ -220,12 +247,22 @@ def test_wuton_quality_on_untrained_runs(tmp_path, monkeypatch):
     WutonParserPipeline(size=size).save_pretrained(tmp_path / "parser")
     for folder in ("teacher", "teacher_no_adv", "teacher_paired_adv", "teacher_not_e2e"):
         WutonTeacherPipeline(size=size).save_pretrained(tmp_path / "seed0" / folder)
-    for folder in ("student", "student_noadv"):
+    for folder in ("student", "student_noadv", "student_budget"):
         WutonStudentPipeline(size=size).save_pretrained(tmp_path / "seed0" / folder)
+    from tryon.train.checkpoint import CKPT_FORMAT, save_checkpoint_file
+
+    budget = WutonStudentPipeline(size=size)  # other weights than the run's: the curve must read the checkpoints
+    for step in (2, 4):  # the tiny budget: teacher steps 2, multiples 1 and 2
+        save_checkpoint_file({"format": CKPT_FORMAT, "step": step, "modules": {"student": budget.generator.state_dict()}},
+                             tmp_path / "seed0" / "student_budget" / "checkpoints" / f"step_{step:08d}.pt")
     data = check_study("wuton_quality", tmp_path, monkeypatch, "--quiet", "--kinds", "shift")
     assert set(data["timings"]) == {"synthetic data", "proxy features", "evaluation"}  # no network trained
     assert sorted(data["artifacts"]) == ["grid_paired.png", "grid_robustness.png", "grid_unpaired.png"]
     assert {o["verdict"] for o in data["orderings"]} <= {"held", "mixed", "not held", "n/a"}
+    curve = data["per_seed"]["0"]["distill"]
+    assert [(p["multiple"], p["steps"]) for p in curve] == [(1, 2), (2, 4)]
+    assert curve[0]["ssim"] == curve[1]["ssim"] != data["per_seed"]["0"]["unpaired"]["S-WUTON"]["ssim"]
+    assert sum(o["id"].startswith("4.3-budget-") for o in data["orderings"]) == 2 * 3  # 2 budgets x 3 metrics
 
 
 @pytest.mark.slow

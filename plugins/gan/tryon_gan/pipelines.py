@@ -42,6 +42,7 @@ from .inversion.protocol import InversionResult, invert
 from .models import WeightNet, build_discriminator, build_generator, latent_dim_of, latents
 
 LOSSES = ("nonsaturating", "hinge", "wgan", "wgan-gp", "san")
+PRIORS = ("gaussian", "simplicial", "deligan")
 
 
 class GanPipeline(Pipeline):
@@ -56,8 +57,12 @@ class GanPipeline(Pipeline):
         base: conv width unit.
         g_norm: ``"batch"``: batch norm in the conv generator (DCGAN's); ``"none"``: none (the default).
         loss: the adversarial loss it was trained with (``"san"`` gives the discriminator a SAN head).
-        prior: ``"gaussian"`` (000 Assumption 1) or ``"simplicial"`` (001 §3.3: N(0, I) truncated to the
-            ``clusters`` simplicial cells at acceptance ``prior_acceptance``; the seeds are a generator buffer).
+        prior: ``"gaussian"`` (000 Assumption 1), ``"simplicial"`` (001 §3.3: N(0, I) truncated to the
+            ``clusters`` simplicial cells at acceptance ``prior_acceptance``; the seeds are a generator buffer) or
+            ``"deligan"`` (a mixture of ``clusters`` unit Gaussians whose means, drawn 0.1·N(0, I), train with the
+            generator: the DeliGAN baseline of 000 Tables 3.1 / 3.3).
+        mi_head: simplicial prior, MLP discriminator: a second head on the discriminator's features that classifies
+            a sample's simplicial cell (the mutual-information loss of 000 App. B.2.3).
         data_scale: points only: the MLPs work on x / data_scale (a fixed preconditioning, e.g. the data's std, so
             that a 20-unit MLP reaches modes 9 apart without thousands of steps spent growing its output layer).
     """
@@ -65,10 +70,15 @@ class GanPipeline(Pipeline):
     def __init__(self, *, data_shape: Sequence[int] = (2,), latent_dim: int = 2, arch: str = "mlp",
                  hidden: Sequence[int] = (20, 20), disc_hidden: Sequence[int] = (), activation: str = "relu",
                  base: int = 16, loss: str = "wgan-gp", prior: str = "gaussian", clusters: int = 0,
-                 prior_acceptance: float = 0.5, cluster_seed: int = 0, data_scale: float = 1.0, g_norm: str = "none"):
+                 prior_acceptance: float = 0.5, cluster_seed: int = 0, data_scale: float = 1.0, g_norm: str = "none",
+                 mi_head: bool = False):
         super().__init__()
-        if prior not in ("gaussian", "simplicial"):
-            raise InputError("prior", "'gaussian' or 'simplicial'", repr(prior))
+        if prior not in PRIORS:
+            raise InputError("prior", f"one of {', '.join(PRIORS)}", repr(prior))
+        if prior != "gaussian" and int(clusters) < 1:
+            raise InputError(f"prior {prior!r}", "clusters >= 1", repr(clusters))
+        if mi_head and (prior != "simplicial" or arch != "mlp"):
+            raise InputError("mi_head", "a simplicial prior and an MLP discriminator", f"prior {prior!r}, arch {arch!r}")
         if loss not in LOSSES:
             raise InputError("loss", f"one of {', '.join(LOSSES)}", repr(loss))
         if arch == "conv" and len(data_shape) != 3:
@@ -84,13 +94,22 @@ class GanPipeline(Pipeline):
             from .samplers import simplex_seeds
 
             self.generator.register_buffer("simplex", simplex_seeds(latent_dim, clusters, cluster_seed))
+        if prior == "deligan":  # the means of 000 Table 3.1's "W-Deligan" (thesis code: 0.1·N(0, 1), learnt with G)
+            g = torch.Generator().manual_seed(int(cluster_seed))
+            self.generator.mixture_means = torch.nn.Parameter(0.1 * torch.randn(int(clusters), int(latent_dim), generator=g))
+        if mi_head:  # 000 App. B.2.3: q_φ(i | x), a second classification head on the discriminator's features
+            widths = cfg["disc_hidden"] or cfg["hidden"]  # the MLP discriminator's body (build_discriminator)
+            width = widths[-1] if widths else int(torch.tensor(cfg["data_shape"]).prod())
+            self.discriminator.mi_head = torch.nn.Linear(width, int(clusters))
 
     def prior_sampler(self) -> Any:
         """The sampler of the training prior: plain Gaussian, or simplicial truncation at ``prior_acceptance``."""
-        from .samplers import PlainSampler, SimplicialSampler
+        from .samplers import DeliGANSampler, PlainSampler, SimplicialSampler
 
         if self.config["prior"] == "simplicial":
             return SimplicialSampler(acceptance=self.config["prior_acceptance"])
+        if self.config["prior"] == "deligan":
+            return DeliGANSampler()
         return PlainSampler()
 
     @property

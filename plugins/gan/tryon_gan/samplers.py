@@ -243,6 +243,37 @@ class SimplicialSampler:
                                                    {"tau": self.tau, "generator_calls": n, "clusters": int(seeds.shape[0])}))
 
 
+class DeliGANSampler:
+    """DeliGAN's prior (Gurumurthy et al. 2017; the baseline of 000 Tables 3.1 / 3.3): ``z = ε + μ_k``, ``ε ∼ N(0, I)``,
+    ``k`` uniform over the ``K`` means the generator learnt with its weights (``generator.mixture_means``, set when
+    it was trained with ``prior="deligan"``). :meth:`latents` keeps the graph to the means, so a training step's
+    generator loss moves them."""
+
+    family = FAMILY
+
+    @staticmethod
+    def means_of(generator: torch.nn.Module) -> torch.Tensor:
+        mu = getattr(generator, "mixture_means", None)
+        if not isinstance(mu, torch.Tensor) or mu.dim() != 2:
+            raise InputError("deligan sampler", "a generator trained with prior='deligan' (mixture_means)", "none")
+        return mu
+
+    def latents(self, model: torch.nn.Module, n: int, seed: int | None = None) -> torch.Tensor:
+        mu = self.means_of(model)
+        g = _gen(seed)
+        k = torch.randint(0, mu.shape[0], (int(n),), generator=g).to(mu.device)
+        return _randn(int(n), mu.shape[1], g, mu.device) + mu[k]
+
+    def sample(self, model: torch.nn.Module, request: Any, *, seed: int | None = None) -> SampleResult:
+        n = _check_n(request)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            z = self.latents(model, n, seed)
+            x = model(z)
+        return SampleResult(x, z, SampleStats(n, n, n, n, time.perf_counter() - t0,
+                                              {"generator_calls": n, "components": int(self.means_of(model).shape[0])}))
+
+
 # ------------------------------------------------------------------------------------ latent reweighting
 def _weight_net(weights: Any, m: float | None) -> tuple[torch.nn.Module, float]:
     """(w module, m) from a ``gan-latent-weights`` run folder, a LatentWeightsPipeline, or a module + m."""
@@ -466,4 +497,4 @@ def resolve_sampler(sampler: Any, *, pipeline: Any = None, **options: Any) -> An
 
 
 __all__ = ["PlainSampler", "JBTSampler", "SimplicialSampler", "LatentRSSampler", "LatentGASampler", "LatentRSGASampler",
-           "DRSSampler", "SIRSampler", "SAMPLERS", "resolve_sampler", "simplex_seeds", "simplicial_scores", "FAMILY"]
+           "DRSSampler", "SIRSampler", "DeliGANSampler", "SAMPLERS", "resolve_sampler", "simplex_seeds", "simplicial_scores", "FAMILY"]

@@ -225,7 +225,7 @@ def digits_losses(out: Path, steps: int = 1500, n: int = 1000, seed: int = 0,
     from ..data import DigitsData
 
     ds = DigitsData()
-    feat = _digit_features(ds, seed)
+    feat = digit_features(ds, seed)
     real = feat(ds.sample(n, seed=seed + 1))
     rows, grids = [], {}
     for loss in losses:
@@ -242,7 +242,7 @@ def digits_losses(out: Path, steps: int = 1500, n: int = 1000, seed: int = 0,
     return {"rows": rows, "grids": grids}
 
 
-def _digit_features(ds: Any, seed: int) -> Any:
+def digit_features(ds: Any, seed: int) -> Any:
     """A 64→128→64→10 MLP classifier on the digits (full batch, 300 Adam steps); returns x ↦ 64-d features."""
     torch.manual_seed(seed)
     body = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64),
@@ -263,4 +263,4 @@ def _digit_features(ds: Any, seed: int) -> Any:
 
 
 __all__ = ["TOY", "TOY_LOOP", "TOY_TASK", "quiet_loop", "nine_gaussians_jbt", "modes_distance_grid", "latent_reweighting",
-           "cost_model", "simplicial_vs_jbt", "digits_losses"]
+           "cost_model", "simplicial_vs_jbt", "digits_losses", "digit_features"]

@@ -28,14 +28,26 @@ from ..pipelines import LOSSES, GanPipeline, latent_dim_of
 from .config import GAN_LOOP, GANTaskConfig
 
 
-def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_dim: int, prior: Any = None):
+def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_dim: int, prior: Any = None,
+              mi_weight: float = 0.0, mi_steps: int = 0):
+    """One GAN step; with ``mi_weight > 0`` (simplicial prior) both players also minimise ``mi_weight · L_c``,
+    ``L_c = −E[ln q(i(z) | G(z))]`` with ``i(z)`` the latent's simplicial cell and ``q`` the discriminator's
+    ``mi_head``, during the first ``mi_steps`` steps (000 App. B.2.3)."""
     adv = get_adversarial_loss("wgan" if loss == "wgan-gp" else loss)
 
     def draw(G: Any, b: int, dev: Any) -> torch.Tensor:
         if prior is None:
             return torch.randn(b, latent_dim, device=dev)
         seed = int(torch.randint(0, 2**31 - 1, ()).item())  # from the global RNG: checkpointed, so resumable
+        if hasattr(prior, "latents"):  # DeliGAN: the latents keep their graph to the learnt means
+            return prior.latents(G, b, seed=seed)
         return prior.sample(G, b, seed=seed).latents
+
+    def mi_loss(G: Any, D: Any, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        from ..samplers import simplicial_scores
+
+        cells = simplicial_scores(z.detach(), G.simplex)[1]
+        return torch.nn.functional.cross_entropy(D.mi_head(D.features(x)).float(), cells)
 
     def step(trainer: Any, batch: torch.Tensor) -> dict[str, float]:
         G, D = trainer.modules["generator"], trainer.modules["discriminator"]
@@ -51,6 +63,10 @@ def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_di
                 d_loss = adv.d(D(real), D(fake))
             gp = gradient_penalty(D, real, fake, "wgan-gp") if gp_weight > 0 else None
             total = d_loss + gp_weight * gp if gp is not None else d_loss
+            use_mi = mi_weight > 0 and trainer.step < mi_steps
+            if use_mi:
+                mi_d = mi_loss(trainer.unwrap("generator"), trainer.unwrap("discriminator"), z, fake)
+                total = total + mi_weight * mi_d
         opt_d.zero_grad(set_to_none=True)
         trainer.backward(total)
         trainer.optimizer_step("discriminator")
@@ -61,12 +77,19 @@ def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_di
         logs = {"d_loss": float(d_loss.detach())}
         if gp is not None:
             logs["gp"] = float(gp.detach())
+        if use_mi:
+            logs["mi_d"] = float(mi_d.detach())
         if trainer.step % n_critic == 0:
             for p in D.parameters():
                 p.requires_grad_(False)
             z = draw(trainer.unwrap("generator"), real.shape[0], trainer.device)
             with trainer.autocast():
-                g_loss = adv.g(None, D(G(z)))
+                x = G(z)
+                g_loss = adv.g(None, D(x))
+                if use_mi:
+                    mi_g = mi_loss(trainer.unwrap("generator"), trainer.unwrap("discriminator"), z, x)
+                    g_loss = g_loss + mi_weight * mi_g
+                    logs["mi_g"] = float(mi_g.detach())
             opt_g.zero_grad(set_to_none=True)
             trainer.backward(g_loss)
             trainer.optimizer_step("generator")
@@ -104,8 +127,9 @@ def train_gan(loop: TrainConfig, task: GANTaskConfig) -> tuple[GanPipeline, dict
     pipe = GanPipeline(data_shape=list(shape), latent_dim=task.latent_dim, arch=task.arch, hidden=list(task.hidden),
                        disc_hidden=list(task.disc_hidden), activation=task.activation, base=task.base, loss=loss,
                        prior=task.prior, clusters=task.clusters, prior_acceptance=task.prior_acceptance,
-                       data_scale=float(data_scale), g_norm=task.g_norm)
+                       data_scale=float(data_scale), g_norm=task.g_norm, mi_head=task.mi_weight > 0)
     prior_sampler = pipe.prior_sampler() if task.prior != "gaussian" else None
+    mi_steps = int(round(task.mi_fraction * loop.max_steps)) if task.mi_weight > 0 else 0
     gp_w = float(task.gp_weight if task.gp_weight is not None else (10.0 if loss == "wgan-gp" else 0.0))
     clip_v = float(task.clip if task.clip is not None else (0.01 if loss == "wgan" else 0.0))
     lr = float(loop.lr) if loop.lr is not None else GAN_LOOP["lr"]
@@ -115,7 +139,8 @@ def train_gan(loop: TrainConfig, task: GANTaskConfig) -> tuple[GanPipeline, dict
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=tuple(task.betas))
     info = {"objective": f"GAN ({loss})", "data": getattr(ds, "name", str(data)), "data_kind": kind, "loss": loss,
             "gp_weight": gp_w, "clip": clip_v, "n_critic": n_critic, "lr_g": lr, "lr_d": lr_d, "betas": list(task.betas),
-            "oracle": bool(getattr(ds, "has_oracle", lambda: False)()), "prior": task.prior}
+            "oracle": bool(getattr(ds, "has_oracle", lambda: False)()), "prior": task.prior,
+            "mi_weight": task.mi_weight, "mi_steps": mi_steps}
     if hasattr(ds, "std") and ds.std is not None:
         info["data_std"] = ds.std
 
@@ -123,7 +148,8 @@ def train_gan(loop: TrainConfig, task: GANTaskConfig) -> tuple[GanPipeline, dict
         return pipe
 
     outcome = run(loop, modules={"generator": G, "discriminator": D}, optimizers={"generator": opt_g, "discriminator": opt_d},
-                  dataset=ds, step_fn=_gan_step(loss, gp_w, n_critic, clip_v, task.latent_dim, prior_sampler), info=info,
+                  dataset=ds, step_fn=_gan_step(loss, gp_w, n_critic, clip_v, task.latent_dim, prior_sampler,
+                                    task.mi_weight, mi_steps), info=info,
                   build_pipeline=build)
     return pipe.eval(), outcome.summary
 

@@ -13,8 +13,9 @@ random weights (speed does not depend on them). Cases, each timed over the whole
 * API level (uint8 images in, uint8 images of the person's size out; pre/post-processing included):
   ``ImageModelSession`` vs ``CatalogueSession.grid`` cold / warm / one person cached, both outputs computed
   and restored on both sides, plus the catalogue's default of the main output only;
-* equality: API outputs of the grid vs the monolithic session (identical pixels expected), model-level max
-  abs difference; the feature store's bytes per garment in fp32 / fp16 and the fp16 store's output error;
+* equality: API outputs of the grid vs the monolithic session (the split head sums the person's decoder terms
+  in another order, so a few 8-bit values may differ by one level: counted), model-level max abs difference;
+  the feature store's bytes per garment in fp32 / fp16 and the fp16 store's output error;
 * ``--ray``: ``tryon.batch.run_job`` with ``--engine local`` vs ``--engine ray`` (1 worker, same threads) on
   small grids of PNG files, Ray already started (its start-up time reported apart).
 
@@ -252,7 +253,8 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
 
     # equality: API grid vs the monolithic session, raw head outputs vs the monolithic graph
     grid = cache["grid"]
-    same = sum(np.array_equal(grid[i][j], mono(persons[i], garments[j])) for i, j in pairs)
+    diffs = [np.abs(grid[i][j].astype(int) - mono(persons[i], garments[j]).astype(int)) for i, j in pairs]
+    same = sum(int(d.max()) == 0 for d in diffs)
     raw = heads(cache["gf"], cache["pf"], xg, pairs)
     raw_mono = [mono.session.run(None, {"person": xp[[i for i, _ in pairs[k:k + batch]]],
                                         "garment": xg[[j for _, j in pairs[k:k + batch]]]})[0] for k in range(0, n, batch)]
@@ -330,7 +332,9 @@ def bench_grid(export: Path, P: int, G: int, threads: int, rounds: int, batch: i
                     "api_cold_grid": round(per["api_mono"] / per["api_split_cold"], 2),
                     "api_warm_grid": round(per["api_mono"] / per["api_split_warm"], 2),
                     "api_one_person_cached": round(per["api_mono_1xG"] / per["api_split_1xG_person_cached"], 2)},
-        "equality": {"api_identical_pairs": int(same), "pairs": n, "model_max_abs_error": raw_err},
+        "equality": {"api_identical_pairs": int(same), "pairs": n, "model_max_abs_error": raw_err,
+                     "api_max_pixel_diff": max(int(d.max()) for d in diffs),
+                     "api_differing_values": float(np.mean([float((d > 0).mean()) for d in diffs]))},
         "store": store,
         "raw_seconds": t_all,
     }
@@ -508,7 +512,9 @@ def render(out: Path, results: dict[str, Any]) -> str:
                                  [[f"{r['workers']} × {r['threads']}", f"{r['split_s']:.2f}", f"{r['monolithic_s']:.2f}",
                                    f"{r['speedup']:.2f}", f"{r['speedup_min']:.2f}"] for r in bj["rows"]]), ""]
     e, st = c["equality"], c["store"]
-    lines.append(f"Identical output images: {e['api_identical_pairs']}/{e['pairs']}; model-level max abs diff "
+    differ = (f" (the others differ by at most {e['api_max_pixel_diff']} level in {100 * e['api_differing_values']:.4f} % of "
+              "the values)" if "api_max_pixel_diff" in e and e["api_identical_pairs"] < e["pairs"] else "")
+    lines.append(f"Identical output images: {e['api_identical_pairs']}/{e['pairs']}{differ}; model-level max abs diff "
                  f"{e['model_max_abs_error']:.2e}")
     mib = {k: st[k]["bytes_per_garment"] / 2**20 for k in ("float32", "float16")}
     pmib = {k: st[k]["bytes_per_person"] / 2**20 for k in ("float32", "float16")}

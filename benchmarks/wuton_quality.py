@@ -95,10 +95,10 @@ NAME = "wuton-quality"
 BUDGETS = {
     # < 1 min: checks every branch runs, the numbers mean nothing
     "tiny": {"n": 40, "size": "64x48", "seeds": "0", "parser_steps": 2, "steps": 2, "student_steps": 2, "batch": 2,
-             "eval_pairs": 4, "proxy_steps": 2, "strengths": "0,2"},
+             "eval_pairs": 4, "proxy_steps": 2, "strengths": "0,2", "distill_multiples": "1,2"},
     # 18.9 min on 2 idle cores (AMD EPYC with avx512_bf16, precision auto)
     "default": {"n": 800, "size": "96x72", "seeds": "0,1", "parser_steps": 150, "steps": 200, "student_steps": 140, "batch": 8,
-                "eval_pairs": 48, "proxy_steps": 200, "strengths": "0,2,4,6"},
+                "eval_pairs": 48, "proxy_steps": 200, "strengths": "0,2,4,6", "distill_multiples": "1,2,4"},
 }
 
 
@@ -137,6 +137,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--proxy-steps", type=int, default=None, help="training steps of the proxy feature net (budget: 200)")
     ap.add_argument("--proxy", default=None, help="reuse a trained proxy feature net (folder with proxy.safetensors)")
     ap.add_argument("--strengths", type=_int_list, default=None, help="parser-error strengths in pixels at --size (budget: 0,2,4,6)")
+    ap.add_argument("--distill-multiples", type=_int_list, default=None,
+                    help="distillation budgets, in multiples of the teacher's steps, read from the checkpoints of one longer "
+                         "S-WUTON run per seed (budget: 1,2,4; 0 skips the curve)")
     ap.add_argument("--kinds", type=_kinds, default=",".join(KINDS), help=f"parser errors among {', '.join(KINDS)}")
     ap.add_argument("--vgg-weights", default=None, help="local VGG19 weights for the perceptual loss (optional)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -164,8 +167,8 @@ def train_all(study: Study, args: argparse.Namespace, size: tuple[int, int],
     common = {"log_every": 5, "ckpt_every": 50, "progress": not args.quiet, "precision": args.precision,
               "batch_size": args.batch}
 
-    def loop(defaults: dict[str, Any], run: Path, steps: int, seed: int) -> TrainConfig:
-        return TrainConfig(**{**defaults, **common, "out_dir": str(run), "max_steps": steps, "seed": seed})
+    def loop(defaults: dict[str, Any], run: Path, steps: int, seed: int, **extra: Any) -> TrainConfig:
+        return TrainConfig(**{**defaults, **common, "out_dir": str(run), "max_steps": steps, "seed": seed, **extra})
 
     if not (parser_run / "config.json").is_file():
         with study.section("parser"):
@@ -189,7 +192,28 @@ def train_all(study: Study, args: argparse.Namespace, size: tuple[int, int],
                     distill_student(loop(STUDENT_LOOP, run, args.student_steps, seed),
                                     StudentTaskConfig(teacher_run=runs[seed]["T-WUTON"], data=data, lambda_adv=lam,
                                                       vgg_weights=args.vgg_weights, cache_teacher=sdir / "teacher_cache"))
+        multiples = distill_multiples(args)
+        if multiples:
+            # The loop's learning rate is constant and its batch order fixed by the seed, so the checkpoint after k steps
+            # of one long run is the run of k steps: one run per seed gives the whole budget curve.
+            run = sdir / BUDGET_RUN
+            runs[seed][BUDGET_RUN] = run
+            if not (run / "config.json").is_file():
+                with study.section(f"seed {seed} S-WUTON budget curve"):
+                    distill_student(loop(STUDENT_LOOP, run, args.steps * max(multiples), seed, ckpt_every=args.steps,
+                                         keep_last=0),
+                                    StudentTaskConfig(teacher_run=runs[seed]["T-WUTON"], data=data, lambda_adv=1.0,
+                                                      vgg_weights=args.vgg_weights, cache_teacher=sdir / "teacher_cache"))
     return data, runs
+
+
+#: the run folder of the long S-WUTON run whose checkpoints give the distillation-budget curve
+BUDGET_RUN = "student_budget"
+
+
+def distill_multiples(args: argparse.Namespace) -> list[int]:
+    """The distillation budgets of the curve, in multiples of the teacher's steps ([] when the curve is skipped)."""
+    return sorted({int(v) for v in str(getattr(args, "distill_multiples", "") or "0").split(",") if v.strip() and int(v) > 0})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -290,6 +314,25 @@ def evaluate_seed(runs: dict[str, Path], paired: dict[str, torch.Tensor], unpair
     return res, shown
 
 
+def evaluate_budget(run: Path, multiples: list[int], teacher_steps: int, unpaired: dict[str, torch.Tensor],
+                    extractor: Any, gt_feats: torch.Tensor) -> list[dict[str, Any]]:
+    """Unpaired scores of the long S-WUTON run after ``m × teacher_steps`` steps, for each ``m`` (000 §4.3.5: how the
+    student's edge over its teacher depends on the distillation budget)."""
+    import tryon
+    from tryon.train.checkpoint import load_checkpoint_file
+
+    pipe = tryon.load("wuton-student", weights=run, device="cpu")
+    curve = []
+    for m in multiples:
+        ckpt = run / "checkpoints" / f"step_{m * teacher_steps:08d}.pt"
+        pipe.generator.load_state_dict(load_checkpoint_file(ckpt)["modules"]["student"])
+        pipe.generator.eval()
+        out = _batched(lambda p, g: pipe.generator(p, g)[0], unpaired["person"], unpaired["garment"])
+        curve.append({"multiple": m, "steps": m * teacher_steps,
+                      **scores(out, unpaired["unpaired_gt"], extractor, unpaired["parse"], gt_feats)})
+    return curve
+
+
 # ------------------------------------------------------------------------------------------------
 # aggregation over seeds and the orderings
 # ------------------------------------------------------------------------------------------------
@@ -341,6 +384,35 @@ def orderings(by_seed: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
                      "claim": f"S-WUTON beats T-WUTON with a {kind} {px}px parser error",
                      "seed_reports": "S-WUTON is robust to a bad parsing", "difference": m, "difference_spread": sp,
                      "per_seed": gaps, "verdict": check_ordering(gaps, True)})
+    # 000 Table 4.3 / §4.3.5 against the distillation budget: S-WUTON after m × the teacher's steps vs its teacher
+    for i, point in enumerate(by_seed[seeds[0]].get("distill", [])):
+        for metric in ("proxy-fid", "ssim", "arms-l1"):
+            diffs = [by_seed[s]["distill"][i][metric] - by_seed[s]["unpaired"]["T-WUTON"][metric] for s in seeds]
+            m, sp = mean_spread(diffs)
+            rows.append({"id": f"4.3-budget-{point['multiple']}x-{metric}", "source": "000 Table 4.3 / §4.3.5",
+                         "setting": "unpaired", "metric": metric,
+                         "claim": f"S-WUTON after {point['multiple']}× the teacher's steps beats T-WUTON",
+                         "seed_reports": "S-WUTON beats T-WUTON (FID 7.927 < 9.877)", "difference": m,
+                         "difference_spread": sp, "per_seed": diffs, "verdict": check_ordering(diffs, HIGHER_IS_BETTER[metric])})
+    return rows
+
+
+def budget_rows(by_seed: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distillation-budget curve: one row per budget, T-WUTON last for reference (mean ± spread over seeds)."""
+    seeds = sorted(by_seed)
+    rows = []
+    for i, point in enumerate(by_seed[seeds[0]].get("distill", [])):
+        row: dict[str, Any] = {"model": f"S-WUTON {point['multiple']}× ({point['steps']} steps)"}
+        for m in BUDGET_COLS[1:]:
+            mean, sp = mean_spread([by_seed[s]["distill"][i][m] for s in seeds])
+            row[m] = f"{mean:.4f} ± {sp:.4f}"
+        rows.append(row)
+    if rows:
+        row = {"model": "T-WUTON (teacher)"}
+        for m in BUDGET_COLS[1:]:
+            mean, sp = mean_spread([by_seed[s]["unpaired"]["T-WUTON"][m] for s in seeds])
+            row[m] = f"{mean:.4f} ± {sp:.4f}"
+        rows.append(row)
     return rows
 
 
@@ -377,6 +449,7 @@ PAIRED_COLS = ["model", "ssim", "proxy-lpips", "l1"]
 UNPAIRED_COLS = ["model", "ssim", "proxy-lpips", "proxy-fid", "arms-l1"]
 ORDER_COLS = ["source", "claim", "metric", "setting", "seed_reports", "difference", "verdict"]
 ROBUST_COLS = ["error", "px", "T-WUTON ssim", "T-WUTON proxy-lpips", "S-WUTON ssim"]
+BUDGET_COLS = ["model", "proxy-fid", "ssim", "proxy-lpips", "arms-l1"]
 
 
 #: small images are enlarged so that the grids' titles fit
@@ -442,6 +515,9 @@ def compute(study: Study, args: argparse.Namespace) -> None:
         shown: dict[str, torch.Tensor] = {}
         for seed in seeds:
             res, imgs = evaluate_seed(runs[seed], paired, unpaired, extractor, gt_feats, kinds, strengths, keep)
+            if BUDGET_RUN in runs[seed]:
+                res["distill"] = evaluate_budget(runs[seed][BUDGET_RUN], distill_multiples(cfg), cfg.steps, unpaired,
+                                                 extractor, gt_feats)
             by_seed[seed] = res
             shown = shown or imgs
 
@@ -452,6 +528,7 @@ def compute(study: Study, args: argparse.Namespace) -> None:
         "settings": {"size": f"{size[0]}x{size[1]}", "n": cfg.n, "seeds": seeds, "parser_steps": cfg.parser_steps,
                      "steps": cfg.steps, "student_steps": cfg.student_steps, "batch": cfg.batch, "precision": cfg.precision,
                      "kinds": kinds, "strengths": strengths, "eval_pairs": cfg.eval_pairs, "proxy_steps": cfg.proxy_steps,
+                     "distill_multiples": distill_multiples(cfg),
                      "data": str(cfg.data) if cfg.data else None, "proxy": str(cfg.proxy) if cfg.proxy else None},
         "torch_threads": torch.get_num_threads(),
         "n_pairs": {"paired": len(paired["person"]), "unpaired": len(unpaired["person"])},
@@ -494,6 +571,12 @@ def render(out: Path, results: dict[str, Any]) -> str:
           "## Unpaired setting vs the synthetic ground truth (000 Tables 4.3, 4.5; Table E.1 FID column)\n",
           markdown_table(UNPAIRED_COLS, unpaired_rows), "",
           "## Parser-error robustness (000 Fig. 4.10), unpaired SSIM / proxy-LPIPS\n", markdown_table(ROBUST_COLS, robust), ""]
+    budget = budget_rows(by_seed)
+    if budget:
+        md += ["## S-WUTON against the distillation budget (000 Table 4.3 / §4.3.5), unpaired, vs the synthetic truth\n",
+               f"One S-WUTON run per seed (λadv = 1), read at {', '.join(f'{m}×' for m in b['distill_multiples'])} the teacher's "
+               f"{b['steps']} steps; constant learning rate, so each checkpoint is the run of that length.\n",
+               markdown_table(BUDGET_COLS, budget), ""]
     text = "\n".join(md) + "\n"
     atomic_write_text(out / "table.md", text)
 
@@ -506,6 +589,13 @@ def render(out: Path, results: dict[str, Any]) -> str:
     rep.add_table("Paired setting (000 Table E.1)", PAIRED_COLS, paired_rows)
     rep.add_table("Unpaired setting vs synthetic ground truth (000 Tables 4.3, 4.5)", UNPAIRED_COLS, unpaired_rows)
     rep.add_table("Parser-error robustness (000 Fig. 4.10)", ROBUST_COLS, robust)
+    if budget:
+        rep.add_table("S-WUTON against the distillation budget (000 Table 4.3 / §4.3.5)", BUDGET_COLS, budget)
+        rep.add_curves("Unpaired proxy-FID vs distillation budget (multiples of the teacher's steps), mean over seeds",
+                       {"S-WUTON": [(p["multiple"], sum(by_seed[s]["distill"][i]["proxy-fid"] for s in by_seed) / len(by_seed))
+                                    for i, p in enumerate(by_seed[first]["distill"])],
+                        "T-WUTON": [(m, sum(by_seed[s]["unpaired"]["T-WUTON"]["proxy-fid"] for s in by_seed) / len(by_seed))
+                                    for m in (b["distill_multiples"][0], b["distill_multiples"][-1])]}, separate=False)
     curves: dict[str, list[tuple[float, float]]] = {}
     for kind in b["kinds"]:
         curves[f"T-WUTON {kind}"] = [(pt["px"], pt["ssim"]) for pt in by_seed[first]["robustness"][kind]]

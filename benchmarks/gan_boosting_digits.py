@@ -109,17 +109,18 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
 
 def verdicts(rows: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any]]:
+    """Each check of :data:`CHECKS`, judged over the seeds by :func:`tryon.study.seed_verdict`."""
+    from tryon.study import seed_verdict
+
     def value(row: str, seed: int, metric: str) -> float:
         return next(r[metric] for r in rows if r["row"] == row and r["seed"] == seed)
 
     out = []
     for source, seed_says, metric, better, worse, higher in CHECKS:
         diffs = [value(better, sd, metric) - value(worse, sd, metric) for sd in seeds]
-        sign = 1 if higher else -1
-        mean = sum(diffs) / len(diffs)
-        verdict = "held" if all(sign * d > 0 for d in diffs) else "mixed" if sign * mean > 0 else "not held"
         out.append({"source": source, "claim": f"{better} beats {worse} ({metric})", "seed_reports": seed_says,
-                    "per_seed": [round(d, 4) for d in diffs], "difference": round(mean, 4), "verdict": verdict})
+                    "per_seed": [round(d, 4) for d in diffs], "difference": round(sum(diffs) / len(diffs), 4),
+                    "verdict": seed_verdict(diffs, higher)})
     return out
 
 

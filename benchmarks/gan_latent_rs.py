@@ -179,7 +179,9 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
 
 def verdicts(rows: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any]]:
-    """Held = lower EMD in every seed, mixed = on the mean only."""
+    """Held = lower EMD in every seed, mixed = on the mean only (:func:`tryon.study.seed_verdict`)."""
+    from tryon.study import seed_verdict
+
     def emd_of(set_: str, seed: int, sampler: str, recipe: str = "—") -> float:
         return next(r["emd"] for r in rows if r["set"] == set_ and r["seed"] == seed and r["sampler"] == sampler
                     and r["recipe"] == recipe)
@@ -192,10 +194,8 @@ def verdicts(rows: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any
     out = []
     for source, set_, better, worse, claim in checks:
         diffs = [emd_of(set_, sd, *better) - emd_of(set_, sd, *worse) for sd in seeds]
-        mean = sum(diffs) / len(diffs)
-        verdict = "held" if all(d < 0 for d in diffs) else "mixed" if mean < 0 else "not held"
         out.append({"source": source, "set": set_, "claim": claim, "per_seed": [round(d, 4) for d in diffs],
-                    "difference": round(mean, 4), "verdict": verdict})
+                    "difference": round(sum(diffs) / len(diffs), 4), "verdict": seed_verdict(diffs, higher_is_better=False)})
     return out
 
 

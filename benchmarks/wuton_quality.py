@@ -342,14 +342,10 @@ def mean_spread(values: list[float]) -> tuple[float, float]:
 
 
 def check_ordering(per_seed: list[float], higher_is_better: bool) -> str:
-    """``per_seed`` = better − worse in each seed; "held" / "mixed" / "not held" (see the module doc)."""
-    if any(d != d for d in per_seed):  # NaN: e.g. proxy-FID on fewer than 3 pairs
-        return "n/a"
-    sign = 1.0 if higher_is_better else -1.0
-    wins = [sign * d > 0 for d in per_seed]
-    if all(wins):
-        return "held"
-    return "mixed" if sign * sum(per_seed) / len(per_seed) > 0 else "not held"
+    """``per_seed`` = better − worse in each seed; "held" / "mixed" / "not held" (:func:`tryon.study.seed_verdict`)."""
+    from tryon.study import seed_verdict
+
+    return seed_verdict(per_seed, higher_is_better)
 
 
 def orderings(by_seed: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:

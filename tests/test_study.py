@@ -122,3 +122,13 @@ def test_study_verb_configures_runs_and_re_renders_a_study_module(tmp_path: Path
     assert verb["run"](parser.parse_args(["--render-only"])) == 0  # re-rendered from results.json, not recomputed
     assert verb_study_module.CALLS == ["compute"] and capsys.readouterr().out.strip() == "total 6.0"
     sys.modules.pop("verb_study_module", None)
+
+
+def test_seed_verdict_is_one_rule_for_every_study() -> None:
+    from tryon.study import seed_verdict
+
+    assert seed_verdict([0.2, 0.1]) == "held"
+    assert seed_verdict([0.3, -0.1]) == "mixed"  # wins on the mean, not in every seed
+    assert seed_verdict([0.1, -0.3]) == "not held"
+    assert seed_verdict([-0.2, -0.1], higher_is_better=False) == "held"  # e.g. a lower EMD
+    assert seed_verdict([0.0]) == "not held" and seed_verdict([float("nan"), 1.0]) == "n/a" and seed_verdict([]) == "n/a"

@@ -6,7 +6,8 @@
 * :func:`load_results` — read a results file back (renderers and ``docs/benchmarks.md`` figures start here);
 * :func:`facts` — date, machine and versions (torch-free), the one copy every results file records;
 * :func:`machine_summary` — those facts in the one line a rendered report starts with;
-* :func:`add_figure` — an image the computation saved, shown in a rendered report.
+* :func:`add_figure` — an image the computation saved, shown in a rendered report;
+* :func:`seed_verdict` — held / mixed / not held of an ordering over training seeds.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .figures import add_figure
 from .runner import add_study_arguments, main, run, script, study_verb
 from .study import RESERVED, RESULTS, SCHEMA_VERSION, Study, load_results
 from .summary import machine_summary
+from .verdicts import seed_verdict
 
 __all__ = ["RESERVED", "RESULTS", "SCHEMA_VERSION", "Study", "add_figure", "add_study_arguments", "facts", "load_results",
-           "machine_summary", "main", "now", "run", "script", "study_verb", "versions"]
+           "machine_summary", "main", "now", "run", "script", "seed_verdict", "study_verb", "versions"]

@@ -93,7 +93,7 @@ def _untrained_runs(out: Path, size: tuple[int, int]) -> None:
 def test_evaluation_and_report_on_untrained_runs(wq, tmp_path):
     out = tmp_path / "q"
     _untrained_runs(out, (64, 48))
-    assert wq.main(["--out", str(out), "--budget", "tiny", "--quiet", "--strengths", "0,3"]) == 0
+    assert wq.main(["--out", str(out), "--budget", "tiny", "--quiet", "--strengths", "0,3", "--distill-multiples", "0"]) == 0
     saved = json.loads((out / "results.json").read_text())
     assert set(saved["timings"]) == {"synthetic data", "proxy features", "evaluation"}  # no network trained
     for name in ("results.json", "table.md", "report.html", "grid_paired.png", "grid_unpaired.png", "grid_robustness.png"):

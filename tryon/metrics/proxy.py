@@ -72,7 +72,11 @@ class ProxyNet(nn.Module):
             )
             c_in = c
         self.stages = nn.ModuleList(stages)
-        self.head = nn.Sequential(nn.Linear(c_in, c_in), nn.ReLU(inplace=True), nn.Linear(c_in, proj_dim))
+        # The projection head (training only) uses a leaky ReLU: with a plain ReLU its hidden units could all die in
+        # the first steps, the embedding became a constant and NT-Xent sat at chance. Measured on the WUTON quality
+        # benchmark's 512 synthetic persons, 200 steps, seed 0: ReLU collapsed with 2 torch threads (4.143 = chance)
+        # and trained with 1 (2.85); leaky ReLU trained with both (2.98 / 2.82). No parameters: files stay loadable.
+        self.head = nn.Sequential(nn.Linear(c_in, c_in), nn.LeakyReLU(0.2, inplace=True), nn.Linear(c_in, proj_dim))
         self.dims = c_in
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InputError
+from .verdicts import seed_verdict
 
 try:
     import tomllib
@@ -130,7 +131,8 @@ def resolve(claim: dict[str, Any], root: str | os.PathLike) -> dict[str, str]:
 def compare_figures(data: Any, figures: Sequence[dict[str, Any]], better: str, where: str) -> tuple[str, str]:
     """Two (or more) figures read per seed — entries of the list at ``path`` matching ``match``, one per ``seed`` —
     shown as mean ± half-range; the verdict compares the first with the second in every seed (``better``: ``lower``
-    or ``higher``): held when it wins in every seed, not held when it loses in every seed, mixed otherwise."""
+    or ``higher``) by :func:`tryon.study.seed_verdict`: held when it wins in every seed, mixed when it wins on the mean
+    only, not held otherwise — the rule every study uses."""
     if better not in ("lower", "higher") or len(figures) < 2:
         raise InputError(where, "two or more figures and better = lower or higher", f"{len(figures)} figures, {better!r}")
     per_fig = []
@@ -146,9 +148,7 @@ def compare_figures(data: Any, figures: Sequence[dict[str, Any]], better: str, w
     for f, vals in zip(figures, per_fig):
         xs = [vals[k] for k in seeds]
         shown.append(f"{f['label']} {sum(xs) / len(xs):.4g} ± {(max(xs) - min(xs)) / 2:.2g}")
-    sign = -1 if better == "lower" else 1
-    wins = [sign * (per_fig[0][k] - per_fig[1][k]) > 0 for k in seeds]
-    verdict = "held" if all(wins) else "not held" if not any(wins) else "mixed"
+    verdict = seed_verdict([per_fig[0][k] - per_fig[1][k] for k in seeds], higher_is_better=better == "higher")
     return f"{', '.join(shown)} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})", verdict
 
 
@@ -156,7 +156,8 @@ def render_claims(claims: Sequence[dict[str, Any]], root: str | os.PathLike) -> 
     """The Markdown table of every claim, in the registry's order, with a count of what is measured."""
     rows = [resolve(c, root) for c in claims]
     measured = sum(r["ours"] != "—" for r in rows)
-    lines = [f"{len(rows)} claims, {measured} read from a results file in this tree (verdict: held = in every seed).", "",
+    lines = [f"{len(rows)} claims, {measured} read from a results file in this tree (verdict: held = in every seed, "
+             "mixed = on the mean of the seeds only).", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(r[c].replace("|", "\\|").replace("\n", " ") for c in COLUMNS) + " |" for r in rows]
     return "\n".join(lines) + "\n"

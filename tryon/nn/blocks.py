@@ -287,6 +287,10 @@ class UNetDecoder(nn.Module):
             else:
                 size = out_size if out_size is not None else (2 * x.shape[-2], 2 * x.shape[-1])
                 x = level(x, size)
+        return self.output(x)
+
+    def output(self, x: Tensor) -> Tensor:
+        """The last 3x3 convolution and ``final_activation`` on the full-resolution map of the last level."""
         x = self.final(x)
         if self.final_activation == "tanh":
             return torch.tanh(x)

@@ -67,12 +67,7 @@ def decode_with_tail_terms(decoder: UNetDecoder, heads: Sequence[Tensor], terms:
         y = level.conv[1:](y)  # the level's norm and ReLU
         size = heads[i - 1].shape[-2:] if i > 0 else (out_size if out_size is not None else (2 * y.shape[-2], 2 * y.shape[-1]))
         x = level.post(level.up(y, output_size=[int(size[0]), int(size[1])]))
-    out = decoder.final(x)
-    if decoder.final_activation == "tanh":
-        return out.tanh()
-    if decoder.final_activation == "sigmoid":
-        return out.sigmoid()
-    return out
+    return decoder.output(x)
 
 
 __all__ = ["decode_with_tail_terms", "tail_terms"]

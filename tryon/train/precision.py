@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -90,12 +90,15 @@ class MixedPrecision:
             return contextlib.nullcontext()
         if not self.conv_fault:
             return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+        return self._guarded_autocast()
+
+    @contextlib.contextmanager
+    def _guarded_autocast(self) -> Iterator[None]:
+        """bf16 autocast with the faulty convolutions in fp32, entered when the ``with`` block is (not before)."""
         from .bf16_conv import NarrowConvsInFp32
 
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch.autocast(device_type=self.device.type, dtype=self.dtype))
-        stack.enter_context(NarrowConvsInFp32())
-        return stack
+        with torch.autocast(device_type=self.device.type, dtype=self.dtype), NarrowConvsInFp32():
+            yield
 
     def backward(self, loss: torch.Tensor) -> None:
         """``loss.backward()``, through the GradScaler when there is one."""

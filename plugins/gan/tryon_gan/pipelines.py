@@ -24,6 +24,7 @@ pixels (000 §4.2.4.2: ``î ⊙ (1 − m) = i ⊙ (1 − m)``). ``paste=False`` 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ class GanPipeline(Pipeline):
             self.generator.mixture_means = torch.nn.Parameter(0.1 * torch.randn(int(clusters), int(latent_dim), generator=g))
         if mi_head:  # 000 App. B.2.3: q_φ(i | x), a second classification head on the discriminator's features
             widths = cfg["disc_hidden"] or cfg["hidden"]  # the MLP discriminator's body (build_discriminator)
-            width = widths[-1] if widths else int(torch.tensor(cfg["data_shape"]).prod())
+            width = widths[-1] if widths else math.prod(cfg["data_shape"])
             self.discriminator.mi_head = torch.nn.Linear(width, int(clusters))
 
     def prior_sampler(self) -> Any:

@@ -91,11 +91,11 @@ class PairHead(nn.Module):
     def forward(self, garment: torch.Tensor, *features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.n
         g_scales, g_match = features[:n], features[n]
-        p_scales, p_match = features[n + 1 : 2 * n + 1], features[2 * n + 1]  # p_scales: the decoder's person terms
+        p_terms, p_match = features[n + 1 : 2 * n + 1], features[2 * n + 1]  # the decoder levels' person terms
         g = self.generator
         theta = g.matcher.regressor(g.matcher.correlation(g_match, p_match))
         warped = g.warp_features(g_scales, theta)
-        image = decode_with_tail_terms(g.decoder, warped, p_scales)
+        image = decode_with_tail_terms(g.decoder, warped, p_terms)
         return image, g.warp_garment(garment, theta)
 
 

@@ -198,3 +198,23 @@ def test_a_killed_job_resumes_with_nothing_lost_and_no_partial_file(setup, refer
     assert _images(out) == ref and not [p for p in (out / "images").iterdir() if p.name.startswith(".")]
     rows = read_results(out / "results.jsonl")
     assert len(rows) == 12 and sorted(r["status"] for r in rows) == ["ok"] * 9 + ["skipped"] * 3
+
+
+def test_png_level_changes_the_bytes_not_the_pixels(setup, reference, tmp_path) -> None:
+    """``--png-level`` is only the zlib level: level 9 writes the same pixels as the default (1) in files no larger,
+    and a level outside 0-9 is one error naming it."""
+    from tryon.batch import encode_png
+    from tryon.errors import InputError
+
+    out = tmp_path / "level9"
+    assert main(_cmd(setup, out, "--grid", "--png-level", "9")) == 0
+    ref_out, ref_bytes = reference
+    level9 = _images(out)
+    assert set(level9) == set(ref_bytes)
+    for name in ref_bytes:
+        a = np.asarray(Image.open(ref_out / "images" / name))
+        b = np.asarray(Image.open(out / "images" / name))
+        assert np.array_equal(a, b)
+        assert len(level9[name]) <= len(ref_bytes[name])
+    with pytest.raises(InputError, match="png level"):
+        encode_png(np.zeros((4, 4, 3), np.uint8), 10)

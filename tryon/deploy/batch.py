@@ -39,7 +39,7 @@ from ..progress import progress
 from .contact_sheet import write_contact_sheet
 from .local_engine import run_local
 from .plan import Job
-from .render import complete_png
+from .render import PNG_LEVEL, complete_png
 
 RESULTS_NAME = "results.jsonl"
 SUMMARY_NAME = "summary.json"
@@ -89,6 +89,7 @@ class JobOptions:
     chunk: int = 16
     max_pixels: int | None = None
     fsync: bool = False
+    png_level: int = PNG_LEVEL
     progress: bool = True
     contact_sheet: int = 0
     ray_address: str | None = None
@@ -119,7 +120,7 @@ def run_job(job: Job, opts: JobOptions, log: Callable[[str], None] = print) -> d
             threads = opts.threads or max(1, int(opts.ray_cpus_per_worker))
         renderer = {"model": job.model, "threads": threads, "session": opts.session, "store": opts.store,
                     "store_dtype": opts.store_dtype, "cache_mb": opts.cache_mb, "max_pixels": opts.max_pixels,
-                    "fsync": opts.fsync}
+                    "fsync": opts.fsync, "png_level": opts.png_level}
         run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
         results_path = job.out / RESULTS_NAME
         this_run: dict[int, dict[str, Any]] = {}

@@ -46,11 +46,12 @@ def _feeds(session: Any, seed: int = 0) -> dict[str, Any]:
             for i in session.get_inputs()}
 
 
-def _interleaved(sessions: dict[str, Any], rounds: int, iters: int) -> dict[str, float]:
-    """p50 ms per run of each session, timed in alternating rounds (``tryon.bench.timing.interleaved``)."""
+def _interleaved(sessions: dict[str, Any], rounds: int, iters: int, feeds: dict[str, Any] | None = None) -> dict[str, float]:
+    """p50 ms per run of each session, timed in alternating rounds (``tryon.bench.timing.interleaved``); ``feeds``
+    per session name, else random inputs of the session's shapes."""
     from tryon.bench.timing import interleaved
 
-    feeds = {k: _feeds(s) for k, s in sessions.items()}
+    feeds = feeds or {k: _feeds(s) for k, s in sessions.items()}
     cases = {k: (lambda s=s, f=feeds[k]: s.run(None, f)) for k, s in sessions.items()}
     return {k: statistics.median(v) * 1e3 for k, v in interleaved(cases, rounds, calls=iters, warmup=3).items()}
 
@@ -170,6 +171,33 @@ def _phase_conv_rewrite(model: Path, threads: int, rounds: int, iters: int, fold
     return rows
 
 
+def _other_engines(model: Path, ref_model: Path, macs: int, ref_macs: int, threads: int, s: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same fp32 export on the deploy wing's other CPU engine (OpenVINO, ``backend="openvino"``, when installed),
+    timed in interleaved rounds beside the same ORT sessions: its efficiency against its own reference and against
+    ORT's, and its largest difference from ORT's output (the export's parity criterion)."""
+    import numpy as np
+
+    from tryon.deploy.openvino import OpenVINOSession
+    from tryon.deploy.sessions import open_ort_session
+
+    try:
+        ov_model, ov_ref = OpenVINOSession(model, "fp32", threads), OpenVINOSession(ref_model, "fp32", threads)
+        ov_model.compiled(1)
+    except Exception as exc:  # noqa: BLE001 - the extra is optional; the row says why it is missing
+        return [{"engine": "openvino", "skipped": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}]
+    ort_model = open_ort_session(model, ["CPUExecutionProvider"], intra_op_threads=threads)
+    ort_ref = open_ort_session(ref_model, ["CPUExecutionProvider"], intra_op_threads=threads)
+    feeds, ref_feeds = _feeds(ort_model), _feeds(ort_ref)
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(ort_model.run(None, feeds), ov_model.run(None, feeds)))
+    p50 = _interleaved({"ort": ort_model, "ort_ref": ort_ref, "ov": ov_model, "ov_ref": ov_ref}, s["rounds"], s["iters"],
+                       feeds={"ort": feeds, "ov": feeds, "ort_ref": ref_feeds, "ov_ref": ref_feeds})
+    rate = {k: (macs if k in ("ort", "ov") else ref_macs) / v / 1e6 for k, v in p50.items()}
+    return [{"engine": engine, "p50_ms": p50[k], "gmac_per_s": rate[k], "ref_gmac_per_s": rate[f"{k}_ref"],
+             "efficiency": rate[k] / rate[f"{k}_ref"], "efficiency_vs_ort_reference": rate[k] / rate["ort_ref"],
+             "max_abs_vs_ort": 0.0 if k == "ort" else diff}
+            for engine, k in (("onnxruntime", "ort"), ("openvino", "ov"))]
+
+
 #: session variants timed beside the default: (name, ``open_ort_session`` options)
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (("default", {}),)
 
@@ -218,6 +246,8 @@ def compute(study: Study, args: argparse.Namespace) -> None:
     with study.section("transposed convs rewritten"):
         study.results["phase_conv_rewrite"] = _phase_conv_rewrite(model, threads, s["rounds"], s["iters"],
                                                                   study.out / "runs" / "phase-conv")
+    with study.section("engines"):
+        study.results["engines"] = _other_engines(model, ref_model, macs["macs"], ref_macs, threads, s)
     alone_ms = sum(r["ms"] * r["count"] for r in convs)
     ref_rate = rows[0]["ref_gmac_per_s"]
     study.results["isolated_convs"] = {
@@ -242,6 +272,16 @@ def render(out: Path, results: dict[str, Any]) -> str:
     md += [f"| {cls} | {r['variant']} | {r['p50_ms']:.2f} | {r['gmac_per_s']:.1f} | {r['ref_gmac_per_s']:.1f} | "
            f"**{r['efficiency']:.2f}** | {r['kernel_ms']:.2f} | {r['conv_ms']:.2f} | {r['conv_gmac_per_s'] or 0:.1f} |"
            for r in results["rows"]]
+    engines = results.get("engines") or []
+    if engines:
+        md += ["", "The same fp32 export on each CPU engine of the deploy wing, interleaved in one run (efficiency against "
+               "each engine's own reference and against ORT's; max |Δ| vs ORT's output, images in [−1, 1]):", "",
+               "| CPU class | engine | p50 ms | GMAC/s | reference GMAC/s | efficiency | vs ORT reference | max abs vs ORT |",
+               "|---|---|---:|---:|---:|---:|---:|---:|"]
+        md += [f"| {cls} | {e['engine']} | skipped: {e['skipped']} | | | | | |" if "skipped" in e else
+               f"| {cls} | {e['engine']} | {e['p50_ms']:.2f} | {e['gmac_per_s']:.1f} | {e['ref_gmac_per_s']:.1f} | "
+               f"**{e['efficiency']:.2f}** | {e['efficiency_vs_ort_reference']:.2f} | {e['max_abs_vs_ort']:.1e} |"
+               for e in engines]
     iso = results["isolated_convs"]
     md += ["", f"Each convolution shape alone (one-node graph, same session options): {iso['ms']:.2f} ms for all "
            f"{sum(r['count'] for r in iso['rows'])} convolutions; if they ran that fast in the graph and nothing else took "

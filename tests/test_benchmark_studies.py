@@ -183,7 +183,8 @@ def test_gan_boosting_digits(tmp_path, monkeypatch):
     acc = {r["row"]: r["acceptance"] for r in data["rows"]}
     assert acc["WGAN-GP JBT 80%"] < acc["WGAN-GP JBT 90%"] < acc["WGAN-GP"] == acc["W-DeliGAN (50)"] == 1.0
     assert len(data["verdicts"]) == len(mod.CHECKS) and data["artifacts"] == ["samples.png"]
-    assert {p.name for p in (tmp_path / "runs" / "seed0").iterdir()} == {"wgan-gp", "w-deligan", "simplicial", "simplicial-mi"}
+    assert {p.name for p in (tmp_path / "runs" / "seed0").iterdir()} == {"wgan-gp", "w-deligan", "simplicial", "simplicial-mi",
+                                                                           "dmlgan"}
 
 
 @_needs("tryon_gan")

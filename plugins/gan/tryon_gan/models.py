@@ -209,6 +209,40 @@ class WeightNet(_CheckedInput):
         return torch.relu(self.out(self.body(z))).squeeze(1)
 
 
+class MultiGenerator(nn.Module):
+    """DMLGAN's generator (Khayatkhoei et al. 2018; 000 Table 3.1): ``K`` generators of one architecture and a learnt
+    prior ``r(c) = softmax(prior_logits)`` over them. The latent is ``[z, s]`` with ``z ∈ R^d`` and ``s ∈ R^K``
+    whose argmax picks the generator, so ``latent_dim`` is ``d + K``: a DMLGAN sampler writes the chosen index as a
+    one-hot ``s``, and a plain N(0, I) draw is still a valid sample (each generator equally likely)."""
+
+    def __init__(self, generators: Sequence[nn.Module], z_dim: int):
+        super().__init__()
+        self.generators = nn.ModuleList(generators)
+        self.z_dim = int(z_dim)
+        self.latent_dim = self.z_dim + len(self.generators)
+        self.prior_logits = nn.Parameter(torch.zeros(len(self.generators)))
+
+    def choice(self, z: Tensor) -> Tensor:
+        """The generator index of each latent (argmax of its last ``K`` coordinates)."""
+        return z[:, self.z_dim:].argmax(1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise InputError("z", f"N×{self.latent_dim} latents (d = {self.z_dim} + {len(self.generators)} generator "
+                             "coordinates)", f"shape {list(z.shape)}")
+        c, zz = self.choice(z), z[:, : self.z_dim]
+        out: Tensor | None = None
+        for k, g in enumerate(self.generators):
+            idx = (c == k).nonzero(as_tuple=True)[0]
+            if idx.numel() == 0:
+                continue
+            xk = g(zz[idx])
+            if out is None:
+                out = xk.new_zeros((z.shape[0], *xk.shape[1:]))
+            out = out.index_copy(0, idx, xk)
+        return self.generators[0](zz) if out is None else out  # out is None only for an empty batch
+
+
 def build_generator(config: dict) -> nn.Module:
     """The generator of a :class:`tryon_gan.pipelines.GanPipeline` config."""
     if config["arch"] == "mlp":
@@ -250,5 +284,5 @@ def latent_dim_of(generator: Any) -> int:
     return int(d)
 
 
-__all__ = ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator", "WeightNet", "build_generator",
+__all__ = ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator", "MultiGenerator", "WeightNet", "build_generator",
            "build_discriminator", "latents", "latent_dim_of"]

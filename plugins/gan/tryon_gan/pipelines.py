@@ -40,10 +40,10 @@ from tryon.errors import InputError, WeightsError
 
 from .inversion.encoder import LatentEncoder, Projector
 from .inversion.protocol import InversionResult, invert
-from .models import WeightNet, build_discriminator, build_generator, latent_dim_of, latents
+from .models import MultiGenerator, WeightNet, build_discriminator, build_generator, latent_dim_of, latents
 
 LOSSES = ("nonsaturating", "hinge", "wgan", "wgan-gp", "san")
-PRIORS = ("gaussian", "simplicial", "deligan")
+PRIORS = ("gaussian", "simplicial", "deligan", "dmlgan")
 
 
 class GanPipeline(Pipeline):
@@ -61,9 +61,11 @@ class GanPipeline(Pipeline):
         prior: ``"gaussian"`` (000 Assumption 1), ``"simplicial"`` (001 §3.3: N(0, I) truncated to the
             ``clusters`` simplicial cells at acceptance ``prior_acceptance``; the seeds are a generator buffer) or
             ``"deligan"`` (a mixture of ``clusters`` unit Gaussians whose means, drawn 0.1·N(0, I), train with the
-            generator: the DeliGAN baseline of 000 Tables 3.1 / 3.3).
-        mi_head: simplicial prior, MLP discriminator: a second head on the discriminator's features that classifies
-            a sample's simplicial cell (the mutual-information loss of 000 App. B.2.3).
+            generator: the DeliGAN baseline of 000 Tables 3.1 / 3.3) or ``"dmlgan"`` (``clusters`` generators and a
+            learnt prior over them, :class:`tryon_gan.models.MultiGenerator`: the DMLGAN baseline of 000 Table 3.1;
+            needs ``mi_head``, its generator-id classifier).
+        mi_head: simplicial or DMLGAN prior, MLP discriminator: a second head on the discriminator's features that
+            classifies a sample's simplicial cell (the mutual-information loss of 000 App. B.2.3) or its generator.
         data_scale: points only: the MLPs work on x / data_scale (a fixed preconditioning, e.g. the data's std, so
             that a 20-unit MLP reaches modes 9 apart without thousands of steps spent growing its output layer).
     """
@@ -78,8 +80,10 @@ class GanPipeline(Pipeline):
             raise InputError("prior", f"one of {', '.join(PRIORS)}", repr(prior))
         if prior != "gaussian" and int(clusters) < 1:
             raise InputError(f"prior {prior!r}", "clusters >= 1", repr(clusters))
-        if mi_head and (prior != "simplicial" or arch != "mlp"):
-            raise InputError("mi_head", "a simplicial prior and an MLP discriminator", f"prior {prior!r}, arch {arch!r}")
+        if mi_head and (prior not in ("simplicial", "dmlgan") or arch != "mlp"):
+            raise InputError("mi_head", "a simplicial or dmlgan prior and an MLP discriminator", f"prior {prior!r}, arch {arch!r}")
+        if prior == "dmlgan" and not mi_head:
+            raise InputError("prior 'dmlgan'", "mi_head (its generator-id classifier; --mi-weight > 0)", "no head")
         if loss not in LOSSES:
             raise InputError("loss", f"one of {', '.join(LOSSES)}", repr(loss))
         if arch == "conv" and len(data_shape) != 3:
@@ -88,9 +92,12 @@ class GanPipeline(Pipeline):
                "hidden": [int(h) for h in hidden], "disc_hidden": [int(h) for h in disc_hidden],
                "activation": activation, "base": int(base), "loss": loss, "data_scale": float(data_scale),
                "g_norm": g_norm}
-        self.generator = build_generator(cfg)
+        if prior == "dmlgan":  # K generators and a learnt prior over them (the latent gains K generator coordinates)
+            self.generator = MultiGenerator([build_generator(cfg) for _ in range(int(clusters))], int(latent_dim))
+        else:
+            self.generator = build_generator(cfg)
         self.discriminator = build_discriminator(cfg)
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = latent_dim_of(self.generator)  # d, or d + K generator coordinates for dmlgan
         if prior == "simplicial":  # 001 §3.3: train on the simplicial-cluster truncated prior
             from .samplers import simplex_seeds
 
@@ -105,8 +112,10 @@ class GanPipeline(Pipeline):
 
     def prior_sampler(self) -> Any:
         """The sampler of the training prior: plain Gaussian, or simplicial truncation at ``prior_acceptance``."""
-        from .samplers import DeliGANSampler, PlainSampler, SimplicialSampler
+        from .samplers import DeliGANSampler, DMLGANSampler, PlainSampler, SimplicialSampler
 
+        if self.config["prior"] == "dmlgan":
+            return DMLGANSampler()
         if self.config["prior"] == "simplicial":
             return SimplicialSampler(acceptance=self.config["prior_acceptance"])
         if self.config["prior"] == "deligan":

@@ -274,6 +274,41 @@ class DeliGANSampler:
                                               {"generator_calls": n, "components": int(self.means_of(model).shape[0])}))
 
 
+class DMLGANSampler:
+    """DMLGAN's prior (Khayatkhoei et al. 2018; the baseline of 000 Table 3.1): the generator ``c ∼ r`` with
+    ``r = softmax(prior_logits)`` learnt during training, ``z ∼ N(0, I_d)``; the latent ``[z, onehot(c)]`` of a
+    :class:`tryon_gan.models.MultiGenerator` (trained with ``prior="dmlgan"``). ``stats.extra["per_generator"]``
+    counts the samples each generator drew."""
+
+    family = FAMILY
+
+    @staticmethod
+    def multi(generator: torch.nn.Module) -> torch.nn.Module:
+        if not hasattr(generator, "prior_logits") or not hasattr(generator, "generators"):
+            raise InputError("dmlgan sampler", "a generator trained with prior='dmlgan' (several generators and a prior)",
+                             type(generator).__name__)
+        return generator
+
+    def latents(self, model: torch.nn.Module, n: int, seed: int | None = None) -> torch.Tensor:
+        m = self.multi(model)
+        g = _gen(seed)
+        probs = torch.softmax(m.prior_logits.detach().float().cpu(), 0)
+        c = torch.multinomial(probs, int(n), replacement=True, generator=g)
+        dev = m.prior_logits.device
+        z = _randn(int(n), m.z_dim, g, dev)
+        return torch.cat([z, torch.nn.functional.one_hot(c, len(m.generators)).to(dev, z.dtype)], 1)
+
+    def sample(self, model: torch.nn.Module, request: Any, *, seed: int | None = None) -> SampleResult:
+        n = _check_n(request)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            z = self.latents(model, n, seed)
+            x = model(z)
+        counts = torch.bincount(self.multi(model).choice(z).cpu(), minlength=len(model.generators)).tolist()
+        return SampleResult(x, z, SampleStats(n, n, n, n, time.perf_counter() - t0,
+                                              {"generator_calls": n, "per_generator": counts}))
+
+
 # ------------------------------------------------------------------------------------ latent reweighting
 def _weight_net(weights: Any, m: float | None) -> tuple[torch.nn.Module, float]:
     """(w module, m) from a ``gan-latent-weights`` run folder, a LatentWeightsPipeline, or a module + m."""
@@ -497,4 +532,5 @@ def resolve_sampler(sampler: Any, *, pipeline: Any = None, **options: Any) -> An
 
 
 __all__ = ["PlainSampler", "JBTSampler", "SimplicialSampler", "LatentRSSampler", "LatentGASampler", "LatentRSGASampler",
-           "DRSSampler", "SIRSampler", "DeliGANSampler", "SAMPLERS", "resolve_sampler", "simplex_seeds", "simplicial_scores", "FAMILY"]
+           "DRSSampler", "SIRSampler", "DeliGANSampler", "DMLGANSampler", "SAMPLERS", "resolve_sampler", "simplex_seeds",
+           "simplicial_scores", "FAMILY"]

@@ -23,6 +23,7 @@ SAMPLERS = {
     "jbt": ("Jacobian-based truncation: keep the lowest-JFN fraction (000 §3.2.3.4)", "JBTSampler"),
     "simplicial": ("simplicial-cluster truncation, tau calibrated to a target acceptance (001)", "SimplicialSampler"),
     "deligan": ("DeliGAN prior: z = eps + mu_k over the K means a deligan generator learnt (000 Table 3.1)", "DeliGANSampler"),
+    "dmlgan": ("DMLGAN prior: generator c ~ the prior a dmlgan generator learnt, z ~ N(0, I) (000 Table 3.1)", "DMLGANSampler"),
     "latent-rs": ("latentRS: rejection in latent space with trained w(z), acceptance ~ 1/m (002 Alg. 2)", "LatentRSSampler"),
     "latent-ga": ("latentGA: gradient ascent on w(z) in latent space (002 Alg. 5)", "LatentGASampler"),
     "latent-rs-ga": ("latentRS then latentGA (002 Alg. 6)", "LatentRSGASampler"),

@@ -64,11 +64,13 @@ class GANTaskConfig:
     gp_weight: float | None = option(None, help="gradient penalty weight (default 10 for wgan-gp, else 0)")
     image_size: int | None = option(None, help="image folders: side in pixels (default 32)")
     channels: int | None = option(None, help="image folders: 1 or 3 (default 3)")
-    prior: str = option("gaussian", help="latent prior (deligan: 000 Table 3.1's mixture of learnt Gaussians)",
-                        choices=("gaussian", "simplicial", "deligan"))
-    clusters: int = option(0, help="simplicial prior: number of cells N; deligan: number of Gaussians K")
-    mi_weight: float = option(0.0, help="simplicial prior: weight of the mutual-information loss of a second "
-                              "discriminator head that classifies the sample's cell (000 App. B.2.3; 0: no head)")
+    prior: str = option("gaussian", help="latent prior (deligan: 000 Table 3.1's mixture of learnt Gaussians; dmlgan: "
+                        "its several generators with a learnt prior, needs --mi-weight)",
+                        choices=("gaussian", "simplicial", "deligan", "dmlgan"))
+    clusters: int = option(0, help="simplicial prior: number of cells N; deligan: number of Gaussians K; dmlgan: "
+                           "number of generators")
+    mi_weight: float = option(0.0, help="simplicial / dmlgan prior: weight of the mutual-information loss of a second "
+                              "discriminator head that classifies the sample's cell or generator (000 App. B.2.3; 0: no head)")
     mi_fraction: float = option(0.2, help="share of the steps, from the start, that use the MI loss (000 App. B.2.3: "
                                 "the first 20 epochs, then dropped)")
     betas: tuple[float, float] = (0.5, 0.5)  # Adam (000 Table A.2)

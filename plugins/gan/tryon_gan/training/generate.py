@@ -30,9 +30,11 @@ from .config import GAN_LOOP, GANTaskConfig
 
 def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_dim: int, prior: Any = None,
               mi_weight: float = 0.0, mi_steps: int = 0):
-    """One GAN step; with ``mi_weight > 0`` (simplicial prior) both players also minimise ``mi_weight · L_c``,
-    ``L_c = −E[ln q(i(z) | G(z))]`` with ``i(z)`` the latent's simplicial cell and ``q`` the discriminator's
-    ``mi_head``, during the first ``mi_steps`` steps (000 App. B.2.3)."""
+    """One GAN step; with ``mi_weight > 0`` both players also minimise ``mi_weight · L_c``,
+    ``L_c = −E[ln q(i(z) | G(z))]`` with ``q`` the discriminator's ``mi_head`` and ``i(z)`` the latent's simplicial
+    cell (000 App. B.2.3) or, for a DMLGAN generator, the generator that drew it, during the first ``mi_steps``
+    steps. A DMLGAN generator's prior ``r = softmax(prior_logits)`` is fitted with the generator's optimiser to the
+    head's mean posterior on the real batch, ``−Σ_c E_x[q(c | x)] ln r(c)`` (Khayatkhoei et al. 2018)."""
     adv = get_adversarial_loss("wgan" if loss == "wgan-gp" else loss)
 
     def draw(G: Any, b: int, dev: Any) -> torch.Tensor:
@@ -46,8 +48,13 @@ def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_di
     def mi_loss(G: Any, D: Any, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         from ..samplers import simplicial_scores
 
-        cells = simplicial_scores(z.detach(), G.simplex)[1]
-        return torch.nn.functional.cross_entropy(D.mi_head(D.features(x)).float(), cells)
+        labels = G.choice(z.detach()) if hasattr(G, "prior_logits") else simplicial_scores(z.detach(), G.simplex)[1]
+        return torch.nn.functional.cross_entropy(D.mi_head(D.features(x)).float(), labels)
+
+    def prior_loss(G: Any, D: Any, real: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = torch.softmax(D.mi_head(D.features(real)).float(), 1).mean(0)
+        return -(target * torch.log_softmax(G.prior_logits.float(), 0)).sum()
 
     def step(trainer: Any, batch: torch.Tensor) -> dict[str, float]:
         G, D = trainer.modules["generator"], trainer.modules["discriminator"]
@@ -90,6 +97,10 @@ def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_di
                     mi_g = mi_loss(trainer.unwrap("generator"), trainer.unwrap("discriminator"), z, x)
                     g_loss = g_loss + mi_weight * mi_g
                     logs["mi_g"] = float(mi_g.detach())
+                    if hasattr(trainer.unwrap("generator"), "prior_logits"):
+                        pr = prior_loss(trainer.unwrap("generator"), trainer.unwrap("discriminator"), real)
+                        g_loss = g_loss + pr
+                        logs["prior"] = float(pr.detach())
             opt_g.zero_grad(set_to_none=True)
             trainer.backward(g_loss)
             trainer.optimizer_step("generator")

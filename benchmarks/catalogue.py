@@ -394,8 +394,9 @@ def bench_ray(export: Path, grids: list[tuple[int, int]], threads: int, rounds: 
 
 def bench_batch(export: Path, grid: tuple[int, int], threads: int, rounds: int) -> dict[str, Any]:
     """A whole ``tryon batch`` job (local engine, PNG files in and out) on a P × G grid with the split export
-    (``CatalogueSession``) and with ``session="monolithic"`` (the whole graph per pair), interleaved rounds, in two
-    layouts: 1 worker × ``threads`` intra-op threads, and one 1-thread worker process per physical core."""
+    (``CatalogueSession``) and with ``session="monolithic"`` (the whole graph per pair), interleaved rounds, in three
+    layouts: 1 worker × ``threads`` intra-op threads, and one 1-thread worker per physical core as threads (the
+    default) and as spawned processes."""
     from PIL import Image
 
     from tryon.batch import JobOptions, plan_job, run_job
@@ -407,8 +408,12 @@ def bench_batch(export: Path, grid: tuple[int, int], threads: int, rounds: int) 
     from tryon.hardware import physical_cores
 
     threads = threads or physical_cores()
-    layouts = [(1, threads), (physical_cores(), 1)]
-    times: dict[str, list[float]] = {f"{mode} {w}x{t}": [] for w, t in layouts for mode in ("split", "monolithic")}
+    layouts = [(1, threads, "thread"), (physical_cores(), 1, "thread"), (physical_cores(), 1, "process")]
+
+    def tag(w: int, t: int, kind: str) -> str:
+        return f"{w}x{t}" + ("-process" if kind == "process" and w > 1 else "")
+
+    times: dict[str, list[float]] = {f"{mode} {tag(*lay)}": [] for lay in layouts for mode in ("split", "monolithic")}
     try:
         rng = np.random.default_rng(1)
         for who, n in (("persons", P), ("garments", G)):
@@ -416,25 +421,26 @@ def bench_batch(export: Path, grid: tuple[int, int], threads: int, rounds: int) 
             for k in range(n):
                 Image.fromarray(rng.integers(0, 256, (H, W, 3), dtype=np.uint8)).save(root / who / f"{who[0]}{k}.png")
         for r in range(rounds):
-            for w, t in layouts:
+            for w, t, kind in layouts:
                 for mode in ("split", "monolithic"):
-                    out = root / f"out-{mode}-{w}x{t}-{r}"
+                    out = root / f"out-{mode}-{tag(w, t, kind)}-{r}"
                     s = run_job(plan_job(export, root / "persons", root / "garments", out),
-                                JobOptions(engine="local", workers=w, threads=t, progress=False,
+                                JobOptions(engine="local", workers=w, worker_kind=kind, threads=t, progress=False,
                                            session="catalogue" if mode == "split" else "monolithic"),
                                 log=lambda _: None)
                     assert s["done"] == P * G, s
-                    times[f"{mode} {w}x{t}"].append(s["seconds"])
-        w, t = layouts[0]
-        same = all((root / f"out-split-{w}x{t}-0" / "images" / f.name).read_bytes() == f.read_bytes()
-                   for f in (root / f"out-monolithic-{w}x{t}-0" / "images").iterdir())
+                    times[f"{mode} {tag(w, t, kind)}"].append(s["seconds"])
+        first = tag(*layouts[0])
+        same = all((root / f"out-split-{first}-0" / "images" / f.name).read_bytes() == f.read_bytes()
+                   for f in (root / f"out-monolithic-{first}-0" / "images").iterdir())
     finally:
         shutil.rmtree(root, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    rows = [{"workers": w, "threads": t, "split_s": round(med[f"split {w}x{t}"], 3),
-             "monolithic_s": round(med[f"monolithic {w}x{t}"], 3),
-             "speedup": round(med[f"monolithic {w}x{t}"] / med[f"split {w}x{t}"], 2),
-             "speedup_min": round(min(times[f"monolithic {w}x{t}"]) / min(times[f"split {w}x{t}"]), 2)} for w, t in layouts]
+    rows = [{"workers": w, "threads": t, "kind": kind, "split_s": round(med[f"split {tag(w, t, kind)}"], 3),
+             "monolithic_s": round(med[f"monolithic {tag(w, t, kind)}"], 3),
+             "speedup": round(med[f"monolithic {tag(w, t, kind)}"] / med[f"split {tag(w, t, kind)}"], 2),
+             "speedup_min": round(min(times[f"monolithic {tag(w, t, kind)}"]) / min(times[f"split {tag(w, t, kind)}"]), 2)}
+            for w, t, kind in layouts]
     return {"grid": [P, G], "pairs": P * G, "rounds": rounds, "seconds": times, "rows": rows, "byte_identical": bool(same)}
 
 
@@ -508,8 +514,11 @@ def render(out: Path, results: dict[str, Any]) -> str:
     if bj:
         lines += ["", f"Whole `tryon batch` job, {bj['grid'][0]}x{bj['grid'][1]} PNG grid, local engine, median of "
                   f"{bj['rounds']} interleaved rounds (split and monolithic images byte-identical: {bj['byte_identical']}):", ""]
+        # results written before worker threads existed have no "kind": their workers were spawned processes
         lines += [markdown_table(["workers × threads", "split s", "monolithic s", "× monolithic", "× (min)"],
-                                 [[f"{r['workers']} × {r['threads']}", f"{r['split_s']:.2f}", f"{r['monolithic_s']:.2f}",
+                                 [[f"{r['workers']} × {r['threads']}"
+                                   + (f" ({r['kind']}s)" if "kind" in r and r["workers"] > 1 else ""),
+                                   f"{r['split_s']:.2f}", f"{r['monolithic_s']:.2f}",
                                    f"{r['speedup']:.2f}", f"{r['speedup_min']:.2f}"] for r in bj["rows"]]), ""]
     e, st = c["equality"], c["store"]
     differ = (f" (the others differ by at most {e['api_max_pixel_diff']} level in {100 * e['api_differing_values']:.4f} % of "

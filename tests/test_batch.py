@@ -91,7 +91,7 @@ def test_pairs_file_list_inputs_workers_and_monolithic_session(setup, reference,
     assert main(_cmd(setup, out, "--pairs", str(pairs), "--workers", "2", persons=plist)) == 0
     got = _images(out)
     assert sorted(got) == sorted([output_name("p0", "g1", setup["tag"]), output_name("p1", "g3", setup["tag"])])
-    assert all(got[k] == ref[k] for k in got)  # 2 spawned workers: the same bytes
+    assert all(got[k] == ref[k] for k in got)  # 2 worker threads: the same bytes
     mono = tmp_path / "mono"
     assert main(_cmd(setup, mono, "--session", "monolithic")) == 0
     assert _images(mono) == ref  # whole graph per pair == cached branches + head (split parity 0)
@@ -218,3 +218,21 @@ def test_png_level_changes_the_bytes_not_the_pixels(setup, reference, tmp_path) 
         assert len(level9[name]) <= len(ref_bytes[name])
     with pytest.raises(InputError, match="png level"):
         encode_png(np.zeros((4, 4, 3), np.uint8), 10)
+
+
+def test_thread_and_process_workers_write_the_same_bytes(setup, reference, tmp_path) -> None:
+    """The local engine's two worker kinds render the whole grid to the reference bytes; thread workers name
+    themselves apart in the results table, and the job's pixel limit holds in every thread."""
+    _, ref = reference
+    for kind in ("thread", "process"):
+        out = tmp_path / kind
+        assert main(_cmd(setup, out, "--grid", "--workers", "2", "--worker-kind", kind, "--max-pixels", "100000")) == 0
+        assert _images(out) == ref
+        rows = read_results(out / "results.jsonl")
+        assert json.loads((out / "summary.json").read_text())["worker_kind"] == kind
+        if kind == "thread":
+            assert {r["worker"].rsplit("/", 1)[1] for r in rows} <= {"t0", "t1"}
+    assert "TRYON_MAX_PIXELS" not in os.environ  # restored when the last thread was done
+    tiny = tmp_path / "tiny-limit"
+    assert main(_cmd(setup, tiny, "--grid", "--workers", "2", "--max-pixels", "100")) == 1  # every pair over the limit
+    assert {r["status"] for r in read_results(tiny / "results.jsonl")} == {"failed"} and "TRYON_MAX_PIXELS" not in os.environ

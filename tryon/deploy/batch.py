@@ -16,7 +16,8 @@ The job (:func:`run_job`) over a plan (:func:`tryon.deploy.plan.plan_job`); the 
   :class:`tryon.deploy.catalogue.CatalogueSession`: every person and garment is encoded once per worker (and
   once overall with ``store``); pairs are grouped by person. Otherwise (or with ``session="monolithic"``) the
   whole graph runs per pair.
-* Engines: ``local`` (:mod:`tryon.deploy.local_engine`: this process, or ``workers`` spawned processes) and
+* Engines: ``local`` (:mod:`tryon.deploy.local_engine`: this process, or ``workers`` threads — the default — or
+  spawned processes, ``worker_kind``) and
   ``ray`` (:mod:`tryon.deploy.ray_engine`). Both use :class:`tryon.deploy.render.PairRenderer` and
   :func:`tryon.deploy.render.write_image`, so their outputs are byte-identical for the same ``threads``.
 """
@@ -81,6 +82,7 @@ def _clean_temp_files(folder: Path) -> int:
 class JobOptions:
     engine: str = "local"
     workers: int = 1
+    worker_kind: str = "thread"
     threads: int | None = None
     session: str = "auto"
     store: str | None = None
@@ -138,7 +140,7 @@ def run_job(job: Job, opts: JobOptions, log: Callable[[str], None] = print) -> d
 
             if pending:
                 if opts.engine == "local":
-                    run_local(pending, renderer, workers, opts.chunk, on_result)
+                    run_local(pending, renderer, workers, opts.chunk, on_result, kind=opts.worker_kind)
                 else:
                     from .ray_engine import run_ray
 
@@ -151,7 +153,8 @@ def run_job(job: Job, opts: JobOptions, log: Callable[[str], None] = print) -> d
         lost = len(pending) - len(this_run)
         compute_s = sum(r["seconds"] for r in this_run.values())
         summary = {
-            "model": job.model, "model_tag": job.model_tag, "engine": opts.engine, "workers": workers, "threads": threads,
+            "model": job.model, "model_tag": job.model_tag, "engine": opts.engine, "workers": workers,
+            "worker_kind": opts.worker_kind if opts.engine == "local" else "ray actor", "threads": threads,
             "session": opts.session, "pairs": len(job.pairs), "persons": len(job.persons), "garments": len(job.garments),
             "done": ok, "skipped": len(skipped), "failed": failed, "not_run": max(0, lost),
             "seconds": round(elapsed, 3), "pairs_per_second": round(len(this_run) / elapsed, 3) if this_run and elapsed > 0 else 0.0,

@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import InputError
 from .batch import JobOptions, run_job
 from .plan import plan_job
+from .local_engine import WORKER_KINDS
 from .render import PNG_LEVEL, SESSION_KINDS
 
 
@@ -37,7 +38,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="the garments' category (upper, lower, dress): refused before the job starts when the export "
                         "was not trained on it (manifest conditions)")
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes (default) or Ray Data")
-    p.add_argument("--workers", type=int, default=1, help="worker processes / Ray actors (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="workers: threads or processes (--worker-kind) / Ray actors (default 1)")
+    p.add_argument("--worker-kind", choices=WORKER_KINDS, default="thread",
+                   help="local engine: worker threads (default; no start-up cost) or spawned processes (isolated memory)")
     p.add_argument("--threads", type=int, default=None,
                    help="onnxruntime intra-op threads per worker (default: physical cores / workers; ray: CPUs per actor)")
     p.add_argument("--session", choices=SESSION_KINDS, default="auto",
@@ -61,7 +64,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.chunk < 1 or (args.threads is not None and args.threads < 1):
         raise InputError("tryon batch", "--workers, --chunk and --threads >= 1", f"{args.workers}, {args.chunk}, {args.threads}")
     job = plan_job(args.model, args.persons, args.garments, args.out, args.pairs, category=args.category)
-    opts = JobOptions(engine=args.engine, workers=args.workers, threads=args.threads, session=args.session, store=args.store,
+    opts = JobOptions(engine=args.engine, workers=args.workers, worker_kind=args.worker_kind, threads=args.threads,
+                      session=args.session, store=args.store,
                       store_dtype="float16" if args.store_fp16 else "float32", cache_mb=args.cache_mb, chunk=args.chunk,
                       max_pixels=args.max_pixels, fsync=args.fsync, png_level=args.png_level, progress=args.progress,
                       contact_sheet=args.contact_sheet, ray_address=args.ray_address,

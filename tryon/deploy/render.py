@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import socket
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -81,22 +82,33 @@ def complete_png(path: str | os.PathLike) -> bool:
         return False
 
 
+_LIMIT_LOCK = threading.Lock()
+_LIMIT_USERS: list[Any] = [0, None]  # [pairs decoding under a limit now, TRYON_MAX_PIXELS before the first of them]
+
+
 @contextlib.contextmanager
 def _pixel_limit(limit: int | None) -> Iterator[None]:
     """``TRYON_MAX_PIXELS`` set to ``limit`` while the sessions decode one pair, restored afterwards (the
-    job's ``--max-pixels`` must not leak into the rest of a process that embeds it)."""
+    job's ``--max-pixels`` must not leak into the rest of a process that embeds it). Counted, so that worker threads
+    of one job (one limit) decoding at once restore it only when the last of them is done."""
     if not limit:
         yield
         return
-    old = os.environ.get("TRYON_MAX_PIXELS")
-    os.environ["TRYON_MAX_PIXELS"] = str(limit)
+    with _LIMIT_LOCK:
+        if _LIMIT_USERS[0] == 0:
+            _LIMIT_USERS[1] = os.environ.get("TRYON_MAX_PIXELS")
+            os.environ["TRYON_MAX_PIXELS"] = str(limit)
+        _LIMIT_USERS[0] += 1
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("TRYON_MAX_PIXELS", None)
-        else:
-            os.environ["TRYON_MAX_PIXELS"] = old
+        with _LIMIT_LOCK:
+            _LIMIT_USERS[0] -= 1
+            if _LIMIT_USERS[0] == 0:
+                if _LIMIT_USERS[1] is None:
+                    os.environ.pop("TRYON_MAX_PIXELS", None)
+                else:
+                    os.environ["TRYON_MAX_PIXELS"] = _LIMIT_USERS[1]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -114,7 +126,7 @@ class PairRenderer:
 
     def __init__(self, model: str, threads: int | None = None, session: str = "auto", store: str | None = None,
                  store_dtype: str = "float32", cache_mb: float = 512, max_pixels: int | None = None, fsync: bool = False,
-                 png_level: int = PNG_LEVEL):
+                 png_level: int = PNG_LEVEL, worker_suffix: str = ""):
         from .sessions import TryOnSession
 
         if session not in SESSION_KINDS:
@@ -135,7 +147,7 @@ class PairRenderer:
                                                  cache_mb=cache_mb, batch_size=1)
         else:
             self.session = TryOnSession(model, intra_op_threads=threads)
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = f"{socket.gethostname()}:{os.getpid()}{worker_suffix}"
         self.fsync = bool(fsync)
         self.png_level = int(png_level)
 

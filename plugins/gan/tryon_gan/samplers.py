@@ -243,13 +243,33 @@ class SimplicialSampler:
                                                    {"tau": self.tau, "generator_calls": n, "clusters": int(seeds.shape[0])}))
 
 
-class DeliGANSampler:
+class _LearntPriorSampler:
+    """A sampler that draws every latent from a prior the generator learnt (:meth:`latents`, no rejection); its
+    stats name what the prior holds (:meth:`extra`)."""
+
+    family = FAMILY
+
+    def latents(self, model: torch.nn.Module, n: int, seed: int | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def extra(self, model: torch.nn.Module, z: torch.Tensor) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def sample(self, model: torch.nn.Module, request: Any, *, seed: int | None = None) -> SampleResult:
+        n = _check_n(request)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            z = self.latents(model, n, seed)
+            x = model(z)
+        return SampleResult(x, z, SampleStats(n, n, n, n, time.perf_counter() - t0,
+                                              {"generator_calls": n, **self.extra(model, z)}))
+
+
+class DeliGANSampler(_LearntPriorSampler):
     """DeliGAN's prior (Gurumurthy et al. 2017; the baseline of 000 Tables 3.1 / 3.3): ``z = ε + μ_k``, ``ε ∼ N(0, I)``,
     ``k`` uniform over the ``K`` means the generator learnt with its weights (``generator.mixture_means``, set when
     it was trained with ``prior="deligan"``). :meth:`latents` keeps the graph to the means, so a training step's
     generator loss moves them."""
-
-    family = FAMILY
 
     @staticmethod
     def means_of(generator: torch.nn.Module) -> torch.Tensor:
@@ -264,23 +284,15 @@ class DeliGANSampler:
         k = torch.randint(0, mu.shape[0], (int(n),), generator=g).to(mu.device)
         return _randn(int(n), mu.shape[1], g, mu.device) + mu[k]
 
-    def sample(self, model: torch.nn.Module, request: Any, *, seed: int | None = None) -> SampleResult:
-        n = _check_n(request)
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            z = self.latents(model, n, seed)
-            x = model(z)
-        return SampleResult(x, z, SampleStats(n, n, n, n, time.perf_counter() - t0,
-                                              {"generator_calls": n, "components": int(self.means_of(model).shape[0])}))
+    def extra(self, model: torch.nn.Module, z: torch.Tensor) -> dict[str, Any]:
+        return {"components": int(self.means_of(model).shape[0])}
 
 
-class DMLGANSampler:
+class DMLGANSampler(_LearntPriorSampler):
     """DMLGAN's prior (Khayatkhoei et al. 2018; the baseline of 000 Table 3.1): the generator ``c ∼ r`` with
     ``r = softmax(prior_logits)`` learnt during training, ``z ∼ N(0, I_d)``; the latent ``[z, onehot(c)]`` of a
     :class:`tryon_gan.models.MultiGenerator` (trained with ``prior="dmlgan"``). ``stats.extra["per_generator"]``
     counts the samples each generator drew."""
-
-    family = FAMILY
 
     @staticmethod
     def multi(generator: torch.nn.Module) -> torch.nn.Module:
@@ -298,15 +310,8 @@ class DMLGANSampler:
         z = _randn(int(n), m.z_dim, g, dev)
         return torch.cat([z, torch.nn.functional.one_hot(c, len(m.generators)).to(dev, z.dtype)], 1)
 
-    def sample(self, model: torch.nn.Module, request: Any, *, seed: int | None = None) -> SampleResult:
-        n = _check_n(request)
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            z = self.latents(model, n, seed)
-            x = model(z)
-        counts = torch.bincount(self.multi(model).choice(z).cpu(), minlength=len(model.generators)).tolist()
-        return SampleResult(x, z, SampleStats(n, n, n, n, time.perf_counter() - t0,
-                                              {"generator_calls": n, "per_generator": counts}))
+    def extra(self, model: torch.nn.Module, z: torch.Tensor) -> dict[str, Any]:
+        return {"per_generator": torch.bincount(self.multi(model).choice(z).cpu(), minlength=len(model.generators)).tolist()}
 
 
 # ------------------------------------------------------------------------------------ latent reweighting

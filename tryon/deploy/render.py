@@ -22,9 +22,9 @@ from ..fs import atomic_write_bytes
 from .manifest import read_manifest
 
 SESSION_KINDS = ("auto", "catalogue", "monolithic")
-#: zlib level of the job's PNG files. Level 1 rather than PIL's default 6: on 256×192 photographs 6 cost 14.5–16.5 ms
-#: per image and 1 cost 4.6–5.1 ms for files 6 % larger (measured on an AVX-512 EPYC, PIL 11) — at 6 the encoder
-#: took longer than rendering the pair. Pixels are the same at every level (PNG is lossless).
+#: zlib level of the job's PNG files. Level 1 rather than PIL's default 6: on 256×192 photographs 6 takes 11.4 ms per
+#: image and 1 takes 3.0 ms, for files 5.7 % larger (benchmarks/png_levels.py on an AVX-512 EPYC) — at 6 the encoder
+#: took longer than rendering a catalogue pair. Pixels are the same at every level (PNG is lossless).
 PNG_LEVEL = 1
 
 

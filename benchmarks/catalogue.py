@@ -517,7 +517,8 @@ def render(out: Path, results: dict[str, Any]) -> str:
         # results written before worker threads existed have no "kind": their workers were spawned processes
         lines += [markdown_table(["workers × threads", "split s", "monolithic s", "× monolithic", "× (min)"],
                                  [[f"{r['workers']} × {r['threads']}"
-                                   + (f" ({r['kind']}s)" if "kind" in r and r["workers"] > 1 else ""),
+                                   + (f" ({'threads' if r['kind'] == 'thread' else 'processes'})"
+                                      if "kind" in r and r["workers"] > 1 else ""),
                                    f"{r['split_s']:.2f}", f"{r['monolithic_s']:.2f}",
                                    f"{r['speedup']:.2f}", f"{r['speedup_min']:.2f}"] for r in bj["rows"]]), ""]
     e, st = c["equality"], c["store"]

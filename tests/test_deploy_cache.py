@@ -70,3 +70,28 @@ def test_sliding_expiry() -> None:
 def test_tiny_bounds(bound: int) -> None:
     cache = ByteLRUCache(bound)
     assert not cache.put("a", Blob(2)) and len(cache) == 0
+
+
+def test_threads_sharing_one_cache_keep_the_bound_and_every_count() -> None:
+    """A batch job's worker threads share one cache: under concurrent puts and gets the byte bound holds and no hit,
+    miss or eviction is lost (each public method holds the cache's lock)."""
+    import threading
+
+    cache = ByteLRUCache(10 * 100)
+    barrier = threading.Barrier(4)
+
+    def work(t: int) -> None:
+        barrier.wait()
+        for i in range(2000):
+            key = (t, i % 37)
+            if cache.get(key) is None:
+                cache.put(key, Blob(100))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert cache.bytes <= 1000 and len(cache) == cache.bytes // 100
+    assert cache.hits + cache.misses == 4 * 2000  # every get counted once
+    assert cache.evictions == cache.misses - len(cache)  # every miss put one entry; all but those kept were evicted

@@ -15,6 +15,8 @@ Not thread-safe (like the sessions and the event loop that use it): one cache pe
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from typing import Any, Callable, Hashable
 
@@ -39,10 +41,21 @@ class _LRUStore(cachetools.LRUCache):
         return key, value
 
 
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``method`` holding the instance's lock (the cache is shared by a batch job's worker threads)."""
+    @functools.wraps(method)
+    def wrapper(self: "ByteLRUCache", *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class ByteLRUCache:
     """Key → value, at most ``max_bytes`` bytes of values (sizes from ``sizeof``, default ``value.nbytes``);
     the least recently used entries are dropped first. ``ttl_s``: entries expire that long after their last
-    use (``None``: never); ``clock``: the time source (seconds, monotonic), replaceable in tests."""
+    use (``None``: never); ``clock``: the time source (seconds, monotonic), replaceable in tests. Thread-safe:
+    every public method holds one lock."""
 
     def __init__(self, max_bytes: int, *, sizeof: Callable[[Any], int] = nbytes_of, ttl_s: float | None = None,
                  clock: Callable[[], float] = time.monotonic):
@@ -50,6 +63,7 @@ class ByteLRUCache:
         self.ttl_s = ttl_s
         self.clock = clock
         self.hits = self.misses = self.evictions = self.expirations = 0
+        self._lock = threading.RLock()
         self._expires: dict[Hashable, float] = {}
         self._lru = _LRUStore(max(0, self.max_bytes), lambda v: int(sizeof(v)), self._evicted)
 
@@ -77,6 +91,7 @@ class ByteLRUCache:
         """Bytes held now (the sum of the kept values' sizes)."""
         return int(self._lru.currsize)
 
+    @_locked
     def get(self, key: Hashable, default: Any = None) -> Any:
         """The value under ``key`` (now the most recently used; its expiry renewed), else ``default``."""
         self._expire()
@@ -88,6 +103,7 @@ class ByteLRUCache:
             self._expires[key] = self.clock() + self.ttl_s
         return self._lru[key]
 
+    @_locked
     def put(self, key: Hashable, value: Any) -> bool:
         """Keep ``value`` under ``key``, dropping least recently used entries until the bound holds. ``False``
         (and nothing kept, an older value under ``key`` dropped) when ``value`` alone exceeds the bound."""
@@ -101,24 +117,29 @@ class ByteLRUCache:
             self._expires[key] = self.clock() + self.ttl_s
         return True
 
+    @_locked
     def delete(self, key: Hashable) -> bool:
         """Drop ``key``; whether it was there."""
         self._expire()
         return self._remove(key)
 
+    @_locked
     def clear(self) -> None:
         """Drop every entry (the counters are kept)."""
         self._lru.clear()
         self._expires.clear()
 
+    @_locked
     def __contains__(self, key: Hashable) -> bool:
         self._expire()
         return key in self._lru
 
+    @_locked
     def __len__(self) -> int:
         self._expire()
         return len(self._lru)
 
+    @_locked
     def stats(self) -> dict[str, int]:
         """``items``, ``bytes``, ``max_bytes``, ``hits``, ``misses``, ``evictions``, ``expirations``."""
         return {"items": len(self), "bytes": self.bytes, "max_bytes": self.max_bytes, "hits": self.hits,

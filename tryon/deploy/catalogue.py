@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -144,6 +145,7 @@ class CatalogueSession:
         else:
             self.store = FeatureStore(store, dtype=store_dtype)
         self._stats: Counter[tuple[str, str]] = Counter()
+        self._stats_lock = threading.Lock()
 
     # -- sessions ---------------------------------------------------------------------------------
     def _session(self, file: Path) -> Any:
@@ -159,12 +161,18 @@ class CatalogueSession:
         return sess
 
     # -- stats ------------------------------------------------------------------------------------
+    def _count(self, event: str, name: str, n: int) -> None:
+        with self._stats_lock:  # one session may serve several threads (tryon batch's worker threads)
+            self._stats[event, name] += n
+
     def stats(self) -> dict[str, Any]:
         """Counters: ``computed``/``memory_hits``/``store_hits``/``store_rejected``/``store_writes`` per input,
         ``head_items`` (pairs run through the head), the memory cache's size (``memory_items``, ``memory_bytes``)
         and ``memory_evictions`` (entries it dropped to stay within ``cache_mb``)."""
         out: dict[str, Any] = {}
-        for (event, name), n in self._stats.items():
+        with self._stats_lock:
+            counts = list(self._stats.items())
+        for (event, name), n in counts:
             if event == "head_items":
                 out[event] = n
             else:
@@ -233,17 +241,17 @@ class CatalogueSession:
     def _lookup(self, name: str, key: str) -> Features | None:
         f = self._memory.get((name, key))
         if f is not None:
-            self._stats["memory_hits", name] += 1
+            self._count("memory_hits", name, 1)
             return replace(f, source="memory")
         if self.store is None:
             return None
         f, why = self.store.get(self.model_keys[name], name, key, self.feature_shapes[name])
         if why:
-            self._stats["store_rejected", name] += 1
+            self._count("store_rejected", name, 1)
             log.warning("feature store: rejected %s (%s); recomputing", self.store.path(self.model_keys[name], name, key), why)
             return None
         if f is not None:
-            self._stats["store_hits", name] += 1
+            self._count("store_hits", name, 1)
             self._memory.put((name, key), f)
         return f
 
@@ -265,7 +273,7 @@ class CatalogueSession:
         for g in self.branches[name]:
             outs = self.sessions[g["name"]].run(None, {i["name"]: values[i["name"]] for i in g["inputs"]})
             values.update(zip([o["name"] for o in g["outputs"]], outs))
-        self._stats["computed", name] += len(good)
+        self._count("computed", name, len(good))
         feats: dict[str, Features] = {}
         for j, (key, _, size, box) in enumerate(good):
             arrays = {k: np.ascontiguousarray(values[k][j], dtype=np.float32) for k in self.feature_shapes[name]}
@@ -274,7 +282,7 @@ class CatalogueSession:
             if self.store is not None:
                 try:
                     self.store.put(self.model_keys[name], f)
-                    self._stats["store_writes", name] += 1
+                    self._count("store_writes", name, 1)
                 except OSError as exc:  # a full or read-only store must not fail the inference
                     log.warning("feature store: could not write %s (%s)", key, exc)
             feats[key] = f
@@ -311,7 +319,7 @@ class CatalogueSession:
                         sess, inputs = pruned
                 outs = sess.run(names, {i: values[i] for i in inputs})
                 values.update(zip(names, outs))
-            self._stats["head_items", ""] += min(self.batch_size, count - start)
+            self._count("head_items", "", min(self.batch_size, count - start))
             yield {o: values[o] for o in wanted}
 
     def pruned_head(self, names: Sequence[str]) -> tuple[Any, list[str]] | None:

@@ -1,11 +1,12 @@
 """The local engine of ``tryon batch``: pair rows rendered in this process, by worker threads or by spawned worker
 processes.
 
-Each worker holds one :class:`tryon.deploy.render.PairRenderer`; rows go to workers in chunks that never mix
-persons (:func:`chunk_rows`: locality for the feature caches). Threads are the default: onnxruntime's ``run`` and
-PIL's PNG codec release the GIL, so N threads with one intra-op thread each keep N cores busy without the start-up
-of N Python processes (0.6–0.7 s per job on 2 cores, measured on an AVX-512 EPYC: a quarter of a 12 × 12 job with the
-split export). Processes (``kind="process"``) isolate the workers' memory. No torch.
+Rows go to workers in chunks that never mix persons (:func:`chunk_rows`: locality for the feature caches). Threads are
+the default: they share one :class:`tryon.deploy.render.PairRenderer` — one set of sessions, run concurrently with one
+intra-op thread each (onnxruntime's ``run`` and PIL's PNG codec release the GIL), and one feature cache, so each
+garment is encoded once per job rather than once per worker — without the start-up of N Python processes (0.6–0.7 s
+per job on 2 cores, measured on an AVX-512 EPYC: a quarter of a 12 × 12 job with the split export). Processes
+(``kind="process"``) each hold their own renderer and isolate the workers' memory. No torch.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ def chunk_rows(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[
 # ------------------------------------------------------------------------------------------------
 WORKER_KINDS = ("thread", "process")
 _WORKER: PairRenderer | None = None
-_THREAD = threading.local()
 
 
 def _init_worker(kwargs: dict[str, Any]) -> None:
@@ -47,19 +47,17 @@ def _work(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return _WORKER.run(rows)
 
 
-def _init_thread(kwargs: dict[str, Any], counter: Iterator[int]) -> None:
-    _THREAD.renderer = PairRenderer(**kwargs, worker_suffix=f"/t{next(counter)}")
-
-
-def _work_in_thread(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return _THREAD.renderer.run(rows)
+def _work_in_thread(renderer: PairRenderer, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``renderer.run(rows)`` in a pool thread; each result names the thread (``host:pid/tN``)."""
+    suffix = "/t" + threading.current_thread().name.rsplit("_", 1)[-1]
+    return [{**res, "worker": res["worker"] + suffix} for res in renderer.run(rows)]
 
 
 def run_local(rows: Sequence[dict[str, Any]], renderer: dict[str, Any], workers: int, chunk: int,
               on_result: Callable[[dict[str, Any]], None], kind: str = "thread") -> None:
     """Run ``rows`` in this process (``workers == 1``), or in ``workers`` threads (``kind="thread"``) or spawned
     processes (``kind="process"``), each with its own renderer (sessions and feature caches)."""
-    import itertools
+    import functools
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 
     if kind not in WORKER_KINDS:
@@ -71,8 +69,9 @@ def run_local(rows: Sequence[dict[str, Any]], renderer: dict[str, Any], workers:
                 on_result(res)
         return
     if kind == "thread":
-        pool: Any = ThreadPoolExecutor(max_workers=workers, initializer=_init_thread, initargs=(renderer, itertools.count()))
-        work: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = _work_in_thread
+        pool: Any = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tryon-batch")
+        work: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = functools.partial(_work_in_thread,
+                                                                                         PairRenderer(**renderer))
     else:
         import multiprocessing as mp
 

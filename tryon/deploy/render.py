@@ -126,7 +126,7 @@ class PairRenderer:
 
     def __init__(self, model: str, threads: int | None = None, session: str = "auto", store: str | None = None,
                  store_dtype: str = "float32", cache_mb: float = 512, max_pixels: int | None = None, fsync: bool = False,
-                 png_level: int = PNG_LEVEL, worker_suffix: str = ""):
+                 png_level: int = PNG_LEVEL):
         from .sessions import TryOnSession
 
         if session not in SESSION_KINDS:
@@ -147,7 +147,7 @@ class PairRenderer:
                                                  cache_mb=cache_mb, batch_size=1)
         else:
             self.session = TryOnSession(model, intra_op_threads=threads)
-        self.worker = f"{socket.gethostname()}:{os.getpid()}{worker_suffix}"
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.fsync = bool(fsync)
         self.png_level = int(png_level)
 

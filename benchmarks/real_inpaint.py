@@ -93,7 +93,7 @@ def score(out: Any, images: Any, masks: Any, extractor: Any) -> dict[str, float]
             "proxy_fid": float(fid(real, fake))}
 
 
-def _train(out: Path, train_dir: Path, minutes: float, seed: int) -> dict[str, str]:
+def train_on_crops(out: Path, train_dir: Path, minutes: float, seed: int) -> dict[str, str]:
     """EdiBERT (VQGAN, then the transformer) and a conv GAN with its inversion encoder (half the budget), trained on
     the crops through the CLI with ``--minutes`` budgets; the run folders that serve edibert-inpaint and gan-inpaint."""
     tryon = str(Path(sys.executable).with_name("tryon"))
@@ -105,8 +105,11 @@ def _train(out: Path, train_dir: Path, minutes: float, seed: int) -> dict[str, s
         # a transformer sized for an 8x8 token grid on 2 cores (the user report's --width 128 --layers 4 --heads 4)
         [tryon, "train", "edibert-inpaint", "--vqgan", str(runs["vqgan"]), "--data", str(train_dir), "--minutes", str(minutes),
          "--width", "128", "--layers", "4", "--heads", "4", "--out", str(runs["edibert"]), "--seed", str(seed), "--no-progress"],
-        [tryon, "train", "gan-generate", "--data", str(train_dir), "--arch", "conv", "--image-size", "32", "--minutes", str(minutes),
-         "--out", str(runs["gan"]), "--seed", str(seed), "--no-progress"],
+        # the recipe of benchmarks/gan_inversion.py (latent 16, base 8), which learns the crops' layouts in minutes; the
+        # CLI's defaults (latent 2, base 16) collapsed to one black image on these crops (measured 2026-12-07)
+        [tryon, "train", "gan-generate", "--data", str(train_dir), "--arch", "conv", "--image-size", "32", "--channels", "3",
+         "--latent-dim", "16", "--base", "8", "--minutes", str(minutes), "--out", str(runs["gan"]), "--seed", str(seed),
+         "--no-progress"],
         [tryon, "train", "gan-invert", "--generator", str(runs["gan"]), "--minutes", str(max(1.0, minutes / 2)),
          "--out", str(runs["invert"]), "--seed", str(seed), "--no-progress"],
     ]
@@ -171,7 +174,7 @@ def compute(study: Any, args: argparse.Namespace) -> None:
     edibert, gan = args.edibert, args.gan
     if args.train_minutes:
         with study.section("train"):
-            runs = _train(out, data / "train", args.train_minutes, seeds[0])
+            runs = train_on_crops(out, data / "train", args.train_minutes, seeds[0])
         edibert, gan = edibert or runs["edibert"], gan or runs["gan"]
     methods: dict[str, Any] = {name: (lambda x, m, k=name: opencv_fill(x, m, k)) for name in ("telea", "ns", "mean")}
     if edibert:

@@ -22,7 +22,7 @@ def _script(name: str):
     return mod
 
 
-@pytest.mark.parametrize("name", ["real_inpaint", "vqgan_recipe"])
+@pytest.mark.parametrize("name", ["real_inpaint", "vqgan_recipe", "real_table41"])
 def test_tiny_run_then_render_only_without_computing(name: str, tmp_path: Path, monkeypatch) -> None:
     from tryon.study import load_results
 
@@ -51,6 +51,35 @@ def test_tiny_real_inpaint_scores_the_baselines_and_keeps_pixels(tmp_path: Path)
     assert all(r["l1_outside"] == 0.0 for r in rows.values())
     # on smooth photo crops OpenCV's diffusion fills beat a flat colour (docs/results/real-inpaint: 0.037 vs 0.068)
     assert rows["telea"]["l1_hole"] < rows["mean"]["l1_hole"]
+
+
+def test_tiny_table41_keeps_the_source_outside_the_mask_for_the_opencv_rows(tmp_path: Path) -> None:
+    """Without weights the Table 4.1 study scores OpenCV's rows and the collage: each keeps the source outside the
+    mask exactly (masked L1 0), the collage keeps the pasted pixels (inside L1 0) and Poisson blending changes them."""
+    from tryon.study import load_results
+
+    _script("real_table41").main(["--budget", "tiny", "--out", str(tmp_path)])
+    rows = {(r["task"], r["method"]): r for r in load_results(tmp_path)["summary"]}
+    assert set(rows) == {("inpaint", "telea"), ("composite", "collage"), ("composite", "poisson")}
+    assert all(r["masked_l1"] == 0.0 for r in rows.values())
+    assert rows[("composite", "collage")]["inside_l1"] == 0.0 < rows[("composite", "poisson")]["inside_l1"]
+
+
+def test_tiny_table42_runs_every_ablation_row_on_a_trained_edibert(tmp_path: Path) -> None:
+    """The Table 4.2 ablation on photo crops with an EdiBERT trained for a few steps here: every row of the seed's
+    table is scored in every seed, each claim gets a verdict, and the raw decodes change pixels outside the mask."""
+    pytest.importorskip("tryon_edibert", reason="the ablation runs the EdiBERT plugin")
+    from tryon.data.photos import ensure_photo_crops
+    from tryon.study import load_results
+
+    data = ensure_photo_crops(tmp_path / "data", size=32, train=32, test=16)
+    compare = _script("inpaint_compare")
+    run, _ = compare.train_edibert_side(tmp_path, data / "train", {**compare.FULL, **compare.QUICK}, 0, None, lambda *_: None)
+    mod = _script("real_table42")
+    assert mod.main(["--budget", "tiny", "--out", str(tmp_path / "out"), "--data", str(data), "--edibert", run]) == 0
+    res = load_results(tmp_path / "out")
+    assert {r["variant"] for r in res["rows"]} == set(mod.SEED_TABLE) and len(res["verdicts"]) == len(mod.CLAIMS)
+    assert all(r["masked_l1"] > 0 for r in res["rows"])  # raw decodes: the tokenizer redraws the kept pixels too
 
 
 def committed_results() -> list[Path]:

@@ -141,6 +141,37 @@ def score(out: Any, source: Any, inside_ref: Any, masks: Any, real_features: np.
             "proxy_fid": float(fid(real_features, fake)), "spread": float(o.std(0).mean() / s.std(0).mean().clamp_min(1e-8))}
 
 
+def photo_set(study: Any, data_arg: str | None, n_test: int) -> tuple[Path, Any, Any, np.ndarray]:
+    """The photo crops (``data_arg`` or written under the study's folder, at least ``n_test`` held out), the held-out
+    crops as one tensor, a proxy feature net trained on the training crops and the held-out crops' features."""
+    import torch
+
+    from tryon.data import ImageFolderDataset
+    from tryon.data.photos import ensure_photo_crops
+    from tryon.metrics import train_proxy
+
+    knobs, out = study.knobs, study.out
+    data = Path(data_arg) if data_arg else out / "data"
+    with study.section("data"):
+        ensure_photo_crops(data, size=32, train=knobs["train_crops"], test=max(knobs["test_crops"], n_test))
+    train_set, test_set = ImageFolderDataset(data / "train", size=(32, 32)), ImageFolderDataset(data / "test", size=(32, 32))
+    held = torch.stack([test_set[i] for i in range(len(test_set))])
+    with study.section("proxy"):
+        extractor = train_proxy(torch.stack([train_set[i] for i in range(0, len(train_set), max(1, len(train_set) // 512))]),
+                                out / "proxy", steps=knobs["proxy_steps"], batch_size=32, input_size=(32, 32),
+                                widths=(16, 32, 64), device="cpu")
+        with torch.no_grad():
+            real_features = extractor(held).numpy()
+    return data, held, extractor, real_features
+
+
+def paired_verdict(a: list[float], b: list[float], lower: bool) -> dict[str, Any]:
+    """``a`` against ``b`` seed by seed (``lower``: the smaller wins): the means, who won per seed, the verdict."""
+    diffs = [x - y for x, y in zip(a, b)]
+    return {"a": float(np.mean(a)), "b": float(np.mean(b)), "per_seed": [(d < 0) if lower else (d > 0) for d in diffs],
+            "verdict": seed_verdict(diffs, higher_is_better=not lower)}
+
+
 def _run_batched(fn: Any, x: Any, m: Any, batch: int = 16) -> tuple[Any, float]:
     import torch
 
@@ -154,9 +185,6 @@ def compute(study: Any, args: argparse.Namespace) -> None:
 
     import tryon
     from tryon.compose import SEAM_SIGMA, paste_source
-    from tryon.data import ImageFolderDataset
-    from tryon.data.photos import ensure_photo_crops
-    from tryon.metrics import train_proxy
     from tryon.report import grid_image
 
     knobs, out = study.knobs, study.out
@@ -165,17 +193,7 @@ def compute(study: Any, args: argparse.Namespace) -> None:
     tasks = args.tasks.split(",") if args.tasks else list(TASKS)
     n_eval = args.n_eval or knobs["n_eval"]
     torch.manual_seed(0)
-    data = Path(args.data) if args.data else out / "data"
-    with study.section("data"):
-        ensure_photo_crops(data, size=32, train=knobs["train_crops"], test=max(knobs["test_crops"], 2 * n_eval))
-    train_set, test_set = ImageFolderDataset(data / "train", size=(32, 32)), ImageFolderDataset(data / "test", size=(32, 32))
-    held = torch.stack([test_set[i] for i in range(len(test_set))])
-    with study.section("proxy"):
-        extractor = train_proxy(torch.stack([train_set[i] for i in range(0, len(train_set), max(1, len(train_set) // 512))]),
-                                out / "proxy", steps=knobs["proxy_steps"], batch_size=32, input_size=(32, 32),
-                                widths=(16, 32, 64), device="cpu")
-        with torch.no_grad():
-            real_features = extractor(held).numpy()
+    data, held, extractor, real_features = photo_set(study, args.data, 2 * n_eval)
     weights = {"edibert": args.edibert, "gan": args.gan}
     if args.train_minutes:
         with study.section("train"):
@@ -260,13 +278,8 @@ def orderings(rows: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, An
             by = {(r["method"], r["seed"]): r for r in rows if r["masks"] == kind and r["task"] == task}
             if not all((m, s) in by for m in (a, b) for s in seeds):
                 continue
-            va = [by[(a, s)][metric] for s in seeds]
-            vb = [by[(b, s)][metric] for s in seeds]
-            diffs = [x - y for x, y in zip(va, vb)]
             out.append({"id": f"{task}-{oid}-{kind}", "task": task, "masks": kind, "ordering": text,
-                        "a": float(np.mean(va)), "b": float(np.mean(vb)),
-                        "per_seed": [(d < 0) if lower else (d > 0) for d in diffs],
-                        "verdict": seed_verdict(diffs, higher_is_better=not lower)})
+                         **paired_verdict([by[(a, s)][metric] for s in seeds], [by[(b, s)][metric] for s in seeds], lower)})
     return out
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tryon.study import script, seed_verdict
+from tryon.study import script
 
 NAME = "real-table42"
 BUDGETS = {
@@ -44,9 +44,9 @@ CLAIMS = [("no optimisation", "optimisation improves fidelity: masked L1 0.0201 
           ("no randomisation", "randomisation improves realism: FID 19.4 < 20.5", "proxy_fid", True)]
 
 
-def _sibling(name: str) -> Any:
-    """A module of this folder by path (the benchmark scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).with_name(f"{name}.py"))
+def _table41() -> Any:
+    """``benchmarks/real_table41.py`` (the scripts are not a package): the photo set, the scores and the verdicts."""
+    spec = importlib.util.spec_from_file_location("bench_real_table41", Path(__file__).with_name("real_table41.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)  # type: ignore[union-attr]
     return mod
@@ -56,29 +56,16 @@ def compute(study: Any, args: argparse.Namespace) -> None:
     import torch
 
     import tryon
-    from tryon.data import ImageFolderDataset
-    from tryon.data.photos import ensure_photo_crops
-    from tryon.metrics import train_proxy
     from tryon_edibert.experiments.evaluate import ABLATION
 
-    knobs, out = study.knobs, study.out
+    knobs = study.knobs
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else knobs["seeds"]
     n_eval = args.n_eval or knobs["n_eval"]
     if not args.edibert:
         raise SystemExit("--edibert RUN is needed (a `tryon train edibert-inpaint` run on photo crops)")
-    table41 = _sibling("real_table41")
+    table41 = _table41()
     torch.manual_seed(0)
-    data = Path(args.data) if args.data else out / "data"
-    with study.section("data"):
-        ensure_photo_crops(data, size=32, train=knobs["train_crops"], test=max(knobs["test_crops"], n_eval))
-    train_set, test_set = ImageFolderDataset(data / "train", size=(32, 32)), ImageFolderDataset(data / "test", size=(32, 32))
-    held = torch.stack([test_set[i] for i in range(len(test_set))])
-    with study.section("proxy"):
-        extractor = train_proxy(torch.stack([train_set[i] for i in range(0, len(train_set), max(1, len(train_set) // 512))]),
-                                out / "proxy", steps=knobs["proxy_steps"], batch_size=32, input_size=(32, 32),
-                                widths=(16, 32, 64), device="cpu")
-        with torch.no_grad():
-            real_features = extractor(held).numpy()
+    data, held, extractor, real_features = table41.photo_set(study, args.data, n_eval)
     pipe = tryon.load("edibert-inpaint", weights=args.edibert, device="cpu")
     base = {"optim_steps": int(knobs["optim_steps"])}
     rows = []
@@ -95,20 +82,19 @@ def compute(study: Any, args: argparse.Namespace) -> None:
                          **table41.score(raw, source, source, masks, real_features, extractor)})
     study.results.update({"data": str(data), "weights": str(args.edibert), "n_eval": n_eval, "n_real": len(held),
                           "k": min(5, n_eval - 1), "seeds": seeds, "optim_steps": base["optim_steps"], "rows": rows,
-                          "verdicts": verdicts(rows, seeds), "seed_table_4_2": SEED_TABLE})
+                          "verdicts": verdicts(rows, seeds, table41.paired_verdict), "seed_table_4_2": SEED_TABLE})
 
 
-def verdicts(rows: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any]]:
-    """Each claim of :data:`CLAIMS`: the full method against the row without the component, per seed."""
+def verdicts(rows: list[dict[str, Any]], seeds: list[int], paired_verdict: Any) -> list[dict[str, Any]]:
+    """Each claim of :data:`CLAIMS`: the full method against the row without the component, per seed
+    (``paired_verdict``: ``real_table41.paired_verdict``)."""
     by = {(r["variant"], r["seed"]): r for r in rows}
     out = []
     for without, seed_says, metric, lower in CLAIMS:
-        diffs = [by[("full method", s)][metric] - by[(without, s)][metric] for s in seeds]
+        v = paired_verdict([by[("full method", s)][metric] for s in seeds], [by[(without, s)][metric] for s in seeds], lower)
         out.append({"claim": f"full method vs {without} ({metric})", "without": without, "metric": metric,
-                    "seed_reports": seed_says, "full": float(np.mean([by[("full method", s)][metric] for s in seeds])),
-                    "ablated": float(np.mean([by[(without, s)][metric] for s in seeds])),
-                    "per_seed": [(d < 0) if lower else (d > 0) for d in diffs],
-                    "verdict": seed_verdict(diffs, higher_is_better=not lower)})
+                    "seed_reports": seed_says, "full": v["a"], "ablated": v["b"], "per_seed": v["per_seed"],
+                    "verdict": v["verdict"]})
     return out
 
 

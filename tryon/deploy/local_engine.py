@@ -55,8 +55,8 @@ def _work_in_thread(renderer: PairRenderer, rows: list[dict[str, Any]]) -> list[
 
 def run_local(rows: Sequence[dict[str, Any]], renderer: dict[str, Any], workers: int, chunk: int,
               on_result: Callable[[dict[str, Any]], None], kind: str = "thread") -> None:
-    """Run ``rows`` in this process (``workers == 1``), or in ``workers`` threads (``kind="thread"``) or spawned
-    processes (``kind="process"``), each with its own renderer (sessions and feature caches)."""
+    """Run ``rows`` in this process (``workers == 1``), or in ``workers`` threads sharing one renderer (``kind="thread"``)
+    or spawned processes each with its own (``kind="process"``)."""
     import functools
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 

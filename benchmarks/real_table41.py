@@ -172,7 +172,8 @@ def paired_verdict(a: list[float], b: list[float], lower: bool) -> dict[str, Any
             "verdict": seed_verdict(diffs, higher_is_better=not lower)}
 
 
-def _run_batched(fn: Any, x: Any, m: Any, batch: int = 16) -> tuple[Any, float]:
+def run_batched(fn: Any, x: Any, m: Any, batch: int = 16) -> tuple[Any, float]:
+    """``fn(images, masks)`` over ``batch`` images at a time: the outputs (float) and the seconds per image."""
     import torch
 
     t0 = time.perf_counter()
@@ -224,7 +225,7 @@ def compute(study: Any, args: argparse.Namespace) -> None:
                         pipes[plugin_task] = tryon.load(plugin_task, weights=weights[family], device="cpu")
                     pipe = pipes[plugin_task]
                     with study.section(f"{task}/{name}"):
-                        raw, s_per = _run_batched(lambda x, m, p=pipe, o=options: p(x, m, paste=False, **o), given, masks)
+                        raw, s_per = run_batched(lambda x, m, p=pipe, o=options: p(x, m, paste=False, **o), given, masks)
                     outputs[name] = (raw, s_per)
                     outputs[f"{name}+paste"] = (paste_source(given, raw, masks, SEAM_SIGMA), s_per)
                 for name, (result, s_per) in outputs.items():

@@ -171,22 +171,20 @@ def _phase_conv_rewrite(model: Path, threads: int, rounds: int, iters: int, fold
     return rows
 
 
-def _other_engines(model: Path, ref_model: Path, macs: int, ref_macs: int, threads: int, s: dict[str, Any]) -> list[dict[str, Any]]:
+def _other_engines(model: Path, ref_model: Path, ort_model: Any, ort_ref: Any, macs: int, ref_macs: int, threads: int,
+                   s: dict[str, Any]) -> list[dict[str, Any]]:
     """The same fp32 export on the deploy wing's other CPU engine (OpenVINO, ``backend="openvino"``, when installed),
-    timed in interleaved rounds beside the same ORT sessions: its efficiency against its own reference and against
-    ORT's, and its largest difference from ORT's output (the export's parity criterion)."""
+    timed in interleaved rounds beside ORT's sessions of the model and the reference (``ort_model``, ``ort_ref``): its
+    efficiency against its own reference and against ORT's, and its largest difference from ORT's output."""
     import numpy as np
 
     from tryon.deploy.openvino import OpenVINOSession
-    from tryon.deploy.sessions import open_ort_session
 
     try:
         ov_model, ov_ref = OpenVINOSession(model, "fp32", threads), OpenVINOSession(ref_model, "fp32", threads)
         ov_model.compiled(1)
     except Exception as exc:  # noqa: BLE001 - the extra is optional; the row says why it is missing
         return [{"engine": "openvino", "skipped": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}]
-    ort_model = open_ort_session(model, ["CPUExecutionProvider"], intra_op_threads=threads)
-    ort_ref = open_ort_session(ref_model, ["CPUExecutionProvider"], intra_op_threads=threads)
     feeds, ref_feeds = _feeds(ort_model), _feeds(ort_ref)
     diff = max(float(np.abs(a - b).max()) for a, b in zip(ort_model.run(None, feeds), ov_model.run(None, feeds)))
     p50 = _interleaved({"ort": ort_model, "ort_ref": ort_ref, "ov": ov_model, "ov_ref": ov_ref}, s["rounds"], s["iters"],
@@ -231,6 +229,8 @@ def compute(study: Study, args: argparse.Namespace) -> None:
             sessions = {"model": open_ort_session(model, ["CPUExecutionProvider"], intra_op_threads=threads, **options),
                         "reference": open_ort_session(ref_model, ["CPUExecutionProvider"], intra_op_threads=threads)}
             p50 = _interleaved(sessions, s["rounds"], s["iters"])
+        if name == "default":  # the deploy wing's session options: the ORT side of the engine comparison below
+            ort_default = sessions
         with study.section(f"profile {name}"):
             prof = _profile(model, threads, s["profile_runs"], options)
         conv_ms = sum(v["ms"] for op, v in prof["by_op"].items() if op in CONV_OPS)
@@ -247,7 +247,8 @@ def compute(study: Study, args: argparse.Namespace) -> None:
         study.results["phase_conv_rewrite"] = _phase_conv_rewrite(model, threads, s["rounds"], s["iters"],
                                                                   study.out / "runs" / "phase-conv")
     with study.section("engines"):
-        study.results["engines"] = _other_engines(model, ref_model, macs["macs"], ref_macs, threads, s)
+        study.results["engines"] = _other_engines(model, ref_model, ort_default["model"], ort_default["reference"],
+                                                  macs["macs"], ref_macs, threads, s)
     alone_ms = sum(r["ms"] * r["count"] for r in convs)
     ref_rate = rows[0]["ref_gmac_per_s"]
     study.results["isolated_convs"] = {

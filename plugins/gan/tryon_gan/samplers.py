@@ -32,7 +32,7 @@ from tryon import SampleResult, SampleStats
 from tryon.errors import InputError
 
 from .jacobian import jacobian_norms
-from .models import latent_dim_of, latents
+from .models import MultiGenerator, latent_dim_of, latents
 from .specs import SAMPLERS
 
 FAMILY = "gan"
@@ -295,8 +295,8 @@ class DMLGANSampler(_LearntPriorSampler):
     counts the samples each generator drew."""
 
     @staticmethod
-    def multi(generator: torch.nn.Module) -> torch.nn.Module:
-        if not hasattr(generator, "prior_logits") or not hasattr(generator, "generators"):
+    def multi(generator: torch.nn.Module) -> MultiGenerator:
+        if not isinstance(generator, MultiGenerator):
             raise InputError("dmlgan sampler", "a generator trained with prior='dmlgan' (several generators and a prior)",
                              type(generator).__name__)
         return generator

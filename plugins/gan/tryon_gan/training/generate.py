@@ -24,6 +24,7 @@ from tryon.losses import gradient_penalty, get_adversarial_loss
 from tryon.train import TrainConfig, refuse_unsupported, run
 
 from ..data import data_shape, load_data
+from ..models import MultiGenerator
 from ..pipelines import LOSSES, GanPipeline, latent_dim_of
 from .config import GAN_LOOP, GANTaskConfig
 
@@ -48,7 +49,7 @@ def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_di
     def mi_loss(G: Any, D: Any, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         from ..samplers import simplicial_scores
 
-        labels = G.choice(z.detach()) if hasattr(G, "prior_logits") else simplicial_scores(z.detach(), G.simplex)[1]
+        labels = G.choice(z.detach()) if isinstance(G, MultiGenerator) else simplicial_scores(z.detach(), G.simplex)[1]
         return torch.nn.functional.cross_entropy(D.mi_head(D.features(x)).float(), labels)
 
     def prior_loss(G: Any, D: Any, real: torch.Tensor) -> torch.Tensor:
@@ -97,7 +98,7 @@ def _gan_step(loss: str, gp_weight: float, n_critic: int, clip: float, latent_di
                     mi_g = mi_loss(trainer.unwrap("generator"), trainer.unwrap("discriminator"), z, x)
                     g_loss = g_loss + mi_weight * mi_g
                     logs["mi_g"] = float(mi_g.detach())
-                    if hasattr(trainer.unwrap("generator"), "prior_logits"):
+                    if isinstance(trainer.unwrap("generator"), MultiGenerator):
                         pr = prior_loss(trainer.unwrap("generator"), trainer.unwrap("discriminator"), real)
                         g_loss = g_loss + pr
                         logs["prior"] = float(pr.detach())

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import TryonError
 from ..hardware import has, missing
+from .phase_split import joined_bytes
 
 OV_PRECISIONS = ("fp32", "bf16", "int8")
 OV_INT8_VARIANT = "openvino-int8"
@@ -85,7 +86,9 @@ class OpenVINOSession:
         self.precision = precision
         self.threads = threads
         try:
-            self.model = self.core.read_model(str(self.path))
+            # an export's transposed convolutions are split for onnxruntime; OpenVINO's own kernel is the fast one
+            joined = joined_bytes(self.path) if self.path.suffix == ".onnx" else None
+            self.model = self.core.read_model(joined if joined is not None else str(self.path))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
             raise TryonError(f"OpenVINO could not read {self.path}: {str(exc).strip().splitlines()[0]}") from None
         self.input_names = [p.get_any_name() for p in self.model.inputs]

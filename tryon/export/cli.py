@@ -57,6 +57,9 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-ssim", type=float, default=None,
                    help="with --int8/--openvino-int8: refuse a quantised model whose image outputs score below this SSIM "
                         "vs fp32 on the calibration images")
+    p.add_argument("--no-phase-split", dest="phase_split", action="store_false",
+                   help="keep transposed convolutions as they are (default: large ones are written as four phase "
+                        "convolutions, exact and faster on onnxruntime's CPU kernels)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
 
@@ -103,7 +106,7 @@ def _run_export(args: argparse.Namespace) -> int:
     manifest = export_onnx(
         pipe, spec, out, opset=args.opset, fp16=args.fp16, dynamic_batch=not args.static_batch,
         check_inputs=check, tolerance=args.tolerance, exporter=args.exporter, task=task,
-        split=args.split, split_tolerance=args.split_tolerance,
+        split=args.split, split_tolerance=args.split_tolerance, phase_split=args.phase_split,
         extra={"weights": str(Path(args.weights).resolve()) if args.weights else None,
                "training_data": training_data(pipe, args.weights)},
     )

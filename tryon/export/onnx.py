@@ -51,6 +51,7 @@ def export_onnx(
     seed: int = 0,
     split: bool = False,
     split_tolerance: float | None = None,
+    phase_split: bool = True,
 ) -> dict[str, Any]:
     """Export ``spec.build(pipeline)`` to ``out_dir`` and return the manifest (see ``exports/README.md``).
 
@@ -70,6 +71,10 @@ def export_onnx(
     ``pair.onnx``), listed under ``manifest["graphs"]``; their chain is checked by the same criterion
     (``split_tolerance``: a fixed bound instead) — recorded under ``manifest["split"]`` with its difference
     from ``model.onnx`` and the error when the cached values are stored in float16.
+    ``phase_split`` (default): transposed convolutions with a large input are written as four phase convolutions
+    (exact; :mod:`tryon.deploy.phase_split`), the spelling onnxruntime's CPU kernels run fastest; the layers split
+    are listed under ``models["fp32"]["phase_split"]`` (and per split graph), and the OpenVINO backend joins them
+    back when it reads the file. Parity is checked on the graph as written.
     Nothing is written unless everything passes: the folder is assembled in a temporary sibling and
     renamed into place (an existing folder is replaced).
     """
@@ -123,7 +128,8 @@ def export_onnx(
         # 1-2. export, then check the opset, the graph inputs and onnx.checker
         path = tmp / MODEL_NAME
         info, model = export_checked(module, tuple(example.values()), in_names, out_names, path, opset_req,
-                                      dynamic_batch, exporter, spec.min_opset, where, "the example inputs")
+                                      dynamic_batch, exporter, spec.min_opset, where, "the example inputs",
+                                      phase_split)
         real_opset = file_opset(model)
 
         # 3. parity: onnxruntime CPU vs PyTorch, judged against a float64 reference (tryon.export.parity)
@@ -144,7 +150,8 @@ def export_onnx(
         parity["exporter"], parity["opset"] = info["exporter"], real_opset
         models: dict[str, Any] = {
             "fp32": {"file": MODEL_NAME, "default": True, "sha256": sha256_file(path), "bytes": path.stat().st_size,
-                     "ops": count_ops(model), "parity": parity},
+                     "ops": count_ops(model), "parity": parity,
+                     "phase_split": info["phase_split"]},
         }
 
         # 4. fp16 (for the CUDA provider; measured on CPU here)
@@ -169,7 +176,7 @@ def export_onnx(
         graphs, split_info = None, None
         if split:
             graphs, split_info = export_split(pipeline, spec, tmp, example, reference, sess, opset_req, dynamic_batch,
-                                               exporter, split_tolerance, where)
+                                               exporter, split_tolerance, where, phase_split)
 
         manifest = {
             "format": EXPORT_FORMAT,

@@ -17,6 +17,7 @@ import os
 from typing import Any, Iterable
 
 
+from ..deploy.phase_split import join_transposed_convs
 from ..errors import TryonError
 from ..fs import sha256_file
 from ..runtime import read_manifest, write_manifest
@@ -68,6 +69,7 @@ def quantize_openvino_int8(
     if not items:
         raise TryonError("quantize_openvino_int8: calibration_inputs is empty (give a few representative inputs)")
     m = onnx.load(str(src))
+    join_transposed_convs(m)  # OpenVINO runs the transposed convolutions as they were trained (deploy.phase_split)
     exclude: list[str] = []
     if exclude_grid:
         exclude = sorted(set(grid_chain_nodes(m)) | {n.name for n in m.graph.node if n.op_type == "GridSample"})
@@ -75,7 +77,7 @@ def quantize_openvino_int8(
         heavy = [n.name for n in m.graph.node if n.op_type in ("Conv", "ConvTranspose")]
         exclude = sorted(set(exclude) | set(heavy[-int(keep_last_fp32):]))
     core = ov.Core()
-    model = core.read_model(str(src))
+    model = core.read_model(m.SerializeToString())
     present = {op.get_friendly_name() for op in model.get_ops()}
     # OpenVINO's ONNX reader splits a biased Conv into "NAME/WithoutBiases" (Convolution) + "NAME" (Add)
     ignored = [c for n in exclude for c in (n, f"{n}/WithoutBiases") if c in present]

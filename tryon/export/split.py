@@ -77,9 +77,12 @@ def prune_to_outputs(src: Path, dst: Path, outputs: Sequence[str]) -> dict[str, 
     import onnx
     from onnx.utils import Extractor
 
+    from ..deploy.phase_split import copy_records
+
     model = onnx.load(str(src))
     names = [i.name for i in model.graph.input]
     sub = Extractor(model).extract_model(names, list(outputs))
+    copy_records(model, sub)
     if len(sub.graph.node) == len(model.graph.node):
         return None
     read = {i for n in sub.graph.node for i in n.input}
@@ -113,7 +116,8 @@ def _pruned_head(head: dict[str, Any], path: Path, main: str, cases: Sequence[An
 
 
 def export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], reference: Reference, mono_sess: Any,
-                  opset: int, dynamic_batch: bool, exporter: str, tolerance: float | None, where: str) -> tuple[list, dict]:
+                  opset: int, dynamic_batch: bool, exporter: str, tolerance: float | None, where: str,
+                  phase_split: bool = True) -> tuple[list, dict]:
     """Export ``spec.split(pipeline)``'s graphs next to ``model.onnx`` and check their chain on every parity case
     of the main export by the same criterion as ``model.onnx`` (:func:`tryon.export.parity.fp32_parity`; a fixed
     bound with ``tolerance``). The chain's difference from ``model.onnx`` and the error with the cached values
@@ -144,7 +148,7 @@ def export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], r
         values.update({n: o.detach() for n, o in zip(g.outputs, outs)})
         path = tmp / f"{g.name}.onnx"
         info, model = export_checked(module, args, list(g.inputs), list(g.outputs), path, opset, dynamic_batch,
-                                      exporter, spec.min_opset, gw, "the GraphSpec inputs")
+                                      exporter, spec.min_opset, gw, "the GraphSpec inputs", phase_split)
         sessions.append((cpu_session(path), list(g.inputs)))
         records.append({
             "name": g.name,
@@ -155,6 +159,7 @@ def export_split(pipeline: Any, spec: Any, tmp: Path, example: dict[str, Any], r
             "outputs": [{"name": n, "shape": shape_list(values[n].shape, dynamic_batch), "dtype": "float32"} for n in g.outputs],
             "sha256": sha256_file(path), "bytes": path.stat().st_size, "opset": file_opset(model), "exporter": info["exporter"],
             "exporter_fallback_reason": info.get("fallback_reason"), "ops": count_ops(model),
+            "phase_split": info["phase_split"],
         })
 
     if len(out_names) > 1:  # the catalogue asks for the main output only by default

@@ -199,15 +199,20 @@ def shape_list(shape: Sequence[int], dynamic: bool) -> list[Any]:
 
 def export_checked(module: Any, args: tuple, in_names: list[str], out_names: list[str], path: Path, opset: int,
                     dynamic_batch: bool, exporter: str, min_opset: int, where: str,
-                    expected: str) -> tuple[dict[str, Any], Any]:
+                    expected: str, phase_split: bool = True) -> tuple[dict[str, Any], Any]:
     """Export one graph to ``path`` (batch dims named) and check it: opset >= ``min_opset``, graph inputs equal
-    to ``in_names`` (``expected`` says where those names come from), ``onnx.checker`` (full check). Returns the
+    to ``in_names`` (``expected`` says where those names come from), ``onnx.checker`` (full check). With
+    ``phase_split`` the large transposed convolutions are spelled for onnxruntime's CPU kernels
+    (:func:`tryon.deploy.phase_split.split_transposed_convs`; their names in ``info["phase_split"]``). Returns the
     exporter info and the loaded model; every failure is one :class:`TryonError` prefixed by ``where``."""
     import onnx
+
+    from ..deploy.phase_split import split_transposed_convs
 
     info = export_graph(module, args, in_names, out_names, path, opset, dynamic_batch, exporter)
     model = onnx.load(str(path))
     name_batch_dims(model, dynamic_batch)
+    info["phase_split"] = [r["name"] for r in split_transposed_convs(model)] if phase_split else []
     onnx.save(model, str(path))
     if file_opset(model) < min_opset:
         raise TryonError(f"{where}: the exported file has opset {file_opset(model)} < the component's minimum {min_opset}")

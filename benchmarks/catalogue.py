@@ -40,7 +40,7 @@ import numpy as np
 from tryon.study import Study, machine_summary, script
 
 
-def export_student(out: Path, size: tuple[int, int]) -> dict[str, Any]:
+def export_student(out: Path, size: tuple[int, int], phase_split: bool = True) -> dict[str, Any]:
     import torch
 
     import tryon
@@ -51,7 +51,7 @@ def export_student(out: Path, size: tuple[int, int]) -> dict[str, Any]:
     with torch.no_grad():
         pipe.generator.matcher.regressor.fc.bias.copy_(torch.randn(50) * 0.2)
     t0 = time.perf_counter()
-    manifest = export_onnx(pipe, "student", out, opset=17, parity_batches=(1, 3), split=True)
+    manifest = export_onnx(pipe, "student", out, opset=17, parity_batches=(1, 3), split=True, phase_split=phase_split)
     manifest["_export_seconds"] = round(time.perf_counter() - t0, 1)
     return manifest
 
@@ -461,6 +461,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--batch", type=int, default=1, help="items per branch/head run and per API call (default 1)")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds (budget: 5)")
     ap.add_argument("--export", default=None, help="reuse a split export folder (default: export random weights)")
+    ap.add_argument("--no-phase-split", dest="phase_split", action="store_false",
+                    help="export the transposed convolutions as traced (the before of the export's phase split)")
     ap.add_argument("--ray", action="store_true", help="also measure --engine ray vs local")
     ap.add_argument("--ray-grids", default=None, help="budget: 4x4,12x12")
     ap.add_argument("--ray-rounds", type=int, default=None, help="budget: 2")
@@ -480,8 +482,9 @@ def compute(study: Study, args: argparse.Namespace) -> None:
 
             m = read_manifest(export)[1]
         else:
-            m = export_student(export, size)
-    result["export"] = {"dir": str(export), "seconds": m.get("_export_seconds"), "resolution": m["resolution"],
+            m = export_student(export, size, args.phase_split)
+    result["export"] = {"dir": str(export), "phase_split": m["models"]["fp32"].get("phase_split", []),
+                        "seconds": m.get("_export_seconds"), "resolution": m["resolution"],
                         "split_parity": m["split"]["vs_model"]["max_abs_error"],  # the chained graphs vs model.onnx
                         "split_parity_vs_torch": m["split"]["parity"]["max_abs_error"],
                         "fp16_features": m["split"]["fp16_features"]["max_abs_error"],

@@ -2,13 +2,16 @@
 
     .venv/bin/python benchmarks/student_profile.py --out docs/results/student-profile [--budget tiny] [--threads 2]
 
-The student (random weights: the time does not depend on them) is exported as ``tryon export wuton-student`` does,
-at batch 1, and opened as the deploy wing opens every session (``open_ort_session``: ``ORT_ENABLE_ALL``, sequential,
-``threads`` intra-op threads). Its p50 latency and the reference convolution chain's (``tryon.macs.REFERENCE_CONV``)
-are timed in interleaved rounds; efficiency = the student's GMAC/s ÷ the reference's (App. E architecture
-unchanged). Then one profiled session gives the kernel time per op type and per node of the optimised graph, and
-the GMAC/s of the convolutions alone. Every session variant in ``VARIANTS`` is measured the same way (the table
-before/after of a change). Writes ``results.json`` and ``table.md``; run it on an idle machine.
+The student (random weights: the time does not depend on them) is exported as ``tryon export wuton-student``
+does (large transposed convolutions split into phase convolutions for onnxruntime) and once more with
+``phase_split=False`` (the layers as traced), at batch 1, and opened as the deploy wing opens every session
+(``open_ort_session``: ``ORT_ENABLE_ALL``, sequential, ``threads`` intra-op threads). Its p50 latency and the
+reference convolution chain's (``tryon.macs.REFERENCE_CONV``) are timed in interleaved rounds; efficiency = the
+student's GMAC/s ÷ the reference's (App. E architecture unchanged). Then one profiled session gives the kernel time
+per op type and per node of the optimised graph, and the GMAC/s of the convolutions alone. Every variant in
+``VARIANTS`` is timed in the same interleaved rounds as the default and the reference (the table before/after of
+a change); each transposed-conv shape is also timed alone, as traced and split. Writes ``results.json`` and
+``table.md``; run it on an idle machine.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from tryon.study import Study, machine_summary, script
 NAME = "student-profile"
 BUDGETS = {
     "tiny": {"size": "64x48", "rounds": 2, "iters": 3, "profile_runs": 3, "threads": 1},
-    "default": {"size": "256x192", "rounds": 8, "iters": 10, "profile_runs": 40, "threads": 0},
+    "default": {"size": "256x192", "rounds": 12, "iters": 10, "profile_runs": 40, "threads": 0},
 }
 GOAL = 0.85
 #: op types of the optimised graph that carry the convolutions' arithmetic (NCHWc and fused forms included)
@@ -117,87 +120,76 @@ def _isolated_convs(model: Path, threads: int, rounds: int, iters: int, folder: 
     return sorted(rows, key=lambda r: -r["ms"] * r["count"])
 
 
-#: 4×4 stride-2 transposed conv (padding 1) as a 3×3 conv to 4·C_out phase channels + DepthToSpace (CRD): output row
-#: 2m + a reads kernel rows {(a=0, dy=0): 3, (0, 1): 1, (1, 1): 2, (1, 2): 0} of inputs m − 1 + dy (cols alike)
-_PHASE_TAP = {(0, 0): 3, (0, 1): 1, (1, 1): 2, (1, 2): 0}
+def _phase_split_shapes(model: Path, split_model: Path, threads: int, rounds: int, iters: int,
+                        folder: Path) -> list[dict[str, Any]]:
+    """Each transposed-conv shape of the traced student (``model``) alone in a one-node graph, timed as it is and as
+    the export's phase split (``tryon.deploy.phase_split``, forced at every size): the table behind
+    ``PHASE_MIN_INPUT_PIXELS``. ``split_in_export``: no transposed conv of that shape is left in ``split_model``
+    (the export keeps the ones it cannot split exactly, e.g. with an output padding at an odd width)."""
+    import copy
 
-
-def _phase_conv_models(g: dict[str, Any]) -> tuple[Any, Any]:
-    """(ConvTranspose graph, exact Conv + DepthToSpace graph) for a 4×4/2 transposed conv shape ``g``."""
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
-
-    c_in, c_out = g["weight"][0], g["weight"][1]
-    w = (np.random.default_rng(0).standard_normal(g["weight"]) * 0.05).astype(np.float32)
-    k = np.zeros((c_out, 2, 2, c_in, 3, 3), np.float32)
-    for (a, dy), ty in _PHASE_TAP.items():
-        for (b, dx), tx in _PHASE_TAP.items():
-            k[:, a, b, :, dy, dx] = w[:, :, ty, tx].T
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, g["input"])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    ops = [helper.make_opsetid("", 17)]
-    convt = helper.make_model(helper.make_graph(
-        [helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1], kernel_shape=[4, 4])],
-        "convt", [x], [y], [numpy_helper.from_array(w, "w")]), opset_imports=ops)
-    phased = helper.make_model(helper.make_graph(
-        [helper.make_node("Conv", ["x", "k"], ["t"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
-         helper.make_node("DepthToSpace", ["t"], ["y"], blocksize=2, mode="CRD")],
-        "phased", [x], [y], [numpy_helper.from_array(k.reshape(4 * c_out, c_in, 3, 3), "k")]), opset_imports=ops)
-    return convt, phased
-
-
-def _phase_conv_rewrite(model: Path, threads: int, rounds: int, iters: int, folder: Path) -> list[dict[str, Any]]:
-    """Each transposed-conv shape of the student timed as it is and as its exact Conv + DepthToSpace rewrite."""
     import numpy as np
     import onnx
 
+    from tryon.deploy.phase_split import split_transposed_convs
     from tryon.deploy.sessions import open_ort_session
 
+    left = {(tuple(c["input"]), tuple(c["weight"])) for c in _conv_shapes(split_model) if c["op"] == "ConvTranspose"}
     rows = []
     for i, g in enumerate(c for c in _conv_shapes(model) if c["op"] == "ConvTranspose"):
-        if list(g["weight"][2:]) != [4, 4] or g["strides"] != [2, 2] or g["pads"] != [1, 1, 1, 1] or g["group"] != 1:
+        convt = _one_conv_model(g)
+        split = copy.deepcopy(convt)
+        if not split_transposed_convs(split, min_input_pixels=0):
             continue
         sessions = {}
-        for name, m in zip(("convt", "phased"), _phase_conv_models(g)):
+        for name, m in (("convt", convt), ("split", split)):
             path = folder / f"{name}-{i}.onnx"
             path.parent.mkdir(parents=True, exist_ok=True)
             onnx.save(m, str(path))
             sessions[name] = open_ort_session(path, ["CPUExecutionProvider"], intra_op_threads=threads)
         feeds = _feeds(sessions["convt"])
-        diff = float(np.abs(sessions["convt"].run(None, feeds)[0] - sessions["phased"].run(None, feeds)[0]).max())
+        diff = float(np.abs(sessions["convt"].run(None, feeds)[0] - sessions["split"].run(None, feeds)[0]).max())
         ms = _interleaved(sessions, rounds, iters)
         rows.append({"input": g["input"], "weight": g["weight"], "count": g["count"], "convt_ms": ms["convt"],
-                     "phased_ms": ms["phased"], "max_abs_diff": diff})
+                     "split_ms": ms["split"], "max_abs_diff": diff,
+                     "split_in_export": (tuple(g["input"]), tuple(g["weight"])) not in left})
     return rows
 
 
-def _other_engines(model: Path, ref_model: Path, ort_model: Any, ort_ref: Any, macs: int, ref_macs: int, threads: int,
-                   s: dict[str, Any]) -> list[dict[str, Any]]:
+def _other_engines(model: Path, traced: Path, ref_model: Path, ort_model: Any, ort_ref: Any, macs: int, ref_macs: int,
+                   threads: int, s: dict[str, Any]) -> list[dict[str, Any]]:
     """The same fp32 export on the deploy wing's other CPU engine (OpenVINO, ``backend="openvino"``, when installed),
     timed in interleaved rounds beside ORT's sessions of the model and the reference (``ort_model``, ``ort_ref``): its
-    efficiency against its own reference and against ORT's, and its largest difference from ORT's output."""
+    efficiency against its own reference and against ORT's, and its largest difference from ORT's output. OpenVINO
+    also runs the export written with ``phase_split=False`` (``traced``) in the same rounds: the session joins the
+    split layers back on read, so the two should take the same time."""
     import numpy as np
 
     from tryon.deploy.openvino import OpenVINOSession
 
     try:
-        ov_model, ov_ref = OpenVINOSession(model, "fp32", threads), OpenVINOSession(ref_model, "fp32", threads)
-        ov_model.compiled(1)
+        ov = {"ov": OpenVINOSession(model, "fp32", threads), "ov_traced": OpenVINOSession(traced, "fp32", threads),
+              "ov_ref": OpenVINOSession(ref_model, "fp32", threads)}
+        ov["ov"].compiled(1)
     except Exception as exc:  # noqa: BLE001 - the extra is optional; the row says why it is missing
         return [{"engine": "openvino", "skipped": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}]
     feeds, ref_feeds = _feeds(ort_model), _feeds(ort_ref)
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(ort_model.run(None, feeds), ov_model.run(None, feeds)))
-    p50 = _interleaved({"ort": ort_model, "ort_ref": ort_ref, "ov": ov_model, "ov_ref": ov_ref}, s["rounds"], s["iters"],
-                       feeds={"ort": feeds, "ov": feeds, "ort_ref": ref_feeds, "ov_ref": ref_feeds})
-    rate = {k: (macs if k in ("ort", "ov") else ref_macs) / v / 1e6 for k, v in p50.items()}
-    return [{"engine": engine, "p50_ms": p50[k], "gmac_per_s": rate[k], "ref_gmac_per_s": rate[f"{k}_ref"],
-             "efficiency": rate[k] / rate[f"{k}_ref"], "efficiency_vs_ort_reference": rate[k] / rate["ort_ref"],
-             "max_abs_vs_ort": 0.0 if k == "ort" else diff}
-            for engine, k in (("onnxruntime", "ort"), ("openvino", "ov"))]
+    want = ort_model.run(None, feeds)
+    diff = {k: max(float(np.abs(a - b).max()) for a, b in zip(want, ov[k].run(None, feeds))) for k in ("ov", "ov_traced")}
+    p50 = _interleaved({"ort": ort_model, "ort_ref": ort_ref, **ov}, s["rounds"], s["iters"],
+                       feeds={"ort": feeds, "ov": feeds, "ov_traced": feeds, "ort_ref": ref_feeds, "ov_ref": ref_feeds})
+    rate = {k: (ref_macs if k.endswith("_ref") else macs) / v / 1e6 for k, v in p50.items()}
+    own_ref = {"ort": "ort_ref", "ov": "ov_ref", "ov_traced": "ov_ref"}
+    return [{"engine": engine, "p50_ms": p50[k], "gmac_per_s": rate[k], "ref_gmac_per_s": rate[own_ref[k]],
+             "efficiency": rate[k] / rate[own_ref[k]], "efficiency_vs_ort_reference": rate[k] / rate["ort_ref"],
+             "max_abs_vs_ort": diff.get(k, 0.0)}
+            for engine, k in (("onnxruntime", "ort"), ("openvino", "ov"),
+                              ("openvino, export with phase_split=False", "ov_traced"))]
 
 
-#: session variants timed beside the default: (name, ``open_ort_session`` options)
-VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (("default", {}),)
+#: variants timed, each beside the reference: (name, graph — "split" = the export as written, transposed convs split
+#: for onnxruntime; "convt" = ``phase_split=False``, the layers as traced — and ``open_ort_session`` options)
+VARIANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (("default", "split", {}), ("ConvTranspose as traced", "convt", {}))
 
 
 def compute(study: Study, args: argparse.Namespace) -> None:
@@ -216,38 +208,44 @@ def compute(study: Study, args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     student = tryon.load("wuton-student", device="cpu", size=list(size))
     spec = next(e for e in tryon.get_task("wuton-student").exportable if e.name == "student")
-    export_dir = study.out / "runs" / "export"
-    with study.section("export"):
-        export_onnx(student, spec, export_dir, opset=17)
-    model = export_dir / json.loads((export_dir / "manifest.json").read_text())["models"]["fp32"]["file"]
+    exports = {}
+    for name, phase_split in (("export", True), ("export-convt", False)):
+        export_dir = study.out / "runs" / name
+        with study.section(name):
+            manifest = export_onnx(student, spec, export_dir, opset=17, phase_split=phase_split)
+        exports[name] = export_dir / manifest["models"]["fp32"]["file"]
+    model, traced = exports["export"], exports["export-convt"]
     ref_model = write_reference_conv(study.out / "runs" / "reference-conv" / "model.onnx", depth=REFERENCE_CONV["depth"])
-    macs = count_macs(model, batch=1)
+    macs = count_macs(traced, batch=1)  # the architecture's arithmetic (the phase split computes the same products)
     ref_macs = count_macs(ref_model, batch=1)["macs"]
     rows = []
-    for name, options in VARIANTS:
-        with study.section(f"time {name}"):
-            sessions = {"model": open_ort_session(model, ["CPUExecutionProvider"], intra_op_threads=threads, **options),
-                        "reference": open_ort_session(ref_model, ["CPUExecutionProvider"], intra_op_threads=threads)}
-            p50 = _interleaved(sessions, s["rounds"], s["iters"])
-        if name == "default":  # the deploy wing's session options: the ORT side of the engine comparison below
-            ort_default = sessions
+    paths = {name: traced if graph == "convt" else model for name, graph, _ in VARIANTS}
+    with study.section("time"):  # every variant and the reference in the same interleaved rounds
+        sessions = {name: open_ort_session(paths[name], ["CPUExecutionProvider"], intra_op_threads=threads, **options)
+                    for name, _, options in VARIANTS}
+        sessions["reference"] = open_ort_session(ref_model, ["CPUExecutionProvider"], intra_op_threads=threads)
+        p50 = _interleaved(sessions, s["rounds"], s["iters"])
+    # the deploy wing's export and session options: the ORT side of the engines below
+    ort_default = {"model": sessions["default"], "reference": sessions["reference"]}
+    ref_rate = ref_macs / p50["reference"] / 1e6
+    for name, graph, options in VARIANTS:
         with study.section(f"profile {name}"):
-            prof = _profile(model, threads, s["profile_runs"], options)
+            prof = _profile(paths[name], threads, s["profile_runs"], options)
         conv_ms = sum(v["ms"] for op, v in prof["by_op"].items() if op in CONV_OPS)
-        model_rate = macs["macs"] / p50["model"] / 1e6
-        ref_rate = ref_macs / p50["reference"] / 1e6
-        rows.append({"variant": name, "options": options, "p50_ms": p50["model"], "reference_p50_ms": p50["reference"],
+        model_rate = macs["macs"] / p50[name] / 1e6
+        rows.append({"variant": name, "graph": graph, "options": options, "p50_ms": p50[name],
+                     "reference_p50_ms": p50["reference"],
                      "gmac_per_s": model_rate, "ref_gmac_per_s": ref_rate, "efficiency": model_rate / ref_rate,
                      "kernel_ms": prof["kernel_ms"], "conv_ms": conv_ms,
                      "conv_gmac_per_s": macs["macs"] / conv_ms / 1e6 if conv_ms else None,
                      "by_op": prof["by_op"], "top_nodes": dict(list(prof["nodes"].items())[:15])})
     with study.section("isolated convolutions"):
         convs = _isolated_convs(model, threads, s["rounds"], s["iters"], study.out / "runs" / "one-conv")
-    with study.section("transposed convs rewritten"):
-        study.results["phase_conv_rewrite"] = _phase_conv_rewrite(model, threads, s["rounds"], s["iters"],
-                                                                  study.out / "runs" / "phase-conv")
+    with study.section("transposed convs split"):
+        study.results["phase_split_shapes"] = _phase_split_shapes(traced, model, threads, s["rounds"], s["iters"],
+                                                                  study.out / "runs" / "phase-split")
     with study.section("engines"):
-        study.results["engines"] = _other_engines(model, ref_model, ort_default["model"], ort_default["reference"],
+        study.results["engines"] = _other_engines(model, traced, ref_model, ort_default["model"], ort_default["reference"],
                                                   macs["macs"], ref_macs, threads, s)
     alone_ms = sum(r["ms"] * r["count"] for r in convs)
     ref_rate = rows[0]["ref_gmac_per_s"]
@@ -299,6 +297,16 @@ def render(out: Path, results: dict[str, Any]) -> str:
         md += [f"| {'×'.join(map(str, r['input'][1:]))} | {'×'.join(map(str, r['weight']))} | {r['count']} | "
                f"{r['convt_ms']:.3f} | {r['phased_ms']:.3f} | {(r['convt_ms'] - r['phased_ms']) * r['count']:+.3f} | "
                f"{r['max_abs_diff']:.1e} |" for r in pc]
+    ps = results.get("phase_split_shapes") or []
+    if ps:
+        md += ["", "Each 4×4 stride-2 transposed convolution of the traced student alone, as it is and split into four 2×2 "
+               "phase convolutions + interleave (`tryon.deploy.phase_split`, forced at every size; the export splits "
+               "the shapes marked):", "",
+               "| input | weight | count | ConvTranspose ms | phase split ms | saved ms (all of that shape) | max abs diff "
+               "| split in the export |", "|---|---|---:|---:|---:|---:|---:|---|"]
+        md += [f"| {'×'.join(map(str, r['input'][1:]))} | {'×'.join(map(str, r['weight']))} | {r['count']} | "
+               f"{r['convt_ms']:.3f} | {r['split_ms']:.3f} | {(r['convt_ms'] - r['split_ms']) * r['count']:+.3f} | "
+               f"{r['max_abs_diff']:.1e} | {'yes' if r['split_in_export'] else 'no'} |" for r in ps]
     for r in results["rows"]:
         md += ["", f"Per op type, variant {r['variant']} (kernel time per run, optimised graph):", "",
                "| op | nodes | ms | share |", "|---|---:|---:|---:|"]

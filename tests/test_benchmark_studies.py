@@ -121,24 +121,29 @@ def test_gan_inversion(tmp_path, monkeypatch):
 @_needs("tryon_wuton")
 def test_student_profile(tmp_path, monkeypatch):
     data = check_study("student_profile", tmp_path, monkeypatch)
-    (row,) = data["rows"]
-    assert row["variant"] == "default" and row["efficiency"] > 0 and row["conv_ms"] > 0
-    assert {"Conv", "ConvTranspose", "GridSample"} <= set(row["by_op"])  # the student's graph, optimised by ORT
+    row, traced = data["rows"]
+    assert (row["variant"], traced["graph"]) == ("default", "convt") and row["efficiency"] > 0 and row["conv_ms"] > 0
+    assert {"Conv", "GridSample"} <= set(row["by_op"])  # the student's graph, optimised by ORT
     iso = data["isolated_convs"]
     # every convolution of the graph is timed alone once per shape; their MACs add up to the graph's conv MACs
     assert sum(r["macs"] * r["count"] for r in iso["rows"]) == data["macs"]["by_op"]["Conv"] + data["macs"]["by_op"]["ConvTranspose"]
     assert iso["conv_bound_efficiency"] > 0
-    # the student's five 4x4/2 transposed convs, each rewritten exactly: conv + DepthToSpace differ by float rounding
-    # only (measured 3.0e-7 to 3.7e-7 on random 0.05-scaled weights; 1e-5 is 25x that)
-    assert len(data["phase_conv_rewrite"]) == 5 and all(r["max_abs_diff"] < 1e-5 for r in data["phase_conv_rewrite"])
+    # the student's five 4x4/2 transposed convs, each split exactly into phase convs: they differ by float rounding
+    # only (measured 3.6e-7 to 9.5e-7 on random 0.05-scaled weights; 1e-5 is 10x that). At 64x48 the export splits
+    # four: the bottleneck's is 1 pixel wide and needs an output padding the split does not express
+    shapes = data["phase_split_shapes"]
+    assert len(shapes) == 5 and all(r["max_abs_diff"] < 1e-5 for r in shapes)
+    assert [r["split_in_export"] for r in shapes] == [r["input"][3] > 1 for r in shapes] and sum(r["split_in_export"] for r in shapes) == 4
+    assert (traced["by_op"]["ConvTranspose"]["nodes"], row["by_op"]["ConvTranspose"]["nodes"]) == (5, 1)
     engines = {e["engine"]: e for e in data["engines"]}
     if importlib.util.find_spec("openvino") is None:
         assert "skipped" in engines["openvino"]
-    else:  # the same export on both engines, each against its own reference, outputs compared
-        assert set(engines) == {"onnxruntime", "openvino"} and all(e["efficiency"] > 0 for e in engines.values())
+    else:  # the same export on both engines (and the traced one on OpenVINO), each against its own reference
+        assert set(engines) == {"onnxruntime", "openvino", "openvino, export with phase_split=False"}
+        assert all(e["efficiency"] > 0 for e in engines.values())
         # OpenVINO fp32 vs ORT on the student: 8.8e-6 measured at 256x192 (AVX-512 EPYC); 1e-3 is 100x that and still
         # far inside what a wrong graph gives (order 1 for images in [-1, 1])
-        assert engines["onnxruntime"]["max_abs_vs_ort"] == 0 and engines["openvino"]["max_abs_vs_ort"] < 1e-3
+        assert engines["onnxruntime"]["max_abs_vs_ort"] == 0 and all(e["max_abs_vs_ort"] < 1e-3 for e in engines.values())
 
 
 def test_png_levels(tmp_path, monkeypatch):

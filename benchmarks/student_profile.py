@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/student_profile.py --out docs/results/student-profile [--budget tiny] [--threads 2]
 
 The student (random weights: the time does not depend on them) is exported as ``tryon export wuton-student``
-does (large transposed convolutions split into phase convolutions for onnxruntime) and once more with
+does (its 4×4 stride-2 transposed convolutions split into phase convolutions for onnxruntime) and once more with
 ``phase_split=False`` (the layers as traced), at batch 1, and opened as the deploy wing opens every session
 (``open_ort_session``: ``ORT_ENABLE_ALL``, sequential, ``threads`` intra-op threads). Its p50 latency and the
 reference convolution chain's (``tryon.macs.REFERENCE_CONV``) are timed in interleaved rounds; efficiency = the

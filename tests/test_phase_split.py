@@ -76,7 +76,9 @@ def test_split_is_exact_and_join_restores_the_layer(bias, relu):
 
 
 def test_split_leaves_what_it_does_not_handle_or_is_told_to_keep():
-    cases = [(_graph(64, 48, strides=(1, 1)), {}), (_graph(64, 48, kernel=3), {}),
+    half = _graph(64, 48)  # float16 weights (an fp16 graph): the split writes float32 kernels, so it keeps the layer
+    half.graph.initializer[0].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(half.graph.initializer[0]).astype(np.float16), "w"))
+    cases = [(_graph(64, 48, strides=(1, 1)), {}), (_graph(64, 48, kernel=3), {}), (half, {}),
              (_graph(32, 24), {"min_input_pixels": 32 * 24 + 1})]
     for m, kwargs in cases:
         before = m.SerializeToString()

@@ -47,7 +47,7 @@ def _splittable(node: Any, inits: dict[str, Any], uses: dict[str, int], shapes: 
         return False
     a = _attrs(node)
     w = inits[node.input[1]]
-    if len(w.dims) != 4 or list(w.dims[2:]) != [4, 4]:
+    if w.data_type != 1 or len(w.dims) != 4 or list(w.dims[2:]) != [4, 4]:  # float32 weights (TensorProto.FLOAT)
         return False
     if (list(a.get("strides", [1, 1])) != [2, 2] or list(a.get("pads", [0, 0, 0, 0])) != [1, 1, 1, 1]
             or list(a.get("dilations", [1, 1])) != [1, 1] or int(a.get("group", 1)) != 1
@@ -60,9 +60,14 @@ def _splittable(node: Any, inits: dict[str, Any], uses: dict[str, int], shapes: 
 
 
 def _static_shapes(model: Any) -> dict[str, list]:
+    """Every value's inferred shape (None where a dimension is symbolic); {} when onnx cannot infer them, which
+    leaves every layer as traced."""
     import onnx
 
-    g = onnx.shape_inference.infer_shapes(model).graph
+    try:
+        g = onnx.shape_inference.infer_shapes(model).graph
+    except Exception:  # noqa: BLE001 - onnx raises its own inference errors; splitting is an optimisation only
+        return {}
     return {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
             for v in list(g.value_info) + list(g.input) + list(g.output)}
 
@@ -86,13 +91,15 @@ def _set_records(model: Any, records: list[dict[str, Any]]) -> None:
 
 def split_transposed_convs(model: Any, min_input_pixels: int = PHASE_MIN_INPUT_PIXELS) -> list[dict[str, Any]]:
     """Rewrite, in place, each 4×4 stride-2 padding-1 ``ConvTranspose`` of ``model`` whose input has at least
-    ``min_input_pixels`` pixels (default: all) as four 2×2 ``Conv`` nodes, one per output phase (a, b) with asymmetric padding,
-    interleaved by Unsqueeze/Concat/Reshape (onnxruntime's DepthToSpace is slower than this on CPU). A ``Relu``
-    that is the transposed conv's only consumer moves onto the four convolutions, where onnxruntime fuses it.
+    ``min_input_pixels`` pixels (default: all) as four 2×2 ``Conv`` nodes, one per output phase (a, b) with
+    asymmetric padding, interleaved by Unsqueeze/Concat/Reshape (onnxruntime's DepthToSpace is slower than this on
+    CPU). A ``Relu`` that is the transposed conv's only consumer moves onto the four convolutions, where onnxruntime
+    fuses it.
     The sums are the same products in another order (max abs difference ~1e-6 on unit-scale activations).
-    Returns the records (also stored in the model's metadata): ``name``, ``prefix`` of the new nodes and
-    initializers, ``input``, ``output``, ``bias``, ``relu`` (the removed Relu's name or null). Needs opset >= 13
-    and static spatial sizes; other graphs are returned unchanged with [].
+    Returns the records (also stored in the model's metadata): the layer's ``name``, ``input``, ``weight`` and
+    ``bias`` names, the ``prefix`` of the new nodes and initializers, ``output`` (the value the interleave writes),
+    ``relu`` (the moved Relu's name or null) and ``relu_input`` (the layer's own output name). Needs opset >= 13,
+    float32 weights and static spatial sizes; other layers are left as they are.
     """
     import numpy as np
     from onnx import helper, numpy_helper

@@ -58,7 +58,7 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
                    help="with --int8/--openvino-int8: refuse a quantised model whose image outputs score below this SSIM "
                         "vs fp32 on the calibration images")
     p.add_argument("--no-phase-split", dest="phase_split", action="store_false",
-                   help="keep transposed convolutions as they are (default: large ones are written as four phase "
+                   help="keep transposed convolutions as traced (default: 4x4 stride-2 ones are written as four phase "
                         "convolutions, exact and faster on onnxruntime's CPU kernels)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
 

@@ -71,7 +71,7 @@ def export_onnx(
     ``pair.onnx``), listed under ``manifest["graphs"]``; their chain is checked by the same criterion
     (``split_tolerance``: a fixed bound instead) — recorded under ``manifest["split"]`` with its difference
     from ``model.onnx`` and the error when the cached values are stored in float16.
-    ``phase_split`` (default): transposed convolutions with a large input are written as four phase convolutions
+    ``phase_split`` (default): 4×4 stride-2 transposed convolutions are written as four phase convolutions
     (exact; :mod:`tryon.deploy.phase_split`), the spelling onnxruntime's CPU kernels run fastest; the layers split
     are listed under ``models["fp32"]["phase_split"]`` (and per split graph), and the OpenVINO backend joins them
     back when it reads the file. Parity is checked on the graph as written.

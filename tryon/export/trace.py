@@ -202,7 +202,7 @@ def export_checked(module: Any, args: tuple, in_names: list[str], out_names: lis
                     expected: str, phase_split: bool = True) -> tuple[dict[str, Any], Any]:
     """Export one graph to ``path`` (batch dims named) and check it: opset >= ``min_opset``, graph inputs equal
     to ``in_names`` (``expected`` says where those names come from), ``onnx.checker`` (full check). With
-    ``phase_split`` the large transposed convolutions are spelled for onnxruntime's CPU kernels
+    ``phase_split`` the 4×4 stride-2 transposed convolutions are spelled for onnxruntime's CPU kernels
     (:func:`tryon.deploy.phase_split.split_transposed_convs`; their names in ``info["phase_split"]``). Returns the
     exporter info and the loaded model; every failure is one :class:`TryonError` prefixed by ``where``."""
     import onnx

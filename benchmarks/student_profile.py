@@ -123,9 +123,10 @@ def _isolated_convs(model: Path, threads: int, rounds: int, iters: int, folder: 
 def _phase_split_shapes(model: Path, split_model: Path, threads: int, rounds: int, iters: int,
                         folder: Path) -> list[dict[str, Any]]:
     """Each transposed-conv shape of the traced student (``model``) alone in a one-node graph, timed as it is and as
-    the export's phase split (``tryon.deploy.phase_split``, forced at every size): the table behind
-    ``PHASE_MIN_INPUT_PIXELS``. ``split_in_export``: no transposed conv of that shape is left in ``split_model``
-    (the export keeps the ones it cannot split exactly, e.g. with an output padding at an odd width)."""
+    the export's phase split (``tryon.deploy.phase_split``, forced at every size): the per-layer view beside the
+    whole-graph timings that set ``PHASE_MIN_INPUT_PIXELS``. ``split_in_export``: no transposed conv of that shape
+    is left in ``split_model`` (the export keeps the ones it cannot split exactly, e.g. with an output padding at an
+    odd width)."""
     import copy
 
     import numpy as np
@@ -187,7 +188,7 @@ def _other_engines(model: Path, traced: Path, ref_model: Path, ort_model: Any, o
                               ("openvino, export with phase_split=False", "ov_traced"))]
 
 
-#: variants timed, each beside the reference: (name, graph — "split" = the export as written, transposed convs split
+#: variants timed in the same interleaved rounds as the reference: (name, graph — "split" = the export as written, transposed convs split
 #: for onnxruntime; "convt" = ``phase_split=False``, the layers as traced — and ``open_ort_session`` options)
 VARIANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (("default", "split", {}), ("ConvTranspose as traced", "convt", {}))
 
